@@ -1,0 +1,96 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { ZodError } from 'zod';
+import { ApiError, type ValidationDetail } from '../errors.js';
+import type { AppContext } from './context.js';
+import { authHook } from './auth.js';
+import { registerFileRoutes, registerSignedDownload } from './files.js';
+import { registerBatchJobRoutes } from './batch-jobs.js';
+import { registerModelRoutes } from './models.js';
+import { registerInferenceRoutes } from './inference.js';
+
+const JSON_BODY_LIMIT = 256 * 1024 * 1024;
+
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: ctx.config.logLevel },
+    bodyLimit: JSON_BODY_LIMIT,
+    // Mistral's ids are UUIDs; the SDK percent-encodes them, nothing else needs long params.
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+
+  // Cancel arrives with no body and no content-type; a JSON content-type with an empty body is tolerated too.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError(400, 'invalid_request_error', 'invalid_json', `Request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  await app.register(multipart, {
+    limits: { fileSize: ctx.config.maxFileBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 16 },
+    throwFileSizeLimit: true,
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const apiErr = toApiError(err as FastifyError);
+    if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
+    reply.status(apiErr.status).type('application/json').send(apiErr.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`);
+    reply.status(404).type('application/json').send(err.toBody());
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  registerSignedDownload(app, ctx);
+
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', authHook(ctx));
+    registerFileRoutes(v1, ctx);
+    registerBatchJobRoutes(v1, ctx);
+    registerModelRoutes(v1, ctx);
+    registerInferenceRoutes(v1, ctx);
+  });
+  return app;
+}
+
+/** Maps anything thrown in a handler to the one client-facing error type; nothing internal leaks. */
+export function toApiError(err: FastifyError | Error): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ZodError) return fromZod(err);
+  const e = err as FastifyError & { code?: string };
+  if (e.code === 'FST_REQ_FILE_TOO_LARGE') {
+    return new ApiError(413, 'payload_too_large', 'file_too_large', `File exceeds the ${e.message.match(/\d+/)?.[0] ?? ''} byte limit (512 MB per file).`, 'file');
+  }
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'payload_too_large', 'body_too_large', 'Request body is too large.');
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
+    return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', `Unsupported content type: ${e.message}`);
+  }
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+    return new ApiError(507, 'storage_error', 'insufficient_storage', 'The server is out of disk space; nothing was stored. Try again later.');
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) return new ApiError(status, 'invalid_request_error', (e.code ?? 'bad_request').toLowerCase(), e.message);
+  return new ApiError(500, 'internal_error', 'internal_error', 'Internal server error');
+}
+
+function fromZod(err: ZodError): ApiError {
+  const detail: ValidationDetail[] = err.issues.map((i) => ({
+    loc: ['body', ...i.path],
+    msg: i.message,
+    type: i.code === 'unrecognized_keys' ? 'extra_forbidden' : i.code,
+  }));
+  const first = err.issues[0]!;
+  const where = first.path.length ? first.path.join('.') : 'body';
+  const msg =
+    first.code === 'unrecognized_keys'
+      ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}`
+      : first.message;
+  return new ApiError(422, 'invalid_request_error', 'validation_error', `${where}: ${msg}`, where, detail);
+}

@@ -1,0 +1,21 @@
+import type { Db } from '../store/database.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { ModelRegistry } from '../models/registry.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../clock.js';
+import type { UrlSigner } from './signed-urls.js';
+import type { ResultsReader } from '../results/results-reader.js';
+import type { OnlineGateway } from './inference.js';
+
+/** What route handlers need, built once at start and passed down (no globals). */
+export interface AppContext {
+  config: Config;
+  db: Db;
+  blobs: BlobStore;
+  registry: ModelRegistry;
+  clock: Clock;
+  signer: UrlSigner;
+  results: ResultsReader;
+  /** Online inference; absent when the process has no engines (API-only tests). */
+  online?: OnlineGateway;
+}

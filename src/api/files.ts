@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { MultipartFile } from '@fastify/multipart';
+import { ApiError, badRequest, notFound, unprocessable } from '../errors.js';
+import { unixSeconds } from '../clock.js';
+import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
+import type { LineError } from '../ingest/batch-file-validator.js';
+import { getFile, insertFile, listFiles, markFileDeleted, type FileRow } from '../store/files.js';
+import type { AppContext } from './context.js';
+import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
+
+const PURPOSES = ['batch', 'fine-tune', 'ocr'];
+const VISIBILITIES = ['workspace', 'user'];
+const FORM_FIELDS = ['purpose', 'visibility', 'expiry'];
+
+const MIMETYPES: Record<string, string> = {
+  '.jsonl': 'application/jsonl',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+  '.csv': 'text/csv',
+  '.pdf': 'application/pdf',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+};
+
+/** The file object of Mistral's Files API (`bytes` always an integer; the SDK rejects null). */
+export function fileObject(row: FileRow) {
+  return {
+    id: row.id,
+    object: 'file',
+    bytes: Number(row.bytes),
+    created_at: unixSeconds(row.created_at),
+    filename: row.filename,
+    purpose: row.purpose,
+    sample_type: row.sample_type,
+    source: row.source,
+    num_lines: row.num_lines === null ? null : Number(row.num_lines),
+    mimetype: row.mimetype,
+    signature: row.signature,
+    expires_at: row.expires_at === null ? null : unixSeconds(row.expires_at),
+    visibility: row.visibility,
+  };
+}
+
+export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
+  app.post('/v1/files', async (req) => {
+    if (!req.isMultipart()) {
+      throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Upload files as multipart/form-data with a "file" part and a "purpose" field.');
+    }
+    const fields: Record<string, string> = {};
+    let staged: StagedUpload | null = null;
+    let filename = 'file';
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file' || staged) {
+            part.file.resume();
+            throw unprocessable('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, part.fieldname);
+          }
+          filename = sanitizeFilename((part as MultipartFile).filename);
+          staged = await stageUpload(part.file, ctx.blobs, ctx.config);
+        } else {
+          if (!FORM_FIELDS.includes(part.fieldname)) {
+            throw unprocessable('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, part.fieldname);
+          }
+          fields[part.fieldname] = String(part.value);
+        }
+      }
+      if (!staged) throw unprocessable('missing_file', 'The form has no "file" part: attach the file to upload.', 'file');
+      const row = checkUpload(ctx, req.principal.workspace, filename, fields, staged);
+      await staged.writer.commit();
+      await insertFile(ctx.db.kysely, row, row.purpose === 'batch' ? staged.summary.chunks : []);
+      return fileObject(row);
+    } catch (err) {
+      await staged?.writer.abort();
+      throw err;
+    }
+  });
+
+  app.get('/v1/files', async (req) => {
+    const q = req.query as Query;
+    const purpose = queryString(q, 'purpose');
+    const { rows, total } = await listFiles(
+      ctx.db.kysely,
+      req.principal.workspace,
+      {
+        ...queryPaging(q),
+        sampleTypes: queryList(q, 'sample_type'),
+        sources: queryList(q, 'source'),
+        mimetypes: queryList(q, 'mimetypes'),
+        search: queryString(q, 'search'),
+        purpose,
+      },
+      ctx.clock.now(),
+      true,
+    );
+    // include_total=false is honoured by the SDK schema with null, but TS 1.5.0 needs an integer: always send it.
+    queryBool(q, 'include_total', true);
+    return { data: rows.map(fileObject), object: 'list', total };
+  });
+
+  app.get('/v1/files/:file_id', async (req) => {
+    const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
+    return { ...fileObject(row), deleted: false };
+  });
+
+  app.delete('/v1/files/:file_id', async (req) => {
+    const id = (req.params as { file_id: string }).file_id;
+    const row = await findFile(ctx, req.principal.workspace, id);
+    await markFileDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
+    if (!row.job_id) await releaseBlobIfUnused(ctx, row);
+    return { id, object: 'file', deleted: true };
+  });
+
+  app.get('/v1/files/:file_id/content', async (req, reply) => {
+    const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
+    return sendFile(ctx, row, reply);
+  });
+
+  app.get('/v1/files/:file_id/url', async (req) => {
+    const q = req.query as Query;
+    const expiryHours = queryInt(q, 'expiry', 24, 1, 168);
+    const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
+    const expires = unixSeconds(ctx.clock.now()) + expiryHours * 3600;
+    const sig = ctx.signer.sign(row.id, row.workspace, expires);
+    const base = ctx.config.publicUrl ?? `${req.protocol}://${req.host}`;
+    const params = new URLSearchParams({ workspace: row.workspace, expires: String(expires), signature: sig });
+    return { url: `${base.replace(/\/+$/, '')}/signed/files/${row.id}/content?${params}` };
+  });
+}
+
+/** The signed-URL download: no bearer key, the signature is the credential. */
+export function registerSignedDownload(app: FastifyInstance, ctx: AppContext) {
+  app.get('/signed/files/:file_id/content', async (req, reply) => {
+    const id = (req.params as { file_id: string }).file_id;
+    const q = req.query as Query;
+    const workspace = queryString(q, 'workspace') ?? '';
+    const expires = Number(queryString(q, 'expires'));
+    const signature = queryString(q, 'signature') ?? '';
+    if (!Number.isInteger(expires) || !ctx.signer.verify(id, workspace, expires, signature)) {
+      throw new ApiError(403, 'authentication_error', 'invalid_signature', 'This signed URL is not valid for this file.');
+    }
+    if (expires < unixSeconds(ctx.clock.now())) {
+      throw new ApiError(403, 'authentication_error', 'signed_url_expired', 'This signed URL has expired; ask for a new one.');
+    }
+    return sendFile(ctx, await findFile(ctx, workspace, id), reply);
+  });
+}
+
+async function findFile(ctx: AppContext, workspace: string, id: string): Promise<FileRow> {
+  const row = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
+  if (!row) throw notFound('file', id);
+  return row;
+}
+
+/** Raw bytes as application/octet-stream: the SDKs reject application/jsonl on download. */
+async function sendFile(ctx: AppContext, row: FileRow, reply: FastifyReply) {
+  reply.header('content-type', 'application/octet-stream');
+  reply.header('content-disposition', `attachment; filename="${row.filename.replace(/["\\\r\n]/g, '_')}"`);
+  if (row.job_id) {
+    const job = await ctx.db.kysely.selectFrom('batch_jobs').select('status').where('id', '=', row.job_id).executeTakeFirst();
+    // A running job's file grows while it streams, so only a finished one has a fixed length.
+    if (job && ['SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED', 'CANCELLED'].includes(job.status)) reply.header('content-length', Number(row.bytes));
+    return reply.send(ctx.results.stream(row.job_id, row.result_kind === 'error' ? 'error' : 'output'));
+  }
+  reply.header('content-length', Number(row.bytes));
+  return reply.send(ctx.blobs.read(row.blob_key));
+}
+
+function checkUpload(ctx: AppContext, workspace: string, filename: string, fields: Record<string, string>, staged: StagedUpload): FileRow {
+  const purpose = fields.purpose ?? 'batch';
+  if (!PURPOSES.includes(purpose)) throw unprocessable('invalid_purpose', `purpose must be one of ${PURPOSES.join(', ')}; got '${purpose}'.`, 'purpose');
+  const visibility = fields.visibility ?? 'workspace';
+  if (!VISIBILITIES.includes(visibility)) throw unprocessable('invalid_visibility', `visibility must be workspace or user; got '${visibility}'.`, 'visibility');
+  let expiresAt: number | null = null;
+  const now = ctx.clock.now();
+  if (fields.expiry !== undefined && fields.expiry !== '' && fields.expiry !== 'null') {
+    const hours = Number(fields.expiry);
+    if (!/^\d+$/.test(fields.expiry) || hours < 1 || hours > 8760) {
+      throw unprocessable('invalid_expiry', `expiry must be a whole number of hours from 1 to 8760; got '${fields.expiry}'.`, 'expiry');
+    }
+    expiresAt = now + hours * 3600_000;
+  }
+  const { summary } = staged;
+  if (purpose === 'batch' && summary.errorCount > 0) throw invalidBatchFile(summary.errors, summary.errorCount);
+  const ext = path.extname(filename).toLowerCase();
+  return {
+    id: randomUUID(),
+    workspace,
+    filename,
+    bytes: summary.bytes,
+    purpose,
+    sample_type: purpose === 'batch' ? 'batch_request' : 'instruct',
+    source: 'upload',
+    num_lines: purpose === 'batch' ? summary.requests : summary.lines,
+    mimetype: MIMETYPES[ext] ?? (purpose === 'batch' ? 'application/jsonl' : 'application/octet-stream'),
+    signature: staged.signature,
+    expires_at: expiresAt,
+    visibility,
+    created_at: now,
+    blob_key: staged.writer.key,
+    hidden: 0,
+    deleted_at: null,
+    job_id: null,
+    result_kind: null,
+  };
+}
+
+function invalidBatchFile(errors: LineError[], total: number): ApiError {
+  const first = errors[0]!;
+  const where = first.line > 0 ? `line ${first.line}: ` : '';
+  const more = total > 1 ? ` (${total - 1} more invalid line${total > 2 ? 's' : ''}; the first ${errors.length} are listed in detail)` : '';
+  return new ApiError(400, 'invalid_request_error', first.code === 'empty_file' ? 'empty_file' : 'invalid_batch_file', `Invalid batch file: ${where}${first.message}${more}`, 'file', errors.map((e) => ({ loc: ['file', 'line', e.line], msg: e.message, type: e.code })));
+}
+
+function sanitizeFilename(name: string | undefined): string {
+  const base = path.basename((name ?? '').replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '');
+  return base.slice(0, 255) || 'file';
+}
+
+/** A deleted upload's bytes go once no unfinished job still reads them. */
+async function releaseBlobIfUnused(ctx: AppContext, row: FileRow) {
+  const inUse = await ctx.db.kysely
+    .selectFrom('job_chunks')
+    .innerJoin('batch_jobs', 'batch_jobs.id', 'job_chunks.job_id')
+    .select('job_chunks.job_id')
+    .where('job_chunks.blob_key', '=', row.blob_key)
+    .where('batch_jobs.status', 'in', ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'])
+    .limit(1)
+    .executeTakeFirst();
+  if (!inUse) await ctx.blobs.delete(row.blob_key);
+}

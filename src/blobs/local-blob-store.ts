@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { BlobStore, BlobWriter } from './blob-store.js';
+
+/**
+ * Blobs as files in a directory. Writes go to `tmp/` and are renamed into place after
+ * fsync, so a blob path exists only once its bytes are complete.
+ */
+export class LocalBlobStore implements BlobStore {
+  private readonly tmpDir: string;
+
+  constructor(private readonly root: string) {
+    this.tmpDir = path.join(root, 'tmp');
+    fs.mkdirSync(this.tmpDir, { recursive: true });
+    // Leftovers of uploads that a crash interrupted are never referenced: drop them.
+    for (const name of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, name), { force: true });
+  }
+
+  private pathOf(key: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error(`invalid blob key '${key}'`);
+    return path.join(this.root, key.slice(0, 2), key);
+  }
+
+  createWriter(): BlobWriter {
+    const key = randomUUID();
+    const tmp = path.join(this.tmpDir, key);
+    const stream = fs.createWriteStream(tmp, { flags: 'wx' });
+    const finalPath = this.pathOf(key);
+    let done = false;
+    return {
+      key,
+      stream,
+      commit: async () => {
+        const fh = await fsp.open(tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fsp.mkdir(path.dirname(finalPath), { recursive: true });
+        await fsp.rename(tmp, finalPath);
+        done = true;
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        stream.destroy();
+        await fsp.rm(tmp, { force: true });
+      },
+    };
+  }
+
+  read(key: string, range?: { start: number; end: number }): Readable {
+    const opts = range ? { start: range.start, end: range.end - 1 } : {};
+    if (range && range.end <= range.start) return fs.createReadStream('/dev/null');
+    return fs.createReadStream(this.pathOf(key), opts);
+  }
+
+  async delete(key: string): Promise<void> {
+    await fsp.rm(this.pathOf(key), { force: true });
+  }
+}

@@ -1,0 +1,64 @@
+import { Command, Option } from 'commander';
+import { loadConfig, type ConfigInput } from '../config.js';
+import { startServer } from '../server.js';
+import { openDatabase } from '../store/database.js';
+import { addKey, mintKey } from '../store/keys.js';
+
+const program = new Command('batchd').description('Self-hosted batch inference server with a Mistral-compatible API');
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+program
+  .command('serve')
+  .description('Run the API (and, unless --no-worker, the job runner)')
+  .option('--host <host>', 'address to listen on (BATCHD_HOST, default 127.0.0.1)')
+  .option('--port <port>', 'port to listen on (BATCHD_PORT, default 8787)')
+  .option('--data-dir <dir>', 'data directory (BATCHD_DATA_DIR, default ./.batchd)')
+  .option('--database <url>', 'sqlite:<path> or postgres://… (BATCHD_DATABASE_URL, default SQLite in the data dir)')
+  .option('--config <file>', 'model registry file, JSON or YAML (BATCHD_CONFIG)')
+  .option('--model <name=path>', 'serve a GGUF file under a model name (repeatable)', collect)
+  .option('--max-pending-requests <n>', 'pending requests allowed per workspace (BATCHD_MAX_PENDING_REQUESTS, default 1000000)')
+  .option('--public-url <url>', 'base URL used in signed download URLs (BATCHD_PUBLIC_URL)')
+  .addOption(new Option('--no-worker', 'serve the API only; run jobs in separate `batchd worker` processes'))
+  .action(async (opts: ConfigInput) => {
+    const server = await startServer(loadConfig(opts));
+    const shutdown = (signal: string) => {
+      // Stop accepting, finish in-flight requests, release the store; a second signal forces exit.
+      process.once(signal, () => process.exit(1));
+      server.close().then(
+        () => process.exit(0),
+        (err) => {
+          console.error(`batchd: error during shutdown: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+const keys = program.command('keys').description('Manage API keys');
+keys
+  .command('create')
+  .description('Mint an API key for a workspace and print it')
+  .requiredOption('--workspace <name>', 'workspace the key belongs to')
+  .option('--label <text>', 'a note stored with the key')
+  .option('--data-dir <dir>', 'data directory (BATCHD_DATA_DIR)')
+  .option('--database <url>', 'database URL (BATCHD_DATABASE_URL)')
+  .action(async (opts: { workspace: string; label?: string } & ConfigInput) => {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.workspace)) throw new Error('workspace names are 1-64 characters of letters, digits, _ . -');
+    const config = loadConfig(opts);
+    const db = await openDatabase(config.databaseUrl);
+    try {
+      const key = mintKey();
+      await addKey(db.kysely, opts.workspace, key, opts.label ?? null, Date.now());
+      console.log(key);
+    } finally {
+      await db.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`batchd: ${err.message}`);
+  process.exit(1);
+});

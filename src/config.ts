@@ -1,0 +1,95 @@
+import path from 'node:path';
+
+/** Everything batchd reads from flags and the environment, read once at start and passed down. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** `sqlite:` path or `postgres://` URL. */
+  databaseUrl: string;
+  /** Model registry file (JSON or YAML), optional. */
+  configPath: string | null;
+  /** Keys seeded at start: workspace → key. */
+  seedKeys: { workspace: string; key: string }[];
+  /** Extra embedded models from `--model name=path.gguf`. */
+  modelFiles: { id: string; path: string }[];
+  maxFileBytes: number;
+  maxLineBytes: number;
+  maxInlineRequests: number;
+  maxPendingRequests: number;
+  /** Lines per work chunk: the unit a worker claims. */
+  chunkLines: number;
+  /** Whether this process runs the job runner (false for `serve --no-worker`). */
+  worker: boolean;
+  /** Base URL used to build signed download URLs; defaults to the listening address. */
+  publicUrl: string | null;
+  logLevel: string;
+}
+
+export interface ConfigInput {
+  host?: string;
+  port?: string | number;
+  dataDir?: string;
+  database?: string;
+  config?: string;
+  model?: string[];
+  worker?: boolean;
+  maxPendingRequests?: string | number;
+  publicUrl?: string;
+  logLevel?: string;
+}
+
+const MB = 1024 * 1024;
+
+function int(value: string | number | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${value}'`);
+  return n;
+}
+
+export function parseSeedKeys(spec: string | undefined): { workspace: string; key: string }[] {
+  if (!spec) return [];
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const i = pair.indexOf(':');
+      if (i <= 0 || i === pair.length - 1) {
+        throw new Error(`BATCHD_API_KEYS entries must look like 'workspace:key', got '${pair}'`);
+      }
+      return { workspace: pair.slice(0, i), key: pair.slice(i + 1) };
+    });
+}
+
+function parseModelFlags(flags: string[] | undefined): { id: string; path: string }[] {
+  return (flags ?? []).map((flag) => {
+    const i = flag.indexOf('=');
+    if (i <= 0) throw new Error(`--model expects name=path.gguf, got '${flag}'`);
+    return { id: flag.slice(0, i), path: path.resolve(flag.slice(i + 1)) };
+  });
+}
+
+/** Flags win over environment variables, which win over defaults. */
+export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(input.dataDir ?? env.BATCHD_DATA_DIR ?? './.batchd');
+  const database = input.database ?? env.BATCHD_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'batchd.sqlite')}`;
+  return {
+    host: input.host ?? env.BATCHD_HOST ?? '127.0.0.1',
+    port: int(input.port ?? env.BATCHD_PORT, 8787, 'port'),
+    dataDir,
+    databaseUrl: database,
+    configPath: input.config ?? env.BATCHD_CONFIG ?? null,
+    seedKeys: parseSeedKeys(env.BATCHD_API_KEYS),
+    modelFiles: parseModelFlags(input.model),
+    maxFileBytes: int(env.BATCHD_MAX_FILE_BYTES, 512 * MB, 'BATCHD_MAX_FILE_BYTES'),
+    maxLineBytes: int(env.BATCHD_MAX_LINE_BYTES, 10 * MB, 'BATCHD_MAX_LINE_BYTES'),
+    maxInlineRequests: 10_000,
+    maxPendingRequests: int(input.maxPendingRequests ?? env.BATCHD_MAX_PENDING_REQUESTS, 1_000_000, 'max-pending-requests'),
+    chunkLines: int(env.BATCHD_CHUNK_LINES, 500, 'BATCHD_CHUNK_LINES') || 500,
+    worker: input.worker ?? true,
+    publicUrl: input.publicUrl ?? env.BATCHD_PUBLIC_URL ?? null,
+    logLevel: input.logLevel ?? env.BATCHD_LOG_LEVEL ?? 'warn',
+  };
+}

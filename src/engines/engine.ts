@@ -1,0 +1,63 @@
+import type { ModelEntry } from '../models/registry.js';
+
+/** The endpoints a batch (or an online call) can target. */
+export const ENDPOINTS = [
+  '/v1/chat/completions',
+  '/v1/embeddings',
+  '/v1/fim/completions',
+  '/v1/moderations',
+  '/v1/chat/moderations',
+] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface EngineRequest {
+  endpoint: Endpoint;
+  /** The request body as the client wrote it; `model` is the client-facing model id. */
+  body: Record<string, unknown>;
+  model: ModelEntry;
+  /** Online calls go ahead of batch work on a shared engine. */
+  priority: 'online' | 'batch';
+}
+
+/** A successful call: the endpoint's response body in Mistral's shape. */
+export interface EngineResult {
+  status_code: 200;
+  body: Record<string, unknown>;
+  usage: Usage;
+}
+
+/**
+ * A failed call. `retryable` decides whether the runner tries again (429, 5xx,
+ * connection reset, timeout) or records the line as failed with `status_code`/`body`.
+ */
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly statusCode: number,
+    readonly body: unknown = null,
+    /** Milliseconds the upstream asked us to wait (Retry-After). */
+    readonly retryAfterMs: number | null = null,
+    readonly code: string = retryable ? 'upstream_unavailable' : 'invalid_request',
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+/**
+ * One interface every engine implements. Engines know nothing of jobs: they turn one
+ * request into one response. Concurrency is theirs to declare; the runner fills it.
+ */
+export interface Engine {
+  /** How many requests the engine wants in flight at once. */
+  readonly maxInFlight: number;
+  execute(request: EngineRequest, signal: AbortSignal): Promise<EngineResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,13 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m001 from './001-initial.js';
+import * as m002 from './002-results.js';
+
+/** Numbered migrations, applied in order by Kysely's Migrator on either store. */
+const migrations: Record<string, Migration> = {
+  '001-initial': m001,
+  '002-results': m002,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

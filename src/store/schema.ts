@@ -1,0 +1,130 @@
+/**
+ * Table types shared by the SQLite and PostgreSQL stores. Times are unix milliseconds
+ * (bigint on Postgres, parsed back to number); JSON is stored as text so one query
+ * works on both dialects.
+ */
+export interface ApiKeyTable {
+  id: string;
+  workspace: string;
+  /** sha256 of the key, hex; the first 8 chars index the lookup. */
+  key_hash: string;
+  hash_prefix: string;
+  label: string | null;
+  created_at: number;
+}
+
+export interface FileTable {
+  id: string;
+  workspace: string;
+  filename: string;
+  bytes: number;
+  purpose: string;
+  sample_type: string;
+  source: string;
+  num_lines: number | null;
+  mimetype: string | null;
+  signature: string | null;
+  expires_at: number | null;
+  visibility: string | null;
+  created_at: number;
+  blob_key: string;
+  /** Inline-request inputs are stored as files the client never sees. */
+  hidden: number;
+  deleted_at: number | null;
+  /** Set on a job's output/error file, whose bytes are that job's result lines. */
+  job_id: string | null;
+  /** output | error */
+  result_kind: string | null;
+}
+
+/** Line ranges recorded while a batch file is validated, so a job's work items are a copy, not a re-read. */
+export interface FileChunkTable {
+  file_id: string;
+  chunk_no: number;
+  byte_start: number;
+  byte_end: number;
+  first_line: number;
+  line_count: number;
+}
+
+export interface BatchJobTable {
+  id: string;
+  workspace: string;
+  created_by: string | null;
+  endpoint: string;
+  model: string;
+  agent_id: string | null;
+  metadata: string | null;
+  timeout_hours: number;
+  status: string;
+  input_files: string;
+  inline: number;
+  output_file: string | null;
+  error_file: string | null;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  deadline_at: number;
+  cancel_requested_at: number | null;
+  total_requests: number;
+  completed_requests: number;
+  succeeded_requests: number;
+  failed_requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  deleted_at: number | null;
+}
+
+export interface JobMetadataTable {
+  job_id: string;
+  key: string;
+  value: string;
+}
+
+/** A run of input lines: the unit of work a worker claims with a lease. */
+export interface JobChunkTable {
+  job_id: string;
+  chunk_no: number;
+  blob_key: string;
+  byte_start: number;
+  byte_end: number;
+  /** 0-based index of the chunk's first request within the job. */
+  first_line: number;
+  line_count: number;
+  /** pending | leased | done */
+  state: string;
+  lease_owner: string | null;
+  lease_token: number;
+  lease_expires_at: number | null;
+  attempts: number;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface JobResultTable {
+  job_id: string;
+  /** 0-based index of the request within the job. */
+  line_no: number;
+  ok: number;
+  /** The rendered JSONL line of the output or error file. */
+  line: string;
+  error_message: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  created_at: number;
+}
+
+export interface Database {
+  job_results: JobResultTable;
+  settings: SettingTable;
+  api_keys: ApiKeyTable;
+  files: FileTable;
+  file_chunks: FileChunkTable;
+  batch_jobs: BatchJobTable;
+  job_metadata: JobMetadataTable;
+  job_chunks: JobChunkTable;
+}
