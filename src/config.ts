@@ -24,6 +24,13 @@ export interface Config {
   /** Base URL used to build signed download URLs; defaults to the listening address. */
   publicUrl: string | null;
   logLevel: string;
+  runner: {
+    leaseMs: number;
+    pollMs: number;
+    tickMs: number;
+    maxChunks: number;
+    retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  };
 }
 
 export interface ConfigInput {
@@ -91,5 +98,16 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     worker: input.worker ?? true,
     publicUrl: input.publicUrl ?? env.BATCHD_PUBLIC_URL ?? null,
     logLevel: input.logLevel ?? env.BATCHD_LOG_LEVEL ?? 'warn',
+    runner: {
+      leaseMs: int(env.BATCHD_LEASE_MS, 30_000, 'BATCHD_LEASE_MS'),
+      pollMs: int(env.BATCHD_POLL_MS, 200, 'BATCHD_POLL_MS'),
+      tickMs: int(env.BATCHD_TICK_MS, 250, 'BATCHD_TICK_MS'),
+      maxChunks: int(env.BATCHD_WORKER_CHUNKS, 4, 'BATCHD_WORKER_CHUNKS') || 4,
+      retry: {
+        maxAttempts: int(env.BATCHD_RETRY_MAX_ATTEMPTS, 8, 'BATCHD_RETRY_MAX_ATTEMPTS') || 1,
+        baseDelayMs: int(env.BATCHD_RETRY_BASE_MS, 1000, 'BATCHD_RETRY_BASE_MS'),
+        maxDelayMs: int(env.BATCHD_RETRY_MAX_MS, 60_000, 'BATCHD_RETRY_MAX_MS'),
+      },
+    },
   };
 }

@@ -13,6 +13,7 @@ import { bootstrapKeys } from './bootstrap-keys.js';
 import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
 import type { ModelEntry } from './models/registry.js';
+import { Runner } from './runner/runner.js';
 
 export interface ServerOptions {
   clock?: Clock;
@@ -20,10 +21,13 @@ export interface ServerOptions {
   engineFactories?: Partial<Record<ModelEntry['engine'], EngineFactory>>;
   /** Where start-up messages go (the listening line, a generated key). */
   log?: (line: string) => void;
+  /** Called on every engine call the runner makes (tests count upstream attempts). */
+  onAttempt?: () => void;
 }
 
 export interface RunningServer {
   app: FastifyInstance;
+  runner: Runner | null;
   ctx: AppContext;
   url: string;
   close(): Promise<void>;
@@ -44,18 +48,24 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     if (generated) log(`batchd API key for workspace 'default': ${generated}`);
     const signer = new UrlSigner(await getOrCreateSetting(db.kysely, 'signed_url_secret', randomSecret));
     const engines = new EnginePool(opts.engineFactories ?? {});
+    const blobs = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+    const runner = config.worker
+      ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
+      : null;
     const ctx: AppContext = {
       config,
       db,
-      blobs: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
+      blobs,
       registry,
       clock,
       signer,
       results: new ResultsReader(db.kysely),
       online: { engines },
+      nudge: () => runner?.nudge(),
     };
     const app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
+    await runner?.start();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -63,12 +73,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     let closed = false;
     return {
       app,
+      runner,
       ctx,
       url,
       close: async () => {
         if (closed) return;
         closed = true;
         await app.close();
+        await runner?.stop();
         await engines.close();
         await db.close();
       },

@@ -19,6 +19,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
   app.post('/v1/batch/jobs', async (req) => {
     const body = createJobSchema.parse(req.body ?? {});
     const job = await createJob(ctx, req.principal.workspace, req.principal.keyId, body);
+    ctx.nudge();
     return jobObject(ctx, job, false);
   });
 
@@ -49,6 +50,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     await findJob(ctx, req.principal.workspace, id);
     // Cancelling a finished job is a no-op that returns it unchanged, so a retried cancel never fails.
     await requestCancel(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
+    ctx.nudge();
     return jobObject(ctx, await findJob(ctx, req.principal.workspace, id), false);
   });
 

@@ -18,4 +18,6 @@ export interface AppContext {
   results: ResultsReader;
   /** Online inference; absent when the process has no engines (API-only tests). */
   online?: OnlineGateway;
+  /** Tells this process's runner that jobs changed (created, cancelled) so it need not wait for its tick. */
+  nudge: () => void;
 }

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { FileRow } from '../store/files.js';
+import type { ResultFiles } from './ledger/record-outcomes.js';
+
+/**
+ * Starts queued jobs while their workspace stays within the pending-requests cap,
+ * oldest first per workspace (a later small job never overtakes an older big one, so
+ * neither starves). A job starts with its output and error files already created: the
+ * error file stays hidden until it has a line.
+ */
+export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, now: number): Promise<string[]> {
+  const queued = await db
+    .selectFrom('batch_jobs')
+    .select(['id', 'workspace', 'total_requests'])
+    .where('status', '=', 'QUEUED')
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(500)
+    .execute();
+  if (queued.length === 0) return [];
+  const running = await db
+    .selectFrom('batch_jobs')
+    .select(['workspace', (eb) => eb.fn.sum<number>(eb(eb.ref('total_requests'), '-', eb.ref('completed_requests'))).as('pending')])
+    .where('status', 'in', ['RUNNING', 'CANCELLATION_REQUESTED'])
+    .groupBy('workspace')
+    .execute();
+  const pending = new Map(running.map((r) => [r.workspace, Number(r.pending)]));
+  const blocked = new Set<string>();
+  const started: string[] = [];
+  for (const job of queued) {
+    if (blocked.has(job.workspace)) continue;
+    const current = pending.get(job.workspace) ?? 0;
+    if (current + Number(job.total_requests) > maxPending) {
+      blocked.add(job.workspace);
+      continue;
+    }
+    if (await startJob(db, job.id, job.workspace, now)) {
+      pending.set(job.workspace, current + Number(job.total_requests));
+      started.push(job.id);
+    }
+  }
+  return started;
+}
+
+async function startJob(db: Kysely<Database>, jobId: string, workspace: string, now: number): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    const res = await tx
+      .updateTable('batch_jobs')
+      .set({ status: 'RUNNING', started_at: now })
+      .where('id', '=', jobId)
+      .where('status', '=', 'QUEUED')
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await attachResultFiles(tx, jobId, workspace, now);
+    return true;
+  });
+}
+
+/** Creates a job's output and error file rows (once); their bytes are the job's result records. */
+export async function attachResultFiles(tx: Kysely<Database>, jobId: string, workspace: string, now: number): Promise<ResultFiles> {
+  const job = await tx.selectFrom('batch_jobs').select(['output_file', 'error_file']).where('id', '=', jobId).executeTakeFirstOrThrow();
+  if (job.output_file && job.error_file) return job;
+  const resultFile = (kind: 'output' | 'error'): FileRow => ({
+    id: randomUUID(),
+    workspace,
+    filename: `batch-${jobId}-${kind}.jsonl`,
+    bytes: 0,
+    purpose: 'batch',
+    sample_type: kind === 'output' ? 'batch_result' : 'batch_error',
+    source: 'mistral',
+    num_lines: 0,
+    mimetype: 'application/jsonl',
+    signature: null,
+    expires_at: null,
+    visibility: 'workspace',
+    created_at: now,
+    blob_key: '',
+    hidden: kind === 'error' ? 1 : 0,
+    deleted_at: null,
+    job_id: jobId,
+    result_kind: kind,
+  });
+  const output = resultFile('output');
+  const error = resultFile('error');
+  await tx.insertInto('files').values([output, error]).execute();
+  await tx.updateTable('batch_jobs').set({ output_file: output.id, error_file: error.id }).where('id', '=', jobId).execute();
+  return { output_file: output.id, error_file: error.id };
+}

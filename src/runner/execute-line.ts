@@ -1,0 +1,76 @@
+import { EngineError, type Endpoint, type Engine } from '../engines/engine.js';
+import type { ModelEntry } from '../models/registry.js';
+import type { LineOutcome } from '../results/render.js';
+import type { Clock } from '../clock.js';
+import type { ChunkLine } from './chunk-reader.js';
+import { nextDelay, sleep, type RetryPolicy } from './retry.js';
+import type { Slots } from './slots.js';
+
+export interface LineJob {
+  endpoint: Endpoint;
+  model: ModelEntry;
+  deadline: number;
+}
+
+export interface LineDeps {
+  engine: Engine;
+  slots: Slots;
+  retry: RetryPolicy;
+  clock: Clock;
+  /** Counts calls made to the engine (for the benchmark and the crash test's bound). */
+  onAttempt?: () => void;
+}
+
+/**
+ * Runs one request to its terminal outcome: success, a final failure with the model
+ * server's status and body, or a retryable failure retried with backoff until the
+ * attempts or the job's deadline run out. An engine slot is held only during a call,
+ * never during a backoff wait. Throws only if `signal` aborts (the chunk was lost,
+ * cancelled or timed out): then the line gets no record here.
+ */
+export async function executeLine(line: ChunkLine, job: LineJob, deps: LineDeps, signal: AbortSignal): Promise<LineOutcome> {
+  const customId = line.request?.custom_id ?? null;
+  const fail = (status: number | null, body: unknown, message: string, code: string): LineOutcome => ({
+    lineNo: line.lineNo,
+    customId,
+    ok: false,
+    response: status === null ? null : { status_code: status, body },
+    error: { message, code },
+    promptTokens: 0,
+    completionTokens: 0,
+  });
+  if (!line.request) return fail(null, null, `Invalid request line: ${line.problem}`, 'invalid_request');
+  // The job's model is the one that runs: a job is for one model, whatever a line's body says.
+  const body = { ...line.request.body, model: job.model.id };
+  for (let attempt = 1; ; attempt++) {
+    await deps.slots.acquire(signal);
+    let error: unknown;
+    try {
+      deps.onAttempt?.();
+      const res = await deps.engine.execute({ endpoint: job.endpoint, body, model: job.model, priority: 'batch' }, signal);
+      return {
+        lineNo: line.lineNo,
+        customId,
+        ok: true,
+        response: { status_code: 200, body: res.body },
+        error: null,
+        promptTokens: res.usage.prompt_tokens,
+        completionTokens: res.usage.completion_tokens,
+      };
+    } catch (err) {
+      error = err;
+    } finally {
+      deps.slots.release();
+    }
+    if (signal.aborted) throw signal.reason;
+    if (!(error instanceof EngineError)) {
+      return fail(500, null, `Internal error while running the request: ${(error as Error)?.message ?? String(error)}`, 'internal_error');
+    }
+    if (!error.retryable) return fail(error.statusCode, error.body, error.message, error.code);
+    const delay = nextDelay(deps.retry, attempt, error.retryAfterMs, deps.clock.now(), job.deadline);
+    if (delay === null) {
+      return fail(error.statusCode || null, error.body, `${error.message} (gave up after ${attempt} attempt${attempt > 1 ? 's' : ''})`, error.code);
+    }
+    await sleep(delay, signal);
+  }
+}

@@ -1,0 +1,89 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Clock } from '../clock.js';
+import type { ModelRegistry } from '../models/registry.js';
+import type { EnginePool } from '../engines/engine-pool.js';
+import type { StoreKind } from '../store/database.js';
+import { admitQueuedJobs } from './admission.js';
+import { closeOutJob, completeFinishedJobs, jobsToClose } from './lifecycle.js';
+import { Worker, type WorkerOptions } from './worker.js';
+
+export interface RunnerOptions extends WorkerOptions {
+  maxPendingRequests: number;
+  /** How often the scheduler admits, completes, cancels and expires jobs. */
+  tickMs: number;
+}
+
+export interface RunnerDeps {
+  db: Kysely<Database>;
+  kind: StoreKind;
+  blobs: BlobStore;
+  clock: Clock;
+  registry: ModelRegistry;
+  engines: EnginePool;
+}
+
+/**
+ * A process's share of job execution: a scheduler tick (admission, completion,
+ * cancellation, timeouts — all idempotent and guarded in SQL, so any number of
+ * processes may run it) and a worker that claims chunks.
+ */
+export class Runner {
+  readonly worker: Worker;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly opts: RunnerOptions,
+  ) {
+    this.worker = new Worker(deps, opts);
+  }
+
+  async start(): Promise<void> {
+    if (this.deps.kind === 'sqlite') {
+      // An SQLite store has one process: leases left by an earlier run are from a process that is gone.
+      await this.deps.db.updateTable('job_chunks').set({ lease_expires_at: 0 }).where('state', '=', 'leased').execute();
+    }
+    this.worker.start();
+    this.schedule(0);
+  }
+
+  /** Runs the scheduler now (new job, cancel) instead of at the next tick. */
+  nudge(): void {
+    if (!this.ticking && !this.stopped) this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.ticking;
+    await this.worker.stop();
+  }
+
+  private schedule(delay: number) {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().finally(() => {
+        this.ticking = null;
+        if (!this.stopped) this.schedule(this.opts.tickMs);
+      });
+    }, delay);
+  }
+
+  async tick(): Promise<void> {
+    const { db, blobs, clock } = this.deps;
+    try {
+      for (const job of await jobsToClose(db, clock.now())) {
+        await closeOutJob(db, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
+      }
+      const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now());
+      if (admitted.length) this.worker.wake();
+      await completeFinishedJobs(db, clock.now());
+    } catch (err) {
+      console.error(`batchd scheduler: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/** A counting semaphore: at most `size` holders; waiters are served in order. */
+export class Slots {
+  private used = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(readonly size: number) {}
+
+  get inUse() {
+    return this.used;
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.used < this.size) {
+      this.used++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(grant);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(grant);
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    // The slot passes straight to the next waiter, so `used` stays the same.
+    if (next) next();
+    else this.used--;
+  }
+}

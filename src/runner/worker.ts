@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Clock } from '../clock.js';
+import type { ModelRegistry } from '../models/registry.js';
+import type { EnginePool } from '../engines/engine-pool.js';
+import type { Endpoint } from '../engines/engine.js';
+import { claimChunk, type ClaimedChunk } from './ledger/claim-chunk.js';
+import { extendLease, finishChunk, releaseChunk, type Lease } from './ledger/extend-lease.js';
+import { recordOutcomes, recordedLines } from './ledger/record-outcomes.js';
+import { readChunk } from './chunk-reader.js';
+import { executeLine, type LineJob } from './execute-line.js';
+import { OutcomeBuffer } from './outcome-buffer.js';
+import { Slots } from './slots.js';
+import type { RetryPolicy } from './retry.js';
+
+export interface WorkerOptions {
+  leaseMs: number;
+  pollMs: number;
+  /** Chunks one worker holds at once. */
+  maxChunks: number;
+  retry: RetryPolicy;
+  onAttempt?: () => void;
+}
+
+export interface WorkerDeps {
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  clock: Clock;
+  registry: ModelRegistry;
+  engines: EnginePool;
+}
+
+class Stopped extends Error {}
+
+/**
+ * Claims chunks and runs their lines through the engines. Each engine gets one
+ * `Slots` of its max_in_flight shared by every chunk of this worker, and each chunk
+ * reads ahead at most that many lines, so memory is bounded by the concurrency.
+ */
+export class Worker {
+  readonly id = `worker-${randomUUID().slice(0, 8)}`;
+  private readonly slots = new Map<string, Slots>();
+  private readonly active = new Map<string, { dispatching: boolean; abort: AbortController; done: Promise<void> }>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly opts: WorkerOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, aborts in-flight calls and hands held chunks back for another worker. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    for (const a of this.active.values()) a.abort.abort(new Stopped('worker stopping'));
+    await this.loop;
+    await Promise.allSettled([...this.active.values()].map((a) => a.done));
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const dispatching = [...this.active.values()].filter((a) => a.dispatching).length;
+      let claimed: ClaimedChunk | null = null;
+      if (this.active.size < this.opts.maxChunks && dispatching < 2) {
+        try {
+          claimed = await claimChunk(this.deps.db, this.id, this.deps.clock.now(), this.opts.leaseMs);
+        } catch (err) {
+          console.error(`batchd ${this.id}: claiming work failed: ${(err as Error).message}`);
+        }
+      }
+      if (claimed) {
+        this.track(claimed);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.opts.pollMs);
+        this.wakeUp = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wakeUp = null;
+    }
+  }
+
+  private track(chunk: ClaimedChunk) {
+    const key = `${chunk.job_id}/${chunk.chunk_no}`;
+    const entry = { dispatching: true, abort: new AbortController(), done: Promise.resolve() };
+    this.active.set(key, entry);
+    entry.done = this.runChunk(chunk, entry)
+      .catch((err) => {
+        if (!(err instanceof Stopped)) console.error(`batchd ${this.id}: chunk ${key} failed: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        this.active.delete(key);
+        this.wake();
+      });
+  }
+
+  private slotsFor(modelId: string, size: number): Slots {
+    let s = this.slots.get(modelId);
+    if (!s) this.slots.set(modelId, (s = new Slots(size)));
+    return s;
+  }
+
+  private async runChunk(chunk: ClaimedChunk, entry: { dispatching: boolean; abort: AbortController }) {
+    const { db, clock } = this.deps;
+    const lease: Lease = { job_id: chunk.job_id, chunk_no: chunk.chunk_no, token: chunk.token };
+    const signal = entry.abort.signal;
+    const job = await db
+      .selectFrom('batch_jobs')
+      .select(['endpoint', 'model', 'deadline_at', 'output_file', 'error_file'])
+      .where('id', '=', chunk.job_id)
+      .executeTakeFirstOrThrow();
+    const model = this.deps.registry.get(job.model);
+    const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.opts.leaseMs / 3));
+    const buffer = new OutcomeBuffer(
+      (outcomes) => recordOutcomes(db, lease, job, outcomes, clock.now(), this.opts.leaseMs),
+      (reason) => entry.abort.abort(reason),
+    );
+    try {
+      const done = await recordedLines(db, chunk.job_id, Number(chunk.first_line), chunk.line_count);
+      const lineJob: LineJob | null = model ? { endpoint: job.endpoint as Endpoint, model, deadline: Number(job.deadline_at) } : null;
+      const engine = model ? await this.deps.engines.get(model).catch((err: Error) => err) : new Error(`model '${job.model}' is no longer configured`);
+      const window = new Slots(model?.max_in_flight ?? 1);
+      const inflight = new Set<Promise<void>>();
+      for await (const line of readChunk(this.deps.blobs, chunk)) {
+        if (signal.aborted) break;
+        if (done.has(line.lineNo)) continue;
+        if (engine instanceof Error || !lineJob) {
+          buffer.add(unavailable(line.lineNo, line.request?.custom_id ?? null, engine instanceof Error ? engine.message : 'no model'));
+          continue;
+        }
+        await window.acquire(signal).catch(() => undefined);
+        if (signal.aborted) break;
+        const p = executeLine(line, lineJob, { engine, slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight), retry: this.opts.retry, clock, onAttempt: this.opts.onAttempt }, signal)
+          .then((outcome) => buffer.add(outcome), () => undefined)
+          .finally(() => {
+            window.release();
+            inflight.delete(p);
+          });
+        inflight.add(p);
+      }
+      entry.dispatching = false;
+      await Promise.all(inflight);
+      await buffer.flush();
+      if (signal.aborted) {
+        if (signal.reason instanceof Stopped) await releaseChunk(db, lease);
+        return;
+      }
+      await finishChunk(db, lease);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Keeps the lease alive, and stops the chunk when the lease is lost or the job was cancelled or ran out of time. */
+  private async heartbeat(lease: Lease, abort: AbortController) {
+    try {
+      const now = this.deps.clock.now();
+      const job = await this.deps.db.selectFrom('batch_jobs').select(['status', 'deadline_at']).where('id', '=', lease.job_id).executeTakeFirst();
+      if (!job || job.status !== 'RUNNING' || Number(job.deadline_at) <= now) return abort.abort(new Error(`job is ${job?.status ?? 'gone'}`));
+      if (!(await extendLease(this.deps.db, lease, now + this.opts.leaseMs))) abort.abort(new Error('lease lost'));
+    } catch (err) {
+      console.error(`batchd ${this.id}: heartbeat failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+function unavailable(lineNo: number, customId: string | null, reason: string) {
+  return {
+    lineNo,
+    customId,
+    ok: false,
+    response: null,
+    error: { message: `The model is unavailable: ${reason}`, code: 'model_unavailable' },
+    promptTokens: 0,
+    completionTokens: 0,
+  };
+}
