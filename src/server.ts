@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import { openDatabase, type Db } from './store/database.js';
 import { LocalBlobStore } from './blobs/local-blob-store.js';
-import { buildRegistry } from './models/registry.js';
+import type { BlobStore } from './blobs/blob-store.js';
+import { buildRegistry, type ModelEntry, type ModelRegistry } from './models/registry.js';
 import { getOrCreateSetting, randomSecret } from './store/settings.js';
 import { UrlSigner } from './api/signed-urls.js';
 import { ResultsReader } from './results/results-reader.js';
@@ -12,7 +13,6 @@ import { buildApp } from './api/app.js';
 import { bootstrapKeys } from './bootstrap-keys.js';
 import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
-import type { ModelEntry } from './models/registry.js';
 import { Runner } from './runner/runner.js';
 
 export interface ServerOptions {
@@ -33,34 +33,55 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store, builds the API and listens; prints `batchd listening on http://HOST:PORT` once ready. */
-export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+interface Core {
+  db: Db;
+  blobs: BlobStore;
+  registry: ModelRegistry;
+  engines: EnginePool;
+  runner: Runner | null;
+  clock: Clock;
+}
+
+/** What every role shares: the store, the blobs, the registry, the engines and (unless API-only) a runner. */
+async function openCore(config: Config, opts: ServerOptions, withRunner: boolean): Promise<Core> {
   const clock = opts.clock ?? systemClock;
-  const log = opts.log ?? ((line: string) => console.log(line));
   const registry = buildRegistry({
     defaultModelPath: path.join(config.dataDir, 'models', 'batchd-tiny.gguf'),
     configPath: config.configPath,
     modelFiles: config.modelFiles,
   });
-  const db: Db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl);
+  const blobs = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+  const engines = new EnginePool(opts.engineFactories ?? {});
+  const runner = withRunner
+    ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
+    : null;
+  return { db, blobs, registry, engines, runner, clock };
+}
+
+async function closeCore(core: Core) {
+  await core.runner?.stop();
+  await core.engines.close();
+  await core.db.close();
+}
+
+/** Opens the store, builds the API and listens; prints `batchd listening on http://HOST:PORT` once ready. */
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const core = await openCore(config, opts, config.worker);
+  const { db, runner } = core;
   try {
-    const generated = await bootstrapKeys(db.kysely, config.dataDir, config.seedKeys, clock.now());
+    const generated = await bootstrapKeys(db.kysely, config.dataDir, config.seedKeys, core.clock.now());
     if (generated) log(`batchd API key for workspace 'default': ${generated}`);
-    const signer = new UrlSigner(await getOrCreateSetting(db.kysely, 'signed_url_secret', randomSecret));
-    const engines = new EnginePool(opts.engineFactories ?? {});
-    const blobs = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
-    const runner = config.worker
-      ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
-      : null;
     const ctx: AppContext = {
       config,
       db,
-      blobs,
-      registry,
-      clock,
-      signer,
+      blobs: core.blobs,
+      registry: core.registry,
+      clock: core.clock,
+      signer: new UrlSigner(await getOrCreateSetting(db.kysely, 'signed_url_secret', randomSecret)),
       results: new ResultsReader(db.kysely),
-      online: { engines },
+      online: { engines: core.engines },
       nudge: () => runner?.nudge(),
     };
     const app = await buildApp(ctx);
@@ -79,14 +100,21 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       close: async () => {
         if (closed) return;
         closed = true;
+        // Stop taking requests and let in-flight ones finish, then hand running chunks back.
         await app.close();
-        await runner?.stop();
-        await engines.close();
-        await db.close();
+        await closeCore(core);
       },
     };
   } catch (err) {
-    await db.close();
+    await closeCore(core);
     throw err;
   }
+}
+
+/** A worker process: runs jobs from the shared store, serves no HTTP. */
+export async function startWorker(config: Config, opts: ServerOptions = {}) {
+  const core = await openCore(config, opts, true);
+  await core.runner!.start();
+  (opts.log ?? console.log)(`batchd worker ${core.runner!.worker.id} running`);
+  return { runner: core.runner!, close: () => closeCore(core) };
 }

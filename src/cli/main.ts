@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigInput } from '../config.js';
 import { startServer } from '../server.js';
+import { defaultEngineFactories } from '../engines/factories.js';
 import { openDatabase } from '../store/database.js';
 import { addKey, mintKey } from '../store/keys.js';
 
@@ -21,7 +22,8 @@ program
   .option('--public-url <url>', 'base URL used in signed download URLs (BATCHD_PUBLIC_URL)')
   .addOption(new Option('--no-worker', 'serve the API only; run jobs in separate `batchd worker` processes'))
   .action(async (opts: ConfigInput) => {
-    const server = await startServer(loadConfig(opts));
+    const config = loadConfig(opts);
+    const server = await startServer(config, { engineFactories: defaultEngineFactories(config) });
     const shutdown = (signal: string) => {
       // Stop accepting, finish in-flight requests, release the store; a second signal forces exit.
       process.once(signal, () => process.exit(1));
@@ -56,6 +58,35 @@ keys
     } finally {
       await db.close();
     }
+  });
+
+program
+  .command('demo')
+  .description("Run Mistral's batch example end to end on the embedded default model")
+  .option('--requests <n>', 'number of random requests', '100')
+  .option('--model <id>', 'model to run', 'mistral-small-latest')
+  .option('--data-dir <dir>', 'data directory (default: a fresh temporary one)')
+  .option('--out <dir>', 'where to write the downloaded result files', 'demo-results')
+  .action(async (opts: { requests: string; model: string; dataDir?: string; out: string }) => {
+    const { runDemo } = await import('./demo.js');
+    await runDemo({ requests: Number(opts.requests), model: opts.model, dataDir: opts.dataDir, out: opts.out });
+    process.exit(0);
+  });
+
+program
+  .command('worker')
+  .description('Run jobs only (no API): any number of workers may share one PostgreSQL store')
+  .option('--data-dir <dir>', 'data directory (BATCHD_DATA_DIR)')
+  .option('--database <url>', 'database URL (BATCHD_DATABASE_URL)')
+  .option('--config <file>', 'model registry file (BATCHD_CONFIG)')
+  .option('--model <name=path>', 'serve a GGUF file under a model name (repeatable)', collect)
+  .action(async (opts: ConfigInput) => {
+    const { startWorker } = await import('../server.js');
+    const config = loadConfig(opts);
+    const worker = await startWorker(config, { engineFactories: defaultEngineFactories(config) });
+    const shutdown = () => worker.close().then(() => process.exit(0), () => process.exit(1));
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {
