@@ -5,6 +5,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** A directory for file bytes shared by every node; null = the data dir (SQLite) or the database (PostgreSQL). */
+  blobDir: string | null;
   /** `sqlite:` path or `postgres://` URL. */
   databaseUrl: string;
   /** Model registry file (JSON or YAML), optional. */
@@ -38,6 +40,7 @@ export interface ConfigInput {
   port?: string | number;
   dataDir?: string;
   database?: string;
+  blobDir?: string;
   config?: string;
   model?: string[];
   worker?: boolean;
@@ -87,6 +90,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     port: int(input.port ?? env.BATCHD_PORT, 8787, 'port'),
     dataDir,
     databaseUrl: database,
+    blobDir: input.blobDir ?? env.BATCHD_BLOB_DIR ?? null,
     configPath: input.config ?? env.BATCHD_CONFIG ?? null,
     seedKeys: parseSeedKeys(env.BATCHD_API_KEYS),
     modelFiles: parseModelFlags(input.model),

@@ -14,6 +14,8 @@ import { bootstrapKeys } from './bootstrap-keys.js';
 import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
 import { Runner } from './runner/runner.js';
+import { DatabaseBlobStore } from './blobs/database-blob-store.js';
+import { PgJobSignals } from './store/postgres/job-signals.js';
 
 export interface ServerOptions {
   clock?: Clock;
@@ -40,6 +42,8 @@ interface Core {
   engines: EnginePool;
   runner: Runner | null;
   clock: Clock;
+  signals: PgJobSignals | null;
+  nudge: () => void;
 }
 
 /** What every role shares: the store, the blobs, the registry, the engines and (unless API-only) a runner. */
@@ -51,16 +55,28 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     modelFiles: config.modelFiles,
   });
   const db = await openDatabase(config.databaseUrl);
-  const blobs = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+  const blobs: BlobStore = config.blobDir
+    ? new LocalBlobStore(path.resolve(config.blobDir))
+    : db.kind === 'postgres'
+      ? new DatabaseBlobStore(db.kysely)
+      : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
   const engines = new EnginePool(opts.engineFactories ?? {});
   const runner = withRunner
     ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
     : null;
-  return { db, blobs, registry, engines, runner, clock };
+  // Across processes a NOTIFY wakes every runner; in one process a direct call does.
+  const signals = db.kind === 'postgres' && true ? new PgJobSignals(config.databaseUrl, () => runner?.nudge()) : null;
+  await signals?.start();
+  const nudge = () => {
+    runner?.nudge();
+    signals?.notify();
+  };
+  return { db, blobs, registry, engines, runner, clock, signals, nudge };
 }
 
 async function closeCore(core: Core) {
   await core.runner?.stop();
+  await core.signals?.close();
   await core.engines.close();
   await core.db.close();
 }
@@ -82,7 +98,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       signer: new UrlSigner(await getOrCreateSetting(db.kysely, 'signed_url_secret', randomSecret)),
       results: new ResultsReader(db.kysely),
       online: { engines: core.engines },
-      nudge: () => runner?.nudge(),
+      nudge: core.nudge,
     };
     const app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });

@@ -16,6 +16,7 @@ program
   .option('--port <port>', 'port to listen on (BATCHD_PORT, default 8787)')
   .option('--data-dir <dir>', 'data directory (BATCHD_DATA_DIR, default ./.batchd)')
   .option('--database <url>', 'sqlite:<path> or postgres://… (BATCHD_DATABASE_URL, default SQLite in the data dir)')
+  .option('--blob-dir <dir>', 'shared directory for file bytes (BATCHD_BLOB_DIR; default: data dir, or the database on PostgreSQL)')
   .option('--config <file>', 'model registry file, JSON or YAML (BATCHD_CONFIG)')
   .option('--model <name=path>', 'serve a GGUF file under a model name (repeatable)', collect)
   .option('--max-pending-requests <n>', 'pending requests allowed per workspace (BATCHD_MAX_PENDING_REQUESTS, default 1000000)')
@@ -78,11 +79,15 @@ program
   .description('Run jobs only (no API): any number of workers may share one PostgreSQL store')
   .option('--data-dir <dir>', 'data directory (BATCHD_DATA_DIR)')
   .option('--database <url>', 'database URL (BATCHD_DATABASE_URL)')
+  .option('--blob-dir <dir>', 'shared directory for file bytes (BATCHD_BLOB_DIR)')
   .option('--config <file>', 'model registry file (BATCHD_CONFIG)')
   .option('--model <name=path>', 'serve a GGUF file under a model name (repeatable)', collect)
   .action(async (opts: ConfigInput) => {
     const { startWorker } = await import('../server.js');
     const config = loadConfig(opts);
+    if (!/^postgres(ql)?:/.test(config.databaseUrl)) {
+      throw new Error('batchd worker needs a PostgreSQL store (--database postgres://…): an SQLite store is run by one `batchd serve` process');
+    }
     const worker = await startWorker(config, { engineFactories: defaultEngineFactories(config) });
     const shutdown = () => worker.close().then(() => process.exit(0), () => process.exit(1));
     process.once('SIGTERM', shutdown);

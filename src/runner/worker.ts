@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
+import type { StoreKind } from '../store/database.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Clock } from '../clock.js';
 import type { ModelRegistry } from '../models/registry.js';
@@ -26,6 +27,7 @@ export interface WorkerOptions {
 
 export interface WorkerDeps {
   db: Kysely<Database>;
+  kind: StoreKind;
   blobs: BlobStore;
   clock: Clock;
   registry: ModelRegistry;
@@ -76,7 +78,7 @@ export class Worker {
       let claimed: ClaimedChunk | null = null;
       if (this.active.size < this.opts.maxChunks && dispatching < 2) {
         try {
-          claimed = await claimChunk(this.deps.db, this.id, this.deps.clock.now(), this.opts.leaseMs);
+          claimed = await claimChunk(this.deps.db, this.deps.kind, this.id, this.deps.clock.now(), this.opts.leaseMs);
         } catch (err) {
           console.error(`batchd ${this.id}: claiming work failed: ${(err as Error).message}`);
         }

@@ -118,7 +118,22 @@ export interface JobResultTable {
   created_at: number;
 }
 
+export interface BlobTable {
+  blob_key: string;
+  size: number;
+  created_at: number;
+}
+
+export interface BlobPieceTable {
+  blob_key: string;
+  seq: number;
+  data: Buffer;
+  created_at: number;
+}
+
 export interface Database {
+  blobs: BlobTable;
+  blob_pieces: BlobPieceTable;
   job_results: JobResultTable;
   settings: SettingTable;
   api_keys: ApiKeyTable;

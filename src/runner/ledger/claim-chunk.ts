@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
+import type { StoreKind } from '../../store/database.js';
 
 export interface ClaimedChunk {
   job_id: string;
@@ -21,7 +22,7 @@ const claimable = (now: number) => sql<boolean>`(c.state = 'pending' or (c.state
  * counted in the store so it holds across workers), then its oldest running job's
  * next claimable chunk, and leases it with a new fencing token.
  */
-export async function claimChunk(db: Kysely<Database>, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
+export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const shares = await db
       .selectFrom('job_chunks as c')
@@ -38,33 +39,38 @@ export async function claimChunk(db: Kysely<Database>, owner: string, now: numbe
       .execute();
     const candidates = shares.filter((s) => Number(s.open) > 0).sort((a, b) => Number(a.active) - Number(b.active) || a.workspace.localeCompare(b.workspace));
     if (candidates.length === 0) return null;
-    const next = await db
-      .selectFrom('job_chunks as c')
-      .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
-      .select(['c.job_id', 'c.chunk_no'])
-      .where('j.workspace', '=', candidates[0]!.workspace)
-      .where('j.status', '=', 'RUNNING')
-      .where('j.deadline_at', '>', now)
-      .where(claimable(now))
-      .orderBy('j.created_at')
-      .orderBy('c.chunk_no')
-      .limit(1)
-      .executeTakeFirst();
-    if (!next) continue;
-    const claimed = await db
-      .updateTable('job_chunks as c')
-      .set({
-        state: 'leased',
-        lease_owner: owner,
-        lease_token: sql`lease_token + 1`,
-        lease_expires_at: now + leaseMs,
-        attempts: sql`attempts + 1`,
-      })
-      .where('c.job_id', '=', next.job_id)
-      .where('c.chunk_no', '=', next.chunk_no)
-      .where(claimable(now))
-      .returning(['job_id', 'chunk_no', 'blob_key', 'byte_start', 'byte_end', 'first_line', 'line_count', 'lease_token'])
-      .executeTakeFirst();
+    const workspace = candidates[0]!.workspace;
+    const claimed = await db.transaction().execute(async (tx) => {
+      let pick = tx
+        .selectFrom('job_chunks as c')
+        .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
+        .select(['c.job_id', 'c.chunk_no'])
+        .where('j.workspace', '=', workspace)
+        .where('j.status', '=', 'RUNNING')
+        .where('j.deadline_at', '>', now)
+        .where(claimable(now))
+        .orderBy('j.created_at')
+        .orderBy('c.chunk_no')
+        .limit(1);
+      // PostgreSQL: workers skip chunks another worker is claiming instead of queueing on their locks.
+      if (kind === 'postgres') pick = pick.forUpdate('c').skipLocked();
+      const next = await pick.executeTakeFirst();
+      if (!next) return undefined;
+      return tx
+        .updateTable('job_chunks as c')
+        .set({
+          state: 'leased',
+          lease_owner: owner,
+          lease_token: sql`lease_token + 1`,
+          lease_expires_at: now + leaseMs,
+          attempts: sql`attempts + 1`,
+        })
+        .where('c.job_id', '=', next.job_id)
+        .where('c.chunk_no', '=', next.chunk_no)
+        .where(claimable(now))
+        .returning(['job_id', 'chunk_no', 'blob_key', 'byte_start', 'byte_end', 'first_line', 'line_count', 'lease_token'])
+        .executeTakeFirst();
+    });
     // Another worker may have won the race for this chunk; look again.
     if (claimed) return { ...claimed, token: Number(claimed.lease_token) };
   }

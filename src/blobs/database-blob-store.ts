@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { BlobStore, BlobWriter } from './blob-store.js';
+
+/** 1 MiB pieces: large enough for few round trips, small enough to keep memory flat. */
+export const PIECE_BYTES = 1024 * 1024;
+
+/**
+ * Blobs stored in the database (PostgreSQL for a cluster with no shared directory).
+ * Bytes stream in and out one piece at a time; a blob is visible only after commit.
+ */
+export class DatabaseBlobStore implements BlobStore {
+  constructor(private readonly db: Kysely<Database>, private readonly now: () => number = Date.now) {}
+
+  createWriter(): BlobWriter {
+    const key = randomUUID();
+    const db = this.db;
+    const now = this.now;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let seq = 0;
+    let size = 0;
+    let done = false;
+    const writePiece = async (piece: Buffer) => {
+      await db.insertInto('blob_pieces').values({ blob_key: key, seq: seq++, data: piece, created_at: now() }).execute();
+    };
+    const stream = new Writable({
+      async write(chunk: Buffer, _enc, cb) {
+        try {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          size += chunk.length;
+          while (pendingBytes >= PIECE_BYTES) {
+            const all = Buffer.concat(pending, pendingBytes);
+            await writePiece(all.subarray(0, PIECE_BYTES));
+            const rest = all.subarray(PIECE_BYTES);
+            pending = rest.length ? [Buffer.from(rest)] : [];
+            pendingBytes = rest.length;
+          }
+          cb();
+        } catch (err) {
+          cb(err as Error);
+        }
+      },
+      async final(cb) {
+        try {
+          if (pendingBytes > 0) await writePiece(Buffer.concat(pending, pendingBytes));
+          pending = [];
+          pendingBytes = 0;
+          cb();
+        } catch (err) {
+          cb(err as Error);
+        }
+      },
+    });
+    return {
+      key,
+      stream,
+      commit: async () => {
+        await db.insertInto('blobs').values({ blob_key: key, size, created_at: now() }).execute();
+        done = true;
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        stream.destroy();
+        await db.deleteFrom('blob_pieces').where('blob_key', '=', key).execute();
+      },
+    };
+  }
+
+  read(key: string, range?: { start: number; end: number }): Readable {
+    const db = this.db;
+    async function* pieces() {
+      const blob = await db.selectFrom('blobs').select('size').where('blob_key', '=', key).executeTakeFirst();
+      if (!blob) throw Object.assign(new Error(`blob ${key} not found`), { code: 'ENOENT' });
+      const start = range?.start ?? 0;
+      const end = Math.min(range?.end ?? Number(blob.size), Number(blob.size));
+      for (let seq = Math.floor(start / PIECE_BYTES); seq * PIECE_BYTES < end; seq++) {
+        const row = await db.selectFrom('blob_pieces').select('data').where('blob_key', '=', key).where('seq', '=', seq).executeTakeFirstOrThrow();
+        const base = seq * PIECE_BYTES;
+        const data = Buffer.from(row.data);
+        yield data.subarray(Math.max(0, start - base), Math.min(data.length, end - base));
+      }
+    }
+    return Readable.from(pieces(), { objectMode: false });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.db.deleteFrom('blobs').where('blob_key', '=', key).execute();
+    await this.db.deleteFrom('blob_pieces').where('blob_key', '=', key).execute();
+  }
+}
