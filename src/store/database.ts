@@ -1,4 +1,4 @@
-import { Kysely, Migrator } from 'kysely';
+import { Kysely, Migrator, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import { openSqlite } from './sqlite/sqlite-database.js';
@@ -17,12 +17,15 @@ export async function openDatabase(url: string): Promise<Db> {
   const isPg = /^postgres(ql)?:\/\//.test(url);
   const kysely = isPg ? openPostgres(url) : openSqlite(url.replace(/^sqlite:/, ''));
   const db: Db = { kysely, kind: isPg ? 'postgres' : 'sqlite', close: () => kysely.destroy() };
-  await migrate(kysely);
+  await migrate(kysely, db.kind);
   return db;
 }
 
-export async function migrate(kysely: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db: kysely, provider: migrationProvider });
+export async function migrate(kysely: Kysely<Database>, kind: StoreKind): Promise<void> {
+  // Kysely looks for its bookkeeping tables across all schemas; pin it to ours so
+  // several batchd deployments (or test schemas) can share one PostgreSQL database.
+  const schema = kind === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(kysely)).rows[0]?.s : undefined;
+  const migrator = new Migrator({ db: kysely, provider: migrationProvider, migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../../src/store/database.js';
+import type { BlobStore } from '../../src/blobs/blob-store.js';
+import { stageBytes } from '../../src/ingest/stage-upload.js';
+import { insertFile } from '../../src/store/files.js';
+import { insertJob, type JobRow } from '../../src/store/jobs.js';
+
+/** Stores a batch input of `n` chat requests (custom_id `<prefix><i>`) and returns its file id. */
+export async function seedInputFile(db: Db, blobs: BlobStore, workspace: string, n: number, opts: { chunkLines?: number; prefix?: string; now?: number } = {}) {
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ custom_id: `${opts.prefix ?? 'r'}${i}`, body: { messages: [{ role: 'user', content: `hello ${i}` }] } }),
+  );
+  const staged = await stageBytes(lines, blobs, { maxLineBytes: 1 << 20, chunkLines: opts.chunkLines ?? 10 });
+  await staged.writer.commit();
+  const id = randomUUID();
+  await insertFile(db.kysely, {
+    id, workspace, filename: 'in.jsonl', bytes: staged.summary.bytes, purpose: 'batch', sample_type: 'batch_request', source: 'upload',
+    num_lines: n, mimetype: 'application/jsonl', signature: staged.signature, expires_at: null, visibility: 'workspace',
+    created_at: opts.now ?? Date.now(), blob_key: staged.writer.key, hidden: 0, deleted_at: null, job_id: null, result_kind: null,
+  }, staged.summary.chunks);
+  return { id, blobKey: staged.writer.key };
+}
+
+/** Creates a QUEUED job over one seeded input file. */
+export async function seedJob(db: Db, blobs: BlobStore, workspace: string, n: number, opts: { chunkLines?: number; now?: number; timeoutHours?: number; model?: string } = {}): Promise<JobRow> {
+  const now = opts.now ?? Date.now();
+  const file = await seedInputFile(db, blobs, workspace, n, { ...opts, prefix: `${workspace}-` });
+  const row: JobRow = {
+    id: randomUUID(), workspace, created_by: null, endpoint: '/v1/chat/completions', model: opts.model ?? 'mistral-small-latest',
+    agent_id: null, metadata: null, timeout_hours: opts.timeoutHours ?? 24, status: 'QUEUED', input_files: JSON.stringify([file.id]),
+    inline: 0, output_file: null, error_file: null, created_at: now, started_at: null, completed_at: null,
+    deadline_at: now + (opts.timeoutHours ?? 24) * 3600_000, cancel_requested_at: null, total_requests: n, completed_requests: 0,
+    succeeded_requests: 0, failed_requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, deleted_at: null,
+  };
+  await insertJob(db.kysely, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null);
+  return row;
+}
+
+export const okOutcome = (lineNo: number) => ({
+  lineNo, customId: `c${lineNo}`, ok: true, response: { status_code: 200, body: { n: lineNo } }, error: null, promptTokens: 2, completionTokens: 3,
+});

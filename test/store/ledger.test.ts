@@ -1,0 +1,174 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { STORES, makeStore, storeTestOptions, type TestStore } from '../helpers/stores.js';
+import { okOutcome, seedJob } from '../helpers/fixtures.js';
+import type { Db } from '../../src/store/database.js';
+import { LocalBlobStore } from '../../src/blobs/local-blob-store.js';
+import { admitQueuedJobs } from '../../src/runner/admission.js';
+import { claimChunk } from '../../src/runner/ledger/claim-chunk.js';
+import { finishChunk } from '../../src/runner/ledger/extend-lease.js';
+import { recordOutcomes } from '../../src/runner/ledger/record-outcomes.js';
+import { closeOutJob, completeFinishedJobs } from '../../src/runner/lifecycle.js';
+import { ResultsReader } from '../../src/results/results-reader.js';
+
+const LEASE = 10_000;
+
+async function jobRow(db: Db, id: string) {
+  return db.kysely.selectFrom('batch_jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+async function resultCount(db: Db, id: string) {
+  const r = await db.kysely.selectFrom('job_results').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', id).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+for (const name of STORES) {
+  describe(`ledger on ${name}`, async () => {
+    const opts = await storeTestOptions(name);
+    let store: TestStore;
+    let db: Db;
+    let blobs: LocalBlobStore;
+    before(async () => {
+      if (opts.skip) return;
+      store = await makeStore(name);
+      db = await store.open();
+      blobs = new LocalBlobStore(path.join(store.dir, 'blobs'));
+    });
+    after(async () => {
+      if (opts.skip) return;
+      await db.close();
+      await store.cleanup();
+    });
+
+    test('a stale fencing token cannot record results after the chunk was reclaimed', opts, async () => {
+      const now = Date.now();
+      const job = await seedJob(db, blobs, 'ws-fence', 10, { now });
+      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const files = await jobRow(db, job.id);
+      const first = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      assert.ok(first);
+      // w1 stalls past its lease; w2 reclaims the same chunk with a higher token.
+      const second = await claimChunk(db.kysely, db.kind, 'w2', now + LEASE + 1, LEASE);
+      assert.ok(second);
+      assert.equal(second.chunk_no, first.chunk_no);
+      assert.ok(second.token > first.token);
+      const stale = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, files, [okOutcome(0)], now, LEASE);
+      assert.equal(stale, false);
+      assert.equal(await resultCount(db, job.id), 0);
+      const fresh = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, files, [okOutcome(0)], now, LEASE);
+      assert.equal(fresh, true);
+      assert.equal(await resultCount(db, job.id), 1);
+    });
+
+    test('a line recorded twice is stored once and counted once', opts, async () => {
+      const now = Date.now();
+      const job = await seedJob(db, blobs, 'ws-twice', 10, { now });
+      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const files = await jobRow(db, job.id);
+      const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      assert.ok(c && c.job_id === job.id);
+      const lease = { job_id: job.id, chunk_no: c.chunk_no, token: c.token };
+      assert.ok(await recordOutcomes(db.kysely, lease, files, [okOutcome(0), okOutcome(1)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, lease, files, [okOutcome(1), okOutcome(2)], now, LEASE));
+      const row = await jobRow(db, job.id);
+      assert.equal(await resultCount(db, job.id), 3);
+      assert.equal(Number(row.completed_requests), 3);
+      assert.equal(Number(row.succeeded_requests), 3);
+      assert.equal(Number(row.prompt_tokens), 6);
+      const out = await db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow();
+      assert.equal(Number(out.num_lines), 3);
+      const text = await streamText(new ResultsReader(db.kysely).stream(job.id, 'output'));
+      assert.equal(Buffer.byteLength(text), Number(out.bytes));
+      assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).response.body.n), [0, 1, 2]);
+    });
+
+    test('claims share work between workspaces by their live leases', opts, async () => {
+      const now = Date.now();
+      const a = await seedJob(db, blobs, 'ws-fair-a', 40, { now });
+      const b = await seedJob(db, blobs, 'ws-fair-b', 40, { now: now + 1 });
+      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const owners: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await claimChunk(db.kysely, db.kind, `w${i}`, now, LEASE);
+        assert.ok(c);
+        owners.push(c.job_id === a.id ? 'a' : c.job_id === b.id ? 'b' : 'other');
+      }
+      // Earlier tests' jobs may hold leases too, but a and b alternate once both are open.
+      const ab = owners.filter((o) => o !== 'other');
+      assert.ok(ab.filter((o) => o === 'a').length >= 1 && ab.filter((o) => o === 'b').length >= 1, `claims went to ${owners.join(',')}`);
+    });
+
+    test('cancel closes out open lines as batch_cancelled and keeps finished results', opts, async () => {
+      const now = Date.now();
+      const job = await seedJob(db, blobs, 'ws-cancel', 25, { now, chunkLines: 10 });
+      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const files = await jobRow(db, job.id);
+      const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      assert.ok(c);
+      // The workspace with no live lease is served first, so this claim is our job's.
+      assert.equal(c.job_id, job.id);
+      const own = { job_id: c.job_id, chunk_no: c.chunk_no, token: c.token };
+      assert.ok(await recordOutcomes(db.kysely, own, files, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
+      await db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLATION_REQUESTED' }).where('id', '=', job.id).execute();
+      await closeOutJob(db.kysely, blobs, { id: job.id, workspace: 'ws-cancel', status: 'CANCELLATION_REQUESTED' }, 'closer', now, LEASE);
+      const row = await jobRow(db, job.id);
+      assert.equal(row.status, 'CANCELLED');
+      assert.equal(await resultCount(db, job.id), 25);
+      assert.equal(Number(row.completed_requests), 25);
+      assert.equal(Number(row.succeeded_requests), 2);
+      assert.equal(Number(row.failed_requests), 23);
+      const errors = await streamText(new ResultsReader(db.kysely).stream(job.id, 'error'));
+      const first = JSON.parse(errors.split('\n')[0]!);
+      assert.equal(first.error.code, 'batch_cancelled');
+      assert.match(first.custom_id, /^ws-cancel-\d+$/);
+      // The worker that held the chunk before the cancel is fenced out.
+      assert.equal(await recordOutcomes(db.kysely, own, files, [okOutcome(5)], now, LEASE), false);
+    });
+
+    test('an expired job times out with batch_expired records for unfinished lines', opts, async () => {
+      const now = Date.now();
+      const job = await seedJob(db, blobs, 'ws-expire', 12, { now, timeoutHours: 1 });
+      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const later = now + 3600_000 + 1;
+      await closeOutJob(db.kysely, blobs, { id: job.id, workspace: 'ws-expire', status: 'RUNNING' }, 'closer', later, LEASE);
+      const row = await jobRow(db, job.id);
+      assert.equal(row.status, 'TIMEOUT_EXCEEDED');
+      assert.equal(Number(row.failed_requests), 12);
+      const groups = await new ResultsReader(db.kysely).errorGroups(job.id);
+      assert.equal(groups.length, 1);
+      assert.equal(groups[0]!.count, 12);
+    });
+
+    test('a queued job waits for workspace capacity and starts once enough is done (the FAQ example, scaled)', opts, async () => {
+      const now = Date.now();
+      const cap = 10;
+      const first = await seedJob(db, blobs, 'ws-cap', 6, { now, chunkLines: 6 });
+      const second = await seedJob(db, blobs, 'ws-cap', 6, { now: now + 1, chunkLines: 6 });
+      await admitQueuedJobs(db.kysely, cap, now);
+      assert.equal((await jobRow(db, first.id)).status, 'RUNNING');
+      assert.equal((await jobRow(db, second.id)).status, 'QUEUED');
+      const files = await jobRow(db, first.id);
+      const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      assert.ok(c);
+      assert.equal(c.job_id, first.id);
+      const lease = { job_id: first.id, chunk_no: c.chunk_no, token: c.token };
+      await recordOutcomes(db.kysely, lease, files, [okOutcome(0)], now, LEASE);
+      await admitQueuedJobs(db.kysely, cap, now);
+      assert.equal((await jobRow(db, second.id)).status, 'QUEUED', '5 pending + 6 > 10');
+      await recordOutcomes(db.kysely, lease, files, [okOutcome(1)], now, LEASE);
+      await admitQueuedJobs(db.kysely, cap, now);
+      assert.equal((await jobRow(db, second.id)).status, 'RUNNING', '4 pending + 6 <= 10');
+      await recordOutcomes(db.kysely, lease, files, [2, 3, 4, 5].map(okOutcome), now, LEASE);
+      assert.ok(await finishChunk(db.kysely, lease));
+      await completeFinishedJobs(db.kysely, now);
+      assert.equal((await jobRow(db, first.id)).status, 'SUCCESS');
+    });
+  });
+}
+
+async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  let s = '';
+  for await (const chunk of stream) s += chunk.toString();
+  return s;
+}
