@@ -42,9 +42,20 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
     reply.status(apiErr.status).type('application/json').send(apiErr.toBody());
   });
+  // Remember every route so a known path with the wrong method answers 405, not 404.
+  const routes: { method: string; pattern: RegExp }[] = [];
+  app.addHook('onRoute', (r) => {
+    const pattern = new RegExp(`^${r.url.replace(/:[^/]+/g, '[^/]+')}$`);
+    for (const m of [r.method].flat()) routes.push({ method: m, pattern });
+  });
   app.setNotFoundHandler((req, reply) => {
-    const err = new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`);
-    reply.status(404).type('application/json').send(err.toBody());
+    const path = req.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    const err = allowed.length
+      ? new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`)
+      : new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${path}`);
+    if (allowed.length) reply.header('allow', allowed.join(', '));
+    reply.status(err.status).type('application/json').send(err.toBody());
   });
 
   app.get('/health', async () => ({ status: 'ok' }));

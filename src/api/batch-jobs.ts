@@ -8,6 +8,7 @@ import { stageBytes } from '../ingest/stage-upload.js';
 import { getFile, insertFile } from '../store/files.js';
 import { getJob, insertJob, isTerminal, JOB_STATUSES, listJobs, markJobDeleted, requestCancel, type JobInput, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
+import { batchCost } from '../models/registry.js';
 import { createJobSchema, KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
 import { queryBool, queryList, queryPaging, queryString, type Query } from './query.js';
 
@@ -106,12 +107,9 @@ export async function jobObject(ctx: AppContext, job: JobRow, inline: boolean) {
 
 /** Token usage so far and its cost at the model's price less the batch discount. */
 function usageOf(ctx: AppContext, job: JobRow) {
-  const model = ctx.registry.get(job.model);
   const prompt = Number(job.prompt_tokens);
   const completion = Number(job.completion_tokens);
-  const cost = model
-    ? ((prompt * model.input_price_per_mtok + completion * model.output_price_per_mtok) / 1e6) * (1 - ctx.registry.batchDiscount)
-    : null;
+  const cost = batchCost(ctx.registry, job.model, prompt, completion);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(job.total_tokens), cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6 };
 }
 

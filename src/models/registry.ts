@@ -32,8 +32,10 @@ const modelSchema = z
   });
 
 const fileSchema = z.object({
-  models: z.array(modelSchema),
+  models: z.array(modelSchema).default([]),
   batch_discount: z.number().min(0).max(1).optional(),
+  /** Per-workspace settings: a spend limit checked when a job is admitted. */
+  workspaces: z.record(z.object({ spend_limit_usd: z.number().nonnegative().optional() }).strict()).optional(),
 });
 
 export interface ModelEntry {
@@ -55,6 +57,7 @@ export interface ModelEntry {
 export interface ModelRegistry {
   models: ModelEntry[];
   batchDiscount: number;
+  spendLimits: Record<string, number>;
   get(id: string): ModelEntry | undefined;
 }
 
@@ -134,12 +137,23 @@ export function buildRegistry(opts: RegistryOptions): ModelRegistry {
   const byId = new Map<string, ModelEntry>();
   for (const m of defaultModels(opts.defaultModelPath)) byId.set(m.id, m);
   let batchDiscount = 0.5;
+  const spendLimits: Record<string, number> = {};
   if (opts.configPath) {
     const file = readRegistryFile(opts.configPath);
     for (const m of file.models) byId.set(m.id, normalise(m));
     if (file.batch_discount !== undefined) batchDiscount = file.batch_discount;
+    for (const [ws, settings] of Object.entries(file.workspaces ?? {})) {
+      if (settings.spend_limit_usd !== undefined) spendLimits[ws] = settings.spend_limit_usd;
+    }
   }
   for (const f of opts.modelFiles) byId.set(f.id, normalise({ id: f.id, engine: 'llama', path: f.path }));
   const models = [...byId.values()];
-  return { models, batchDiscount, get: (id) => byId.get(id) };
+  return { models, batchDiscount, spendLimits, get: (id) => byId.get(id) };
+}
+
+/** What a job's tokens cost at batch price (USD). */
+export function batchCost(registry: ModelRegistry, modelId: string, promptTokens: number, completionTokens: number): number | null {
+  const m = registry.get(modelId);
+  if (!m) return null;
+  return ((promptTokens * m.input_price_per_mtok + completionTokens * m.output_price_per_mtok) / 1e6) * (1 - registry.batchDiscount);
 }

@@ -3,6 +3,24 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { FileRow } from '../store/files.js';
 import type { ResultFiles } from './ledger/record-outcomes.js';
+import { batchCost, type ModelRegistry } from '../models/registry.js';
+
+/**
+ * A workspace's spend so far (all its jobs' tokens at batch price) against its limit.
+ * Checked only at admission: work already running may take it slightly past, as Mistral's FAQ says.
+ */
+export async function spendLimitReached(db: Kysely<Database>, registry: ModelRegistry, workspace: string): Promise<boolean> {
+  const limit = registry.spendLimits[workspace];
+  if (limit === undefined) return false;
+  const rows = await db
+    .selectFrom('batch_jobs')
+    .select(['model', (eb) => eb.fn.sum<number>('prompt_tokens').as('p'), (eb) => eb.fn.sum<number>('completion_tokens').as('c')])
+    .where('workspace', '=', workspace)
+    .groupBy('model')
+    .execute();
+  const spent = rows.reduce((sum, r) => sum + (batchCost(registry, r.model, Number(r.p), Number(r.c)) ?? 0), 0);
+  return spent >= limit;
+}
 
 /**
  * Starts queued jobs while their workspace stays within the pending-requests cap,
@@ -10,7 +28,7 @@ import type { ResultFiles } from './ledger/record-outcomes.js';
  * neither starves). A job starts with its output and error files already created: the
  * error file stays hidden until it has a line.
  */
-export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, now: number): Promise<string[]> {
+export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, now: number, overSpendLimit?: (workspace: string) => Promise<boolean>): Promise<string[]> {
   const queued = await db
     .selectFrom('batch_jobs')
     .select(['id', 'workspace', 'total_requests'])
@@ -33,7 +51,7 @@ export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, 
   for (const job of queued) {
     if (blocked.has(job.workspace)) continue;
     const current = pending.get(job.workspace) ?? 0;
-    if (current + Number(job.total_requests) > maxPending) {
+    if (current + Number(job.total_requests) > maxPending || (await overSpendLimit?.(job.workspace))) {
       blocked.add(job.workspace);
       continue;
     }

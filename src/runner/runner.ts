@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { StoreKind } from '../store/database.js';
-import { admitQueuedJobs } from './admission.js';
+import { admitQueuedJobs, spendLimitReached } from './admission.js';
 import { closeOutJob, completeFinishedJobs, jobsToClose } from './lifecycle.js';
 import { Worker, type WorkerOptions } from './worker.js';
 
@@ -79,7 +79,7 @@ export class Runner {
       for (const job of await jobsToClose(db, clock.now())) {
         await closeOutJob(db, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
       }
-      const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now());
+      const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now(), (ws) => spendLimitReached(db, this.deps.registry, ws));
       if (admitted.length) this.worker.wake();
       await completeFinishedJobs(db, clock.now());
     } catch (err) {

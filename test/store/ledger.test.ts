@@ -1,11 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { STORES, makeStore, storeTestOptions, type TestStore } from '../helpers/stores.js';
 import { okOutcome, seedJob } from '../helpers/fixtures.js';
 import type { Db } from '../../src/store/database.js';
 import { LocalBlobStore } from '../../src/blobs/local-blob-store.js';
-import { admitQueuedJobs } from '../../src/runner/admission.js';
+import { admitQueuedJobs, spendLimitReached } from '../../src/runner/admission.js';
+import { buildRegistry } from '../../src/models/registry.js';
 import { claimChunk } from '../../src/runner/ledger/claim-chunk.js';
 import { finishChunk } from '../../src/runner/ledger/extend-lease.js';
 import { recordOutcomes } from '../../src/runner/ledger/record-outcomes.js';
@@ -163,6 +165,26 @@ for (const name of STORES) {
       assert.ok(await finishChunk(db.kysely, lease));
       await completeFinishedJobs(db.kysely, now);
       assert.equal((await jobRow(db, first.id)).status, 'SUCCESS');
+    });
+
+    test('a workspace over its spend limit gets no new job started', opts, async () => {
+      const now = Date.now();
+      const cfg = path.join(store.dir, 'models.json');
+      fs.writeFileSync(cfg, JSON.stringify({
+        models: [{ id: 'priced', engine: 'openai', url: 'http://127.0.0.1:9/v1', input_price_per_mtok: 1_000_000, output_price_per_mtok: 0 }],
+        workspaces: { 'ws-spend': { spend_limit_usd: 1 } },
+      }));
+      const registry = buildRegistry({ defaultModelPath: '/nonexistent.gguf', configPath: cfg, modelFiles: [] });
+      const check = (ws: string) => spendLimitReached(db.kysely, registry, ws);
+      const first = await seedJob(db, blobs, 'ws-spend', 3, { now, model: 'priced' });
+      await admitQueuedJobs(db.kysely, 1_000_000, now, check);
+      assert.equal((await jobRow(db, first.id)).status, 'RUNNING');
+      // Two prompt tokens at $1 per token at batch price (50% off): $1 spent, the limit.
+      await db.kysely.updateTable('batch_jobs').set({ prompt_tokens: 2 }).where('id', '=', first.id).execute();
+      const second = await seedJob(db, blobs, 'ws-spend', 3, { now: now + 1, model: 'priced' });
+      await admitQueuedJobs(db.kysely, 1_000_000, now, check);
+      assert.equal((await jobRow(db, second.id)).status, 'QUEUED');
+      assert.equal(await check('ws-other'), false);
     });
   });
 }
