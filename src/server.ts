@@ -15,7 +15,8 @@ import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
 import { Runner } from './runner/runner.js';
 import { DatabaseBlobStore } from './blobs/database-blob-store.js';
-import { PgJobSignals } from './store/postgres/job-signals.js';
+import type { PgJobSignals } from './store/postgres/job-signals.js';
+import { ValidationPool } from './ingest/validation-pool.js';
 
 export interface ServerOptions {
   clock?: Clock;
@@ -65,7 +66,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
     : null;
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
-  const signals = db.kind === 'postgres' && true ? new PgJobSignals(config.databaseUrl, () => runner?.nudge()) : null;
+  const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, () => runner?.nudge()) : null;
   await signals?.start();
   const nudge = () => {
     runner?.nudge();
@@ -89,7 +90,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   try {
     const generated = await bootstrapKeys(db.kysely, config.dataDir, config.seedKeys, core.clock.now());
     if (generated) log(`batchd API key for workspace 'default': ${generated}`);
+    const validation = new ValidationPool(config.validationThreads);
     const ctx: AppContext = {
+      validation,
       config,
       db,
       blobs: core.blobs,
@@ -118,6 +121,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         closed = true;
         // Stop taking requests and let in-flight ones finish, then hand running chunks back.
         await app.close();
+        await validation.close();
         await closeCore(core);
       },
     };

@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { UrlSigner } from './signed-urls.js';
 import type { ResultsReader } from '../results/results-reader.js';
 import type { OnlineGateway } from './inference.js';
+import type { ValidationPool } from '../ingest/validation-pool.js';
 
 /** What route handlers need, built once at start and passed down (no globals). */
 export interface AppContext {
@@ -16,6 +17,8 @@ export interface AppContext {
   clock: Clock;
   signer: UrlSigner;
   results: ResultsReader;
+  /** Worker threads that validate uploads off the event loop. */
+  validation: ValidationPool;
   /** Online inference; absent when the process has no engines (API-only tests). */
   online?: OnlineGateway;
   /** Tells this process's runner that jobs changed (created, cancelled) so it need not wait for its tick. */

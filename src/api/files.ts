@@ -60,7 +60,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
             throw unprocessable('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, part.fieldname);
           }
           filename = sanitizeFilename((part as MultipartFile).filename);
-          staged = await stageUpload(part.file, ctx.blobs, ctx.config);
+          staged = await stageUpload(part.file, ctx.blobs, ctx.validation.check(ctx.config));
         } else {
           if (!FORM_FIELDS.includes(part.fieldname)) {
             throw unprocessable('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, part.fieldname);

@@ -48,10 +48,12 @@ export function isBlank(bytes: Buffer): boolean {
 /** Parses one raw line of a batch file. The runner uses the same function, so both read a line alike. */
 export function parseBatchLine(raw: Buffer): BatchLine | LineProblem {
   const bytes = trimLine(raw);
-  if (!isUtf8(bytes)) return { code: 'invalid_utf8', message: 'is not valid UTF-8' };
+  const text = bytes.toString('utf8');
+  // Decoding turns bad UTF-8 into U+FFFD, so the full check runs only when one shows up.
+  if (text.includes('\uFFFD') && !isUtf8(bytes)) return { code: 'invalid_utf8', message: 'is not valid UTF-8' };
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     const reason = err instanceof RangeError ? 'nests too deeply' : (err as Error).message;
     return { code: 'invalid_json', message: `is not valid JSON (${reason})` };

@@ -27,11 +27,18 @@ export class LineSplitter {
     for (;;) {
       const nl = chunk.indexOf(0x0a, from);
       if (nl === -1) {
-        this.keep(chunk.subarray(from));
+        this.keep(chunk.subarray(from), true);
         break;
       }
-      this.keep(chunk.subarray(from, nl));
-      this.emit(this.offset + nl + 1);
+      // A line wholly inside this chunk is handed over as a view, without a copy.
+      if (this.pieceBytes === 0 && !this.skipping && nl - from <= this.maxLineBytes) {
+        const end = this.offset + nl + 1;
+        this.sink.line(chunk.subarray(from, nl), this.lineStart, end);
+        this.lineStart = end;
+      } else {
+        this.keep(chunk.subarray(from, nl), false);
+        this.emit(this.offset + nl + 1);
+      }
       from = nl + 1;
     }
     this.offset += chunk.length;
@@ -42,7 +49,7 @@ export class LineSplitter {
     if (this.pieceBytes > 0 || this.skipping) this.emit(this.offset);
   }
 
-  private keep(part: Buffer) {
+  private keep(part: Buffer, copy: boolean) {
     if (part.length === 0 || this.skipping) return;
     if (this.pieceBytes + part.length > this.maxLineBytes) {
       this.skipping = true;
@@ -51,8 +58,8 @@ export class LineSplitter {
       this.sink.overlong(this.lineStart);
       return;
     }
-    // Copy: the caller may reuse the chunk's memory once push() returns.
-    this.pieces.push(Buffer.from(part));
+    // A tail that waits for the next chunk is copied: the caller may reuse the chunk's memory.
+    this.pieces.push(copy ? Buffer.from(part) : part);
     this.pieceBytes += part.length;
   }
 

@@ -2,7 +2,6 @@ import { Kysely, Migrator, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import { openSqlite } from './sqlite/sqlite-database.js';
-import { openPostgres } from './postgres/postgres-database.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -15,7 +14,8 @@ export interface Db {
 /** `sqlite:<path>` (or a bare path) opens SQLite; `postgres://` / `postgresql://` opens PostgreSQL. */
 export async function openDatabase(url: string): Promise<Db> {
   const isPg = /^postgres(ql)?:\/\//.test(url);
-  const kysely = isPg ? openPostgres(url) : openSqlite(url.replace(/^sqlite:/, ''));
+  // pg is loaded only for a PostgreSQL store: an embedded server does not pay its memory.
+  const kysely = isPg ? (await import('./postgres/postgres-database.js')).openPostgres(url) : openSqlite(url.replace(/^sqlite:/, ''));
   const db: Db = { kysely, kind: isPg ? 'postgres' : 'sqlite', close: () => kysely.destroy() };
   await migrate(kysely, db.kind);
   return db;
