@@ -6,7 +6,7 @@ import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
 import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
 import { stageBytes } from '../ingest/stage-upload.js';
 import { getFile, insertFile } from '../store/files.js';
-import { getJob, insertJob, isTerminal, JOB_STATUSES, listJobs, markJobDeleted, requestCancel, type JobInput, type JobRow } from '../store/jobs.js';
+import { getJob, getJobByIdempotencyKey, insertJob, isTerminal, JOB_STATUSES, listJobs, markJobDeleted, requestCancel, type JobInput, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 import { batchCost } from '../models/registry.js';
 import { createJobSchema, KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
@@ -19,7 +19,12 @@ const INLINE_OUTPUT_LIMIT = 10_000;
 export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
   app.post('/v1/batch/jobs', async (req) => {
     const body = createJobSchema.parse(req.body ?? {});
-    const job = await createJob(ctx, req.principal.workspace, req.principal.keyId, body);
+    const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
+    if (idempotencyKey) {
+      const existing = await getJobByIdempotencyKey(ctx.db.kysely, req.principal.workspace, idempotencyKey);
+      if (existing) return jobObject(ctx, existing, false);
+    }
+    const job = await createJob(ctx, req.principal.workspace, req.principal.keyId, body, idempotencyKey);
     ctx.nudge();
     return jobObject(ctx, job, false);
   });
@@ -113,7 +118,14 @@ function usageOf(ctx: AppContext, job: JobRow) {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(job.total_tokens), cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6 };
 }
 
-async function createJob(ctx: AppContext, workspace: string, keyId: string, body: CreateJobBody): Promise<JobRow> {
+function idempotencyKeyOf(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  const key = Array.isArray(header) ? header[0]! : header;
+  if (key.length < 1 || key.length > 255) throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 characters.', 'Idempotency-Key');
+  return key;
+}
+
+async function createJob(ctx: AppContext, workspace: string, keyId: string, body: CreateJobBody, idempotencyKey: string | null): Promise<JobRow> {
   const endpoint = checkEndpoint(body.endpoint);
   const model = checkModel(ctx, body.model, body.agent_id, endpoint);
   const hasFiles = (body.input_files?.length ?? 0) > 0;
@@ -157,8 +169,16 @@ async function createJob(ctx: AppContext, workspace: string, keyId: string, body
     completion_tokens: 0,
     total_tokens: 0,
     deleted_at: null,
+    idempotency_key: idempotencyKey,
   };
-  await insertJob(ctx.db.kysely, row, inputs, body.metadata ?? null);
+  try {
+    await insertJob(ctx.db.kysely, row, inputs, body.metadata ?? null);
+  } catch (err) {
+    // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
+    const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, workspace, idempotencyKey) : undefined;
+    if (winner) return winner;
+    throw err;
+  }
   return row;
 }
 

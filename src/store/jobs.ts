@@ -61,6 +61,11 @@ function visibleJobs(db: Q, workspace: string) {
   return db.selectFrom('batch_jobs').where('workspace', '=', workspace).where('deleted_at', 'is', null);
 }
 
+/** The job a workspace already created with this Idempotency-Key (deleted or not). */
+export async function getJobByIdempotencyKey(db: Q, workspace: string, key: string): Promise<JobRow | undefined> {
+  return db.selectFrom('batch_jobs').selectAll().where('workspace', '=', workspace).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
 export async function getJob(db: Q, workspace: string, id: string): Promise<JobRow | undefined> {
   return visibleJobs(db, workspace).selectAll().where('id', '=', id).executeTakeFirst();
 }

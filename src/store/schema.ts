@@ -74,6 +74,7 @@ export interface BatchJobTable {
   completion_tokens: number;
   total_tokens: number;
   deleted_at: number | null;
+  idempotency_key: string | null;
 }
 
 export interface JobMetadataTable {

@@ -31,6 +31,7 @@ export async function seedJob(db: Db, blobs: BlobStore, workspace: string, n: nu
     inline: 0, output_file: null, error_file: null, created_at: now, started_at: null, completed_at: null,
     deadline_at: now + (opts.timeoutHours ?? 24) * 3600_000, cancel_requested_at: null, total_requests: n, completed_requests: 0,
     succeeded_requests: 0, failed_requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, deleted_at: null,
+    idempotency_key: null,
   };
   await insertJob(db.kysely, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null);
   return row;

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001-initial.js';
 import * as m002 from './002-results.js';
 import * as m003 from './003-blobs.js';
+import * as m004 from './004-idempotency.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
   '001-initial': m001,
   '002-results': m002,
   '003-blobs': m003,
+  '004-idempotency': m004,
 };
 
 export const migrationProvider: MigrationProvider = {
