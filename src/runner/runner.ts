@@ -73,12 +73,27 @@ export class Runner {
     }, delay);
   }
 
+  /**
+   * Aborts in-flight calls of jobs no longer running (cancelled or expired, possibly by
+   * another process), so upstream work stops within a tick rather than at the next heartbeat.
+   */
+  private async abortStoppedWork() {
+    const ids = this.worker.activeJobs();
+    if (ids.length === 0) return;
+    const now = this.deps.clock.now();
+    const rows = await this.deps.db.selectFrom('batch_jobs').select(['id', 'status', 'deadline_at']).where('id', 'in', ids).execute();
+    for (const r of rows) {
+      if (r.status !== 'RUNNING' || Number(r.deadline_at) <= now) this.worker.abortJob(r.id, `job is ${r.status}`);
+    }
+  }
+
   async tick(): Promise<void> {
     const { db, blobs, clock } = this.deps;
     try {
       for (const job of await jobsToClose(db, clock.now())) {
         await closeOutJob(db, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
       }
+      await this.abortStoppedWork();
       const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now(), (ws) => spendLimitReached(db, this.deps.registry, ws));
       if (admitted.length) this.worker.wake();
       await completeFinishedJobs(db, clock.now());

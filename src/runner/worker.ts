@@ -72,6 +72,16 @@ export class Worker {
     this.wakeUp?.();
   }
 
+  /** Jobs this worker is running chunks of. */
+  activeJobs(): string[] {
+    return [...new Set([...this.active.keys()].map((k) => k.split('/')[0]!))];
+  }
+
+  /** Aborts this worker's in-flight calls for a job that was cancelled or timed out. */
+  abortJob(jobId: string, reason: string): void {
+    for (const [key, a] of this.active) if (key.startsWith(`${jobId}/`)) a.abort.abort(new Error(reason));
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
       const dispatching = [...this.active.values()].filter((a) => a.dispatching).length;
