@@ -10,6 +10,28 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
+/** Starts `batchd worker` (no HTTP) and resolves once it reports running. */
+export function startChildWorker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [BIN, 'worker', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stderr!.on('data', (d) => (out += d));
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if (/batchd worker \S+ running/.test(out)) resolve(proc);
+    });
+    proc.once('exit', (code) => reject(new Error(`batchd worker exited with ${code}: ${out}`)));
+  });
+}
+
+export function stopProcess(proc: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return done();
+    proc.once('exit', () => done());
+    proc.kill('SIGTERM');
+  });
+}
+
 /** Starts `batchd <args>` as a child process and resolves once it prints its listening line. */
 export function startChildServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
   const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,12 +46,7 @@ export function startChildServer(args: string[], env: NodeJS.ProcessEnv = {}): P
         resolve({
           url: m[1]!,
           proc,
-          stop: () =>
-            new Promise<void>((done) => {
-              if (proc.exitCode !== null) return done();
-              proc.once('exit', () => done());
-              proc.kill('SIGTERM');
-            }),
+          stop: () => stopProcess(proc),
         });
       }
     });

@@ -8,7 +8,7 @@ const endpointSchema = z.enum(ENDPOINTS);
 const modelSchema = z
   .object({
     id: z.string().min(1),
-    engine: z.enum(['llama', 'openai', 'mistral']),
+    engine: z.enum(['llama', 'openai', 'mistral', 'echo']),
     /** GGUF file for `llama`. */
     path: z.string().min(1).optional(),
     /** Base URL (ending in /v1) for `openai` and `mistral`. */
@@ -28,7 +28,7 @@ const modelSchema = z
   .passthrough()
   .superRefine((m, ctx) => {
     if (m.engine === 'llama' && !m.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'engine "llama" needs "path" to a GGUF file' });
-    if (m.engine !== 'llama' && !m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
+    if ((m.engine === 'openai' || m.engine === 'mistral') && !m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
   });
 
 const fileSchema = z.object({
@@ -40,7 +40,7 @@ const fileSchema = z.object({
 
 export interface ModelEntry {
   id: string;
-  engine: 'llama' | 'openai' | 'mistral';
+  engine: 'llama' | 'openai' | 'mistral' | 'echo';
   path?: string;
   url?: string;
   upstream_model?: string;
@@ -94,7 +94,7 @@ function normalise(raw: z.infer<typeof modelSchema>): ModelEntry {
     url: raw.url?.replace(/\/+$/, ''),
     upstream_model: raw.upstream_model,
     api_key: raw.api_key,
-    endpoints: raw.endpoints ?? (raw.engine === 'llama' ? [...CHAT, '/v1/embeddings'] : ['/v1/chat/completions']),
+    endpoints: raw.endpoints ?? (raw.engine === 'llama' || raw.engine === 'echo' ? [...CHAT, '/v1/embeddings'] : ['/v1/chat/completions']),
     max_in_flight: raw.max_in_flight ?? (raw.engine === 'llama' ? 16 : 64),
     input_price_per_mtok: raw.input_price_per_mtok ?? 0,
     output_price_per_mtok: raw.output_price_per_mtok ?? 0,

@@ -16,8 +16,8 @@ export class OutcomeBuffer {
   constructor(
     private readonly write: (outcomes: LineOutcome[]) => Promise<boolean>,
     private readonly onFenced: (reason: unknown) => void,
-    private readonly maxBatch = 256,
-    private readonly maxDelayMs = 15,
+    private readonly maxBatch = 1000,
+    private readonly maxDelayMs = 20,
   ) {}
 
   add(outcome: LineOutcome): void {
