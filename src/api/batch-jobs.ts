@@ -9,6 +9,7 @@ import { getFile, insertFile } from '../store/files.js';
 import { getJob, getJobByIdempotencyKey, insertJob, isTerminal, JOB_STATUSES, listJobs, markJobDeleted, requestCancel, type JobInput, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 import { batchCost } from '../models/registry.js';
+import { withLiveCounters } from '../store/job-progress.js';
 import { createJobSchema, KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
 import { queryBool, queryList, queryPaging, queryString, type Query } from './query.js';
 
@@ -41,7 +42,8 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
       ascending: parseOrder(queryString(q, 'order_by')),
       metadata: parseMetadataFilter(q),
     });
-    const data = await Promise.all(rows.map((r) => jobObject(ctx, r, false)));
+    const live = await withLiveCounters(ctx.db.kysely, rows);
+    const data = await Promise.all(live.map((r) => jobObject(ctx, r, false)));
     return { data, object: 'list', total };
   });
 
@@ -71,10 +73,11 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 }
 
+/** The job with its live counters, or 404 (also for another workspace's id). */
 async function findJob(ctx: AppContext, workspace: string, id: string): Promise<JobRow> {
   const job = await getJob(ctx.db.kysely, workspace, id);
   if (!job) throw notFound('batch_job', id);
-  return job;
+  return (await withLiveCounters(ctx.db.kysely, [job]))[0]!;
 }
 
 /** The BatchJob object; `outputs` for inline jobs once finished, and for any job with ?inline=true. */

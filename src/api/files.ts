@@ -8,6 +8,7 @@ import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';
 import { getFile, insertFile, listFiles, markFileDeleted, type FileRow } from '../store/files.js';
 import type { AppContext } from './context.js';
+import { withLiveSizes } from '../store/job-progress.js';
 import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
 
 const PURPOSES = ['batch', 'fine-tune', 'ocr'];
@@ -98,7 +99,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
     );
     // include_total=false is honoured by the SDK schema with null, but TS 1.5.0 needs an integer: always send it.
     queryBool(q, 'include_total', true);
-    return { data: rows.map(fileObject), object: 'list', total };
+    return { data: (await withLiveSizes(ctx.db.kysely, rows)).map(fileObject), object: 'list', total };
   });
 
   app.get('/v1/files/:file_id', async (req) => {
@@ -149,10 +150,11 @@ export function registerSignedDownload(app: FastifyInstance, ctx: AppContext) {
   });
 }
 
+/** The file (with live sizes if it is a running job's result), or 404 (also for another workspace's id). */
 async function findFile(ctx: AppContext, workspace: string, id: string): Promise<FileRow> {
   const row = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
   if (!row) throw notFound('file', id);
-  return row;
+  return (await withLiveSizes(ctx.db.kysely, [row]))[0]!;
 }
 
 /** Raw bytes as application/octet-stream: the SDKs reject application/jsonl on download. */

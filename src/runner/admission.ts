@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { FileRow } from '../store/files.js';
 import type { ResultFiles } from './ledger/record-outcomes.js';
@@ -12,11 +12,21 @@ import { batchCost, type ModelRegistry } from '../models/registry.js';
 export async function spendLimitReached(db: Kysely<Database>, registry: ModelRegistry, workspace: string): Promise<boolean> {
   const limit = registry.spendLimits[workspace];
   if (limit === undefined) return false;
+  // Finished jobs carry folded totals; running ones are summed from their chunks.
   const rows = await db
     .selectFrom('batch_jobs')
     .select(['model', (eb) => eb.fn.sum<number>('prompt_tokens').as('p'), (eb) => eb.fn.sum<number>('completion_tokens').as('c')])
     .where('workspace', '=', workspace)
     .groupBy('model')
+    .unionAll(
+      db
+        .selectFrom('job_chunks as k')
+        .innerJoin('batch_jobs as j', 'j.id', 'k.job_id')
+        .select(['j.model', (eb) => eb.fn.sum<number>('k.prompt_tokens').as('p'), (eb) => eb.fn.sum<number>('k.completion_tokens').as('c')])
+        .where('j.workspace', '=', workspace)
+        .where('j.status', 'in', ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'])
+        .groupBy('j.model'),
+    )
     .execute();
   const spent = rows.reduce((sum, r) => sum + (batchCost(registry, r.model, Number(r.p), Number(r.c)) ?? 0), 0);
   return spent >= limit;
@@ -25,8 +35,8 @@ export async function spendLimitReached(db: Kysely<Database>, registry: ModelReg
 /**
  * Starts queued jobs while their workspace stays within the pending-requests cap,
  * oldest first per workspace (a later small job never overtakes an older big one, so
- * neither starves). A job starts with its output and error files already created: the
- * error file stays hidden until it has a line.
+ * neither starves). A job starts with its output and error files already created, so
+ * both can be read while it runs.
  */
 export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, now: number, overSpendLimit?: (workspace: string) => Promise<boolean>): Promise<string[]> {
   const queued = await db
@@ -40,10 +50,11 @@ export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, 
     .execute();
   if (queued.length === 0) return [];
   const running = await db
-    .selectFrom('batch_jobs')
-    .select(['workspace', (eb) => eb.fn.sum<number>(eb(eb.ref('total_requests'), '-', eb.ref('completed_requests'))).as('pending')])
-    .where('status', 'in', ['RUNNING', 'CANCELLATION_REQUESTED'])
-    .groupBy('workspace')
+    .selectFrom('job_chunks as c')
+    .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
+    .select(['j.workspace', sql<number>`sum(c.line_count - c.succeeded - c.failed)`.as('pending')])
+    .where('j.status', 'in', ['RUNNING', 'CANCELLATION_REQUESTED'])
+    .groupBy('j.workspace')
     .execute();
   const pending = new Map(running.map((r) => [r.workspace, Number(r.pending)]));
   const blocked = new Set<string>();
@@ -89,14 +100,15 @@ export async function attachResultFiles(tx: Kysely<Database>, jobId: string, wor
     purpose: 'batch',
     sample_type: kind === 'output' ? 'batch_result' : 'batch_error',
     source: 'mistral',
-    num_lines: 0,
+    // null while the job runs: sizes are then summed live from its chunks.
+    num_lines: null,
     mimetype: 'application/jsonl',
     signature: null,
     expires_at: null,
     visibility: 'workspace',
     created_at: now,
     blob_key: '',
-    hidden: kind === 'error' ? 1 : 0,
+    hidden: 0,
     deleted_at: null,
     job_id: jobId,
     result_kind: kind,

@@ -7,6 +7,7 @@ import { readChunk } from './chunk-reader.js';
 import { fenceOpenChunks } from './ledger/fence-chunks.js';
 import { finishChunk } from './ledger/extend-lease.js';
 import { recordOutcomes, recordedLines } from './ledger/record-outcomes.js';
+import { foldProgress, liveProgress } from '../store/job-progress.js';
 
 const GROUP = 500;
 
@@ -41,7 +42,7 @@ export async function closeOutJob(
 ): Promise<void> {
   const cancelling = job.status === 'CANCELLATION_REQUESTED';
   const outcomeFor = cancelling ? cancelledOutcome : expiredOutcome;
-  const files = await db.transaction().execute((tx) => attachResultFiles(tx, job.id, job.workspace, now));
+  await db.transaction().execute((tx) => attachResultFiles(tx, job.id, job.workspace, now));
   for (const chunk of await fenceOpenChunks(db, job.id, owner, now, leaseMs)) {
     const lease = { job_id: job.id, chunk_no: chunk.chunk_no, token: chunk.token };
     const done = await recordedLines(db, job.id, Number(chunk.first_line), chunk.line_count);
@@ -50,27 +51,30 @@ export async function closeOutJob(
       if (done.has(line.lineNo)) continue;
       group.push(outcomeFor(line.lineNo, line.request?.custom_id ?? null));
       if (group.length >= GROUP) {
-        if (!(await recordOutcomes(db, lease, files, group, now, leaseMs))) return;
+        if (!(await recordOutcomes(db, lease, group, now, leaseMs))) return;
         group = [];
       }
     }
     // Fenced out means another closer took over this job: leave the rest to it.
-    if (!(await recordOutcomes(db, lease, files, group, now, leaseMs))) return;
+    if (!(await recordOutcomes(db, lease, group, now, leaseMs))) return;
     if (!(await finishChunk(db, lease))) return;
   }
-  await db
-    .updateTable('batch_jobs')
-    .set({ status: cancelling ? 'CANCELLED' : 'TIMEOUT_EXCEEDED', completed_at: now })
-    .where('id', '=', job.id)
-    .where('status', '=', job.status)
-    .execute();
+  await db.transaction().execute(async (tx) => {
+    const res = await tx
+      .updateTable('batch_jobs')
+      .set({ status: cancelling ? 'CANCELLED' : 'TIMEOUT_EXCEEDED', completed_at: now })
+      .where('id', '=', job.id)
+      .where('status', '=', job.status)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) await foldProgress(tx, job.id, now);
+  });
 }
 
 /** RUNNING jobs whose every chunk is done become SUCCESS, or FAILED when not one request succeeded. */
 export async function completeFinishedJobs(db: Kysely<Database>, now: number): Promise<string[]> {
   const finished = await db
     .selectFrom('batch_jobs as j')
-    .select(['j.id', 'j.succeeded_requests', 'j.completed_requests', 'j.total_requests'])
+    .select(['j.id', 'j.total_requests'])
     .where('j.status', '=', 'RUNNING')
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('job_chunks as c').select('c.job_id').whereRef('c.job_id', '=', 'j.id').where('c.state', '!=', 'done'))),
@@ -78,8 +82,13 @@ export async function completeFinishedJobs(db: Kysely<Database>, now: number): P
     .limit(100)
     .execute();
   for (const job of finished) {
-    const status = Number(job.succeeded_requests) === 0 && Number(job.total_requests) > 0 ? 'FAILED' : 'SUCCESS';
-    await db.updateTable('batch_jobs').set({ status, completed_at: now }).where('id', '=', job.id).where('status', '=', 'RUNNING').execute();
+    await db.transaction().execute(async (tx) => {
+      const succeeded = (await liveProgress(tx, [job.id])).get(job.id)?.succeeded ?? 0;
+      const status = succeeded === 0 && Number(job.total_requests) > 0 ? 'FAILED' : 'SUCCESS';
+      const res = await tx.updateTable('batch_jobs').set({ status, completed_at: now }).where('id', '=', job.id).where('status', '=', 'RUNNING').executeTakeFirst();
+      // Only the process whose update won folds the totals.
+      if (Number(res.numUpdatedRows) === 1) await foldProgress(tx, job.id, now);
+    });
   }
   return finished.map((j) => j.id);
 }

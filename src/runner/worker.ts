@@ -134,13 +134,13 @@ export class Worker {
     const signal = entry.abort.signal;
     const job = await db
       .selectFrom('batch_jobs')
-      .select(['endpoint', 'model', 'deadline_at', 'output_file', 'error_file'])
+      .select(['endpoint', 'model', 'deadline_at'])
       .where('id', '=', chunk.job_id)
       .executeTakeFirstOrThrow();
     const model = this.deps.registry.get(job.model);
     const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.opts.leaseMs / 3));
     const buffer = new OutcomeBuffer(
-      (outcomes) => recordOutcomes(db, lease, job, outcomes, clock.now(), this.opts.leaseMs),
+      (outcomes) => recordOutcomes(db, lease, outcomes, clock.now(), this.opts.leaseMs),
       (reason) => entry.abort.abort(reason),
     );
     try {

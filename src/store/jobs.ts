@@ -134,14 +134,3 @@ export async function markJobDeleted(db: Q, workspace: string, id: string, now: 
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
-
-/** Requests not yet terminal across a workspace's live jobs: what the pending-requests cap counts. */
-export async function pendingRequests(db: Q, workspace: string): Promise<number> {
-  const row = await db
-    .selectFrom('batch_jobs')
-    .select(sql<number>`coalesce(sum(total_requests - completed_requests), 0)`.as('n'))
-    .where('workspace', '=', workspace)
-    .where('status', 'in', ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'])
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}

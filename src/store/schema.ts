@@ -99,6 +99,12 @@ export interface JobChunkTable {
   lease_token: number;
   lease_expires_at: number | null;
   attempts: number;
+  succeeded: number;
+  failed: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  ok_bytes: number;
+  err_bytes: number;
 }
 
 export interface SettingTable {

@@ -13,11 +13,14 @@ import { finishChunk } from '../../src/runner/ledger/extend-lease.js';
 import { recordOutcomes } from '../../src/runner/ledger/record-outcomes.js';
 import { closeOutJob, completeFinishedJobs } from '../../src/runner/lifecycle.js';
 import { ResultsReader } from '../../src/results/results-reader.js';
+import { withLiveCounters, withLiveSizes } from '../../src/store/job-progress.js';
 
 const LEASE = 10_000;
 
+/** The job as clients see it: live counters while it runs. */
 async function jobRow(db: Db, id: string) {
-  return db.kysely.selectFrom('batch_jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const row = await db.kysely.selectFrom('batch_jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return (await withLiveCounters(db.kysely, [row]))[0]!;
 }
 
 async function resultCount(db: Db, id: string) {
@@ -47,7 +50,6 @@ for (const name of STORES) {
       const now = Date.now();
       const job = await seedJob(db, blobs, 'ws-fence', 10, { now });
       await admitQueuedJobs(db.kysely, 1_000_000, now);
-      const files = await jobRow(db, job.id);
       const first = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
       assert.ok(first);
       // w1 stalls past its lease; w2 reclaims the same chunk with a higher token.
@@ -55,10 +57,10 @@ for (const name of STORES) {
       assert.ok(second);
       assert.equal(second.chunk_no, first.chunk_no);
       assert.ok(second.token > first.token);
-      const stale = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, files, [okOutcome(0)], now, LEASE);
+      const stale = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, [okOutcome(0)], now, LEASE);
       assert.equal(stale, false);
       assert.equal(await resultCount(db, job.id), 0);
-      const fresh = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, files, [okOutcome(0)], now, LEASE);
+      const fresh = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, [okOutcome(0)], now, LEASE);
       assert.equal(fresh, true);
       assert.equal(await resultCount(db, job.id), 1);
     });
@@ -67,18 +69,18 @@ for (const name of STORES) {
       const now = Date.now();
       const job = await seedJob(db, blobs, 'ws-twice', 10, { now });
       await admitQueuedJobs(db.kysely, 1_000_000, now);
-      const files = await jobRow(db, job.id);
       const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
       assert.ok(c && c.job_id === job.id);
       const lease = { job_id: job.id, chunk_no: c.chunk_no, token: c.token };
-      assert.ok(await recordOutcomes(db.kysely, lease, files, [okOutcome(0), okOutcome(1)], now, LEASE));
-      assert.ok(await recordOutcomes(db.kysely, lease, files, [okOutcome(1), okOutcome(2)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, lease, [okOutcome(0), okOutcome(1)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, lease, [okOutcome(1), okOutcome(2)], now, LEASE));
       const row = await jobRow(db, job.id);
       assert.equal(await resultCount(db, job.id), 3);
       assert.equal(Number(row.completed_requests), 3);
       assert.equal(Number(row.succeeded_requests), 3);
       assert.equal(Number(row.prompt_tokens), 6);
-      const out = await db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow();
+      const [out] = await withLiveSizes(db.kysely, [await db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow()]);
+      assert.ok(out);
       assert.equal(Number(out.num_lines), 3);
       const text = await streamText(new ResultsReader(db.kysely).stream(job.id, 'output'));
       assert.equal(Buffer.byteLength(text), Number(out.bytes));
@@ -105,13 +107,12 @@ for (const name of STORES) {
       const now = Date.now();
       const job = await seedJob(db, blobs, 'ws-cancel', 25, { now, chunkLines: 10 });
       await admitQueuedJobs(db.kysely, 1_000_000, now);
-      const files = await jobRow(db, job.id);
       const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
       assert.ok(c);
       // The workspace with no live lease is served first, so this claim is our job's.
       assert.equal(c.job_id, job.id);
       const own = { job_id: c.job_id, chunk_no: c.chunk_no, token: c.token };
-      assert.ok(await recordOutcomes(db.kysely, own, files, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, own, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
       await db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLATION_REQUESTED' }).where('id', '=', job.id).execute();
       await closeOutJob(db.kysely, blobs, { id: job.id, workspace: 'ws-cancel', status: 'CANCELLATION_REQUESTED' }, 'closer', now, LEASE);
       const row = await jobRow(db, job.id);
@@ -125,7 +126,7 @@ for (const name of STORES) {
       assert.equal(first.error.code, 'batch_cancelled');
       assert.match(first.custom_id, /^ws-cancel-\d+$/);
       // The worker that held the chunk before the cancel is fenced out.
-      assert.equal(await recordOutcomes(db.kysely, own, files, [okOutcome(5)], now, LEASE), false);
+      assert.equal(await recordOutcomes(db.kysely, own, [okOutcome(5)], now, LEASE), false);
     });
 
     test('an expired job times out with batch_expired records for unfinished lines', opts, async () => {
@@ -150,18 +151,17 @@ for (const name of STORES) {
       await admitQueuedJobs(db.kysely, cap, now);
       assert.equal((await jobRow(db, first.id)).status, 'RUNNING');
       assert.equal((await jobRow(db, second.id)).status, 'QUEUED');
-      const files = await jobRow(db, first.id);
       const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
       assert.ok(c);
       assert.equal(c.job_id, first.id);
       const lease = { job_id: first.id, chunk_no: c.chunk_no, token: c.token };
-      await recordOutcomes(db.kysely, lease, files, [okOutcome(0)], now, LEASE);
+      await recordOutcomes(db.kysely, lease, [okOutcome(0)], now, LEASE);
       await admitQueuedJobs(db.kysely, cap, now);
       assert.equal((await jobRow(db, second.id)).status, 'QUEUED', '5 pending + 6 > 10');
-      await recordOutcomes(db.kysely, lease, files, [okOutcome(1)], now, LEASE);
+      await recordOutcomes(db.kysely, lease, [okOutcome(1)], now, LEASE);
       await admitQueuedJobs(db.kysely, cap, now);
       assert.equal((await jobRow(db, second.id)).status, 'RUNNING', '4 pending + 6 <= 10');
-      await recordOutcomes(db.kysely, lease, files, [2, 3, 4, 5].map(okOutcome), now, LEASE);
+      await recordOutcomes(db.kysely, lease, [2, 3, 4, 5].map(okOutcome), now, LEASE);
       assert.ok(await finishChunk(db.kysely, lease));
       await completeFinishedJobs(db.kysely, now);
       assert.equal((await jobRow(db, first.id)).status, 'SUCCESS');
@@ -180,7 +180,7 @@ for (const name of STORES) {
       await admitQueuedJobs(db.kysely, 1_000_000, now, check);
       assert.equal((await jobRow(db, first.id)).status, 'RUNNING');
       // Two prompt tokens at $1 per token at batch price (50% off): $1 spent, the limit.
-      await db.kysely.updateTable('batch_jobs').set({ prompt_tokens: 2 }).where('id', '=', first.id).execute();
+      await db.kysely.updateTable('job_chunks').set({ prompt_tokens: 2 }).where('job_id', '=', first.id).where('chunk_no', '=', 0).execute();
       const second = await seedJob(db, blobs, 'ws-spend', 3, { now: now + 1, model: 'priced' });
       await admitQueuedJobs(db.kysely, 1_000_000, now, check);
       assert.equal((await jobRow(db, second.id)).status, 'QUEUED');

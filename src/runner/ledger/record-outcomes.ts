@@ -11,17 +11,11 @@ export interface ResultFiles {
 /**
  * Writes terminal records for a group of lines in one transaction, fenced by the
  * chunk's lease token. The (job, line) key makes a second record for a line a no-op,
- * and the job's counters and result-file sizes move by exactly the rows inserted, so
- * counters always equal the records. Returns false (nothing written) if fenced out.
+ * and the chunk's counters move by exactly the rows inserted, so counters always equal
+ * the records. The transaction touches only rows of this chunk: workers never contend.
+ * Returns false (nothing written) if fenced out.
  */
-export async function recordOutcomes(
-  db: Kysely<Database>,
-  lease: Lease,
-  files: ResultFiles,
-  outcomes: LineOutcome[],
-  now: number,
-  leaseMs: number,
-): Promise<boolean> {
+export async function recordOutcomes(db: Kysely<Database>, lease: Lease, outcomes: LineOutcome[], now: number, leaseMs: number): Promise<boolean> {
   if (outcomes.length === 0) return true;
   return db.transaction().execute(async (tx) => {
     if (!(await extendLease(tx, lease, now + leaseMs))) return false;
@@ -53,29 +47,20 @@ export async function recordOutcomes(
       completion += r.completion_tokens;
     }
     await tx
-      .updateTable('batch_jobs')
+      .updateTable('job_chunks')
       .set({
-        completed_requests: sql`completed_requests + ${ok + failed}`,
-        succeeded_requests: sql`succeeded_requests + ${ok}`,
-        failed_requests: sql`failed_requests + ${failed}`,
+        succeeded: sql`succeeded + ${ok}`,
+        failed: sql`failed + ${failed}`,
         prompt_tokens: sql`prompt_tokens + ${prompt}`,
         completion_tokens: sql`completion_tokens + ${completion}`,
-        total_tokens: sql`total_tokens + ${prompt + completion}`,
+        ok_bytes: sql`ok_bytes + ${okBytes}`,
+        err_bytes: sql`err_bytes + ${errBytes}`,
       })
-      .where('id', '=', lease.job_id)
+      .where('job_id', '=', lease.job_id)
+      .where('chunk_no', '=', lease.chunk_no)
       .execute();
-    if (ok && files.output_file) await growFile(tx, files.output_file, okBytes, ok);
-    if (failed && files.error_file) await growFile(tx, files.error_file, errBytes, failed);
     return true;
   });
-}
-
-async function growFile(tx: Kysely<Database>, id: string, bytes: number, lines: number) {
-  await tx
-    .updateTable('files')
-    .set({ bytes: sql`bytes + ${bytes}`, num_lines: sql`coalesce(num_lines, 0) + ${lines}`, hidden: 0 })
-    .where('id', '=', id)
-    .execute();
 }
 
 /** Which lines of a range already have a terminal record (work a crashed attempt finished). */

@@ -3,6 +3,7 @@ import * as m001 from './001-initial.js';
 import * as m002 from './002-results.js';
 import * as m003 from './003-blobs.js';
 import * as m004 from './004-idempotency.js';
+import * as m005 from './005-chunk-progress.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '002-results': m002,
   '003-blobs': m003,
   '004-idempotency': m004,
+  '005-chunk-progress': m005,
 };
 
 export const migrationProvider: MigrationProvider = {
