@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
 
@@ -79,10 +79,17 @@ export class DatabaseBlobStore implements BlobStore {
       const start = range?.start ?? 0;
       const end = Math.min(range?.end ?? Number(blob.size), Number(blob.size));
       for (let seq = Math.floor(start / PIECE_BYTES); seq * PIECE_BYTES < end; seq++) {
-        const row = await db.selectFrom('blob_pieces').select('data').where('blob_key', '=', key).where('seq', '=', seq).executeTakeFirstOrThrow();
         const base = seq * PIECE_BYTES;
-        const data = Buffer.from(row.data);
-        yield data.subarray(Math.max(0, start - base), Math.min(data.length, end - base));
+        const from = Math.max(0, start - base);
+        const length = Math.min(PIECE_BYTES, end - base) - from;
+        // Only the bytes asked for cross the wire: a chunk of a job is a small slice of a piece.
+        const row = await db
+          .selectFrom('blob_pieces')
+          .select(sql<Buffer>`substr(data, ${from + 1}, ${length})`.as('part'))
+          .where('blob_key', '=', key)
+          .where('seq', '=', seq)
+          .executeTakeFirstOrThrow();
+        yield Buffer.from(row.part);
       }
     }
     return Readable.from(pieces(), { objectMode: false });
