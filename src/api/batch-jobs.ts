@@ -1,20 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ApiError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import { unixSeconds } from '../clock.js';
-import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
-import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
-import { stageBytes } from '../ingest/stage-upload.js';
-import { getFile, insertFile } from '../store/files.js';
-import { getJob, getJobByIdempotencyKey, insertJob, isTerminal, JOB_STATUSES, listJobs, markJobDeleted, requestCancel, type JobInput, type JobRow } from '../store/jobs.js';
+import { getJob, getJobByIdempotencyKey, isTerminal, listJobs, markJobDeleted, requestCancel, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 import { batchCost } from '../models/registry.js';
 import { withLiveCounters } from '../store/job-progress.js';
-import { createJobSchema, KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
-import { queryBool, queryList, queryPaging, queryString, type Query } from './query.js';
+import { createJobSchema } from './batch-jobs.schemas.js';
+import { parseCreatedAfter, parseMetadataFilter, parseOrder, parseStatuses } from './batch-jobs.query.js';
+import { createJob, createRetryJob, idempotencyKeyOf } from './job-create.js';
+import { queryBool, queryPaging, queryString, type Query } from './query.js';
 
-/** Query keys the list route understands; any other key is a metadata filter (the SDK explodes metadata). */
-const LIST_KEYS = new Set(['page', 'page_size', 'model', 'agent_id', 'metadata', 'created_after', 'created_by_me', 'status', 'order_by']);
 const INLINE_OUTPUT_LIMIT = 10_000;
 
 export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
@@ -60,6 +55,20 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     await requestCancel(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
     ctx.nudge();
     return jobObject(ctx, await findJob(ctx, req.principal.workspace, id), false);
+  });
+
+  // Beyond Mistral: run a finished job's failed lines again, as a new job.
+  app.post('/v1/batch/jobs/:job_id/retry', async (req) => {
+    const source = await findJob(ctx, req.principal.workspace, (req.params as { job_id: string }).job_id);
+    if (!isTerminal(source.status)) {
+      throw conflict('job_not_finished', `Job ${source.id} is ${source.status}; failed lines can be retried once it has finished.`);
+    }
+    if (Number(source.failed_requests) === 0) throw conflict('nothing_to_retry', `Job ${source.id} has no failed requests.`);
+    const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
+    const existing = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, req.principal.workspace, idempotencyKey) : undefined;
+    const job = existing ?? (await createRetryJob(ctx, req.principal.keyId, source, idempotencyKey));
+    ctx.nudge();
+    return jobObject(ctx, job, false);
   });
 
   app.delete('/v1/batch/jobs/:job_id', async (req) => {
@@ -121,187 +130,3 @@ function usageOf(ctx: AppContext, job: JobRow) {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(job.total_tokens), cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6 };
 }
 
-function idempotencyKeyOf(header: string | string[] | undefined): string | null {
-  if (header === undefined) return null;
-  const key = Array.isArray(header) ? header[0]! : header;
-  if (key.length < 1 || key.length > 255) throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 characters.', 'Idempotency-Key');
-  return key;
-}
-
-async function createJob(ctx: AppContext, workspace: string, keyId: string, body: CreateJobBody, idempotencyKey: string | null): Promise<JobRow> {
-  const endpoint = checkEndpoint(body.endpoint);
-  const model = checkModel(ctx, body.model, body.agent_id, endpoint);
-  const hasFiles = (body.input_files?.length ?? 0) > 0;
-  const hasRequests = (body.requests?.length ?? 0) > 0;
-  if (hasFiles === hasRequests) {
-    throw unprocessable('invalid_input', hasFiles
-      ? 'Give either input_files or requests, not both.'
-      : 'Give the work to do: input_files (ids of files uploaded with purpose "batch") or requests (an inline list of {custom_id, body}).', hasFiles ? 'requests' : 'input_files');
-  }
-  const now = ctx.clock.now();
-  const { inputs, total } = hasFiles
-    ? await fileInputs(ctx, workspace, body.input_files!)
-    : await inlineInputs(ctx, workspace, body.requests!, now);
-  if (total > ctx.config.maxPendingRequests) {
-    throw unprocessable('too_many_requests', `The job has ${total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, hasFiles ? 'input_files' : 'requests');
-  }
-  const row: JobRow = {
-    id: randomUUID(),
-    workspace,
-    created_by: keyId,
-    endpoint,
-    model,
-    agent_id: body.agent_id ?? null,
-    metadata: body.metadata ? JSON.stringify(body.metadata) : null,
-    timeout_hours: body.timeout_hours,
-    status: 'QUEUED',
-    input_files: JSON.stringify(hasFiles ? body.input_files : []),
-    inline: hasFiles ? 0 : 1,
-    output_file: null,
-    error_file: null,
-    created_at: now,
-    started_at: null,
-    completed_at: null,
-    deadline_at: now + body.timeout_hours * 3600_000,
-    cancel_requested_at: null,
-    total_requests: total,
-    completed_requests: 0,
-    succeeded_requests: 0,
-    failed_requests: 0,
-    prompt_tokens: 0,
-    completion_tokens: 0,
-    total_tokens: 0,
-    deleted_at: null,
-    idempotency_key: idempotencyKey,
-  };
-  try {
-    await insertJob(ctx.db.kysely, row, inputs, body.metadata ?? null);
-  } catch (err) {
-    // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
-    const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, workspace, idempotencyKey) : undefined;
-    if (winner) return winner;
-    throw err;
-  }
-  return row;
-}
-
-function checkEndpoint(endpoint: string): Endpoint {
-  if ((ENDPOINTS as readonly string[]).includes(endpoint)) return endpoint as Endpoint;
-  if (KNOWN_ENDPOINTS.includes(endpoint)) {
-    throw unprocessable('unsupported_endpoint', `endpoint '${endpoint}' is not supported by batchd; use one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
-  }
-  throw unprocessable('invalid_endpoint', `endpoint '${endpoint}' is not a batch endpoint; use one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
-}
-
-function checkModel(ctx: AppContext, model: string | null | undefined, agentId: string | null | undefined, endpoint: Endpoint): string {
-  if (!model) {
-    throw unprocessable('missing_model', agentId
-      ? 'Agent batches are not supported: give the model to run instead of (or alongside) agent_id.'
-      : 'model is required: a batch job runs one model, e.g. "mistral-small-latest" (see GET /v1/models).', 'model');
-  }
-  const entry = ctx.registry.get(model);
-  if (!entry) {
-    throw unprocessable('model_not_found', `Unknown model '${model}'. Available: ${ctx.registry.models.map((m) => m.id).join(', ')}.`, 'model');
-  }
-  if (!entry.endpoints.includes(endpoint)) {
-    throw unprocessable('endpoint_not_supported', `Model '${model}' does not serve ${endpoint}; it serves ${entry.endpoints.join(', ')}.`, 'endpoint');
-  }
-  return model;
-}
-
-async function fileInputs(ctx: AppContext, workspace: string, ids: string[]) {
-  if (new Set(ids).size !== ids.length) throw unprocessable('duplicate_input_file', 'input_files lists the same file more than once.', 'input_files');
-  const inputs: JobInput[] = [];
-  let total = 0;
-  let chunks = 0;
-  for (const [i, id] of ids.entries()) {
-    const file = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
-    if (!file) throw new ApiError(404, 'not_found_error', 'file_not_found', `input_files[${i}]: no file with id '${id}' exists in this workspace.`, 'input_files');
-    if (file.purpose !== 'batch' || file.job_id) {
-      throw unprocessable('invalid_input_file', `input_files[${i}]: file '${id}' has purpose '${file.purpose}'${file.job_id ? ' and is a batch result' : ''}; upload the input with purpose "batch".`, 'input_files');
-    }
-    const counted = await ctx.db.kysely
-      .selectFrom('file_chunks')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('file_id', '=', id)
-      .executeTakeFirstOrThrow();
-    inputs.push({ fileId: id, blobKey: file.blob_key, lineOffset: total, chunkOffset: chunks });
-    total += Number(file.num_lines);
-    chunks += Number(counted.n);
-  }
-  return { inputs, total };
-}
-
-/** Inline requests are validated like file lines, then stored as a hidden input file so one runner path serves both. */
-async function inlineInputs(ctx: AppContext, workspace: string, requests: unknown[], now: number) {
-  if (requests.length > ctx.config.maxInlineRequests) {
-    throw unprocessable('too_many_inline_requests', `requests has ${requests.length} items; inline batches take at most ${ctx.config.maxInlineRequests}. Upload a file with purpose "batch" instead.`, 'requests');
-  }
-  const seen = new Map<string, number>();
-  const lines = requests.map((r, i) => {
-    const checked = checkBatchRequest(r);
-    if (isProblem(checked)) throw unprocessable(checked.code, `requests[${i}] ${checked.message}`, `requests.${i}`);
-    if (checked.custom_id !== null) {
-      const first = seen.get(checked.custom_id);
-      if (first !== undefined) throw unprocessable('duplicate_custom_id', `requests[${i}] repeats custom_id ${JSON.stringify(checked.custom_id)} of requests[${first}].`, `requests.${i}.custom_id`);
-      seen.set(checked.custom_id, i);
-    }
-    return JSON.stringify(checked.custom_id === null ? { body: checked.body } : { custom_id: checked.custom_id, body: checked.body });
-  });
-  const staged = await stageBytes(lines, ctx.blobs, { maxLineBytes: Number.MAX_SAFE_INTEGER, chunkLines: ctx.config.chunkLines });
-  const fileId = randomUUID();
-  await staged.writer.commit();
-  await insertFile(ctx.db.kysely, {
-    id: fileId, workspace, filename: 'inline-requests.jsonl', bytes: staged.summary.bytes, purpose: 'batch', sample_type: 'batch_request',
-    source: 'inline', num_lines: staged.summary.requests, mimetype: 'application/jsonl', signature: staged.signature, expires_at: null,
-    visibility: 'workspace', created_at: now, blob_key: staged.writer.key, hidden: 1, deleted_at: null, job_id: null, result_kind: null,
-  }, staged.summary.chunks);
-  return { inputs: [{ fileId, blobKey: staged.writer.key, lineOffset: 0, chunkOffset: 0 }], total: staged.summary.requests };
-}
-
-function parseStatuses(q: Query): string[] | undefined {
-  const statuses = queryList(q, 'status');
-  for (const s of statuses ?? []) {
-    if (!(JOB_STATUSES as readonly string[]).includes(s)) throw badRequest('invalid_query', `status '${s}' is not one of ${JOB_STATUSES.join(', ')}.`, 'status');
-  }
-  return statuses;
-}
-
-function parseCreatedAfter(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  // Python's isoformat() may send a naive time; read it as UTC like Mistral's server.
-  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(v) || !v.includes('T') ? v : `${v}Z`;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw badRequest('invalid_query', `created_after must be an ISO-8601 date-time like 2025-01-02T03:04:05Z, got '${v}'.`, 'created_after');
-  return t;
-}
-
-function parseOrder(v: string | undefined): boolean {
-  if (v === undefined || v === '-created') return false;
-  if (v === 'created') return true;
-  throw badRequest('invalid_query', `order_by must be 'created' or '-created', got '${v}'.`, 'order_by');
-}
-
-/** Metadata filters: `metadata=<json object>` and/or every query key the route does not otherwise know. */
-function parseMetadataFilter(q: Query): Record<string, string> {
-  const filter: Record<string, string> = {};
-  const json = queryString(q, 'metadata');
-  if (json !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw badRequest('invalid_query', 'metadata must be a JSON object of string values, e.g. metadata={"job_type":"test"}.', 'metadata');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw badRequest('invalid_query', 'metadata must be a JSON object of string values.', 'metadata');
-    }
-    for (const [k, v] of Object.entries(parsed)) filter[k] = typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  for (const [k, v] of Object.entries(q)) {
-    if (LIST_KEYS.has(k) || v === undefined) continue;
-    if (Array.isArray(v)) throw badRequest('invalid_query', `metadata filter '${k}' was given ${v.length} times; give it once.`, k);
-    filter[k] = v;
-  }
-  return filter;
-}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
-import { ApiError, badRequest, notFound, unprocessable } from '../errors.js';
+import { ApiError, notFound, unprocessable } from '../errors.js';
 import { unixSeconds } from '../clock.js';
 import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobStore, BlobWriter } from '../blobs/blob-store.js';
 import type { ValidationSummary } from './batch-file-validator.js';
 import { localCheck, type UploadCheck } from './validation-pool.js';
+import type { BatchLine } from './batch-line.js';
 
 export interface StagedUpload {
   writer: BlobWriter;
@@ -37,10 +38,13 @@ export async function stageUpload(source: Readable, blobs: BlobStore, check: Upl
   }
 }
 
-/** Validates and stores bytes produced in-process (inline requests) exactly like an upload. */
-export function stageBytes(lines: Iterable<string>, blobs: BlobStore, opts: { maxLineBytes: number; chunkLines: number }) {
-  const bytes = Readable.from((function* () {
-    for (const l of lines) yield Buffer.from(`${l}\n`, 'utf8');
+/** Stores requests produced in-process (inline requests, retries) as JSONL, validated exactly like an upload. */
+export function stageRequests(requests: Iterable<BatchLine> | AsyncIterable<BatchLine>, blobs: BlobStore, opts: { maxLineBytes: number; chunkLines: number }) {
+  const bytes = Readable.from((async function* () {
+    for await (const r of requests) {
+      const line = r.custom_id === null ? { body: r.body } : { custom_id: r.custom_id, body: r.body };
+      yield Buffer.from(`${JSON.stringify(line)}\n`, 'utf8');
+    }
   })());
   return stageUpload(bytes, blobs, localCheck(opts));
 }

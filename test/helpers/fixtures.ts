@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../src/store/database.js';
 import type { BlobStore } from '../../src/blobs/blob-store.js';
-import { stageBytes } from '../../src/ingest/stage-upload.js';
+import { stageRequests } from '../../src/ingest/stage-upload.js';
 import { insertFile } from '../../src/store/files.js';
 import { insertJob, type JobRow } from '../../src/store/jobs.js';
 
 /** Stores a batch input of `n` chat requests (custom_id `<prefix><i>`) and returns its file id. */
 export async function seedInputFile(db: Db, blobs: BlobStore, workspace: string, n: number, opts: { chunkLines?: number; prefix?: string; now?: number } = {}) {
-  const lines = Array.from({ length: n }, (_, i) =>
-    JSON.stringify({ custom_id: `${opts.prefix ?? 'r'}${i}`, body: { messages: [{ role: 'user', content: `hello ${i}` }] } }),
-  );
-  const staged = await stageBytes(lines, blobs, { maxLineBytes: 1 << 20, chunkLines: opts.chunkLines ?? 10 });
+  const requests = Array.from({ length: n }, (_, i) => ({ custom_id: `${opts.prefix ?? 'r'}${i}`, body: { messages: [{ role: 'user', content: `hello ${i}` }] } }));
+  const staged = await stageRequests(requests, blobs, { maxLineBytes: 1 << 20, chunkLines: opts.chunkLines ?? 10 });
   await staged.writer.commit();
   const id = randomUUID();
   await insertFile(db.kysely, {

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { badRequest, unprocessable } from '../errors.js';
+import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
+import { getJobByIdempotencyKey, insertJob, type JobRow } from '../store/jobs.js';
+import type { AppContext } from './context.js';
+import { KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
+import { failedLineInputs, fileInputs, inlineInputs, type JobInputs } from './job-inputs.js';
+
+export function idempotencyKeyOf(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  const key = Array.isArray(header) ? header[0]! : header;
+  if (key.length < 1 || key.length > 255) throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 characters.', 'Idempotency-Key');
+  return key;
+}
+
+export async function createJob(ctx: AppContext, workspace: string, keyId: string, body: CreateJobBody, idempotencyKey: string | null): Promise<JobRow> {
+  const endpoint = checkEndpoint(body.endpoint);
+  const model = checkModel(ctx, body.model, body.agent_id, endpoint);
+  const hasFiles = (body.input_files?.length ?? 0) > 0;
+  const hasRequests = (body.requests?.length ?? 0) > 0;
+  if (hasFiles === hasRequests) {
+    throw unprocessable('invalid_input', hasFiles
+      ? 'Give either input_files or requests, not both.'
+      : 'Give the work to do: input_files (ids of files uploaded with purpose "batch") or requests (an inline list of {custom_id, body}).', hasFiles ? 'requests' : 'input_files');
+  }
+  const now = ctx.clock.now();
+  const input = hasFiles ? await fileInputs(ctx, workspace, body.input_files!) : await inlineInputs(ctx, workspace, body.requests!, now);
+  const spec: JobSpec = {
+    workspace, keyId, endpoint, model, agentId: body.agent_id ?? null, metadata: body.metadata ?? null,
+    timeoutHours: body.timeout_hours, inputFiles: hasFiles ? body.input_files! : [],
+  };
+  return insertNewJob(ctx, spec, input, idempotencyKey, now);
+}
+
+/** A new job over the failed lines of a finished one: same model, endpoint, metadata and timeout. */
+export async function createRetryJob(ctx: AppContext, keyId: string, source: JobRow, idempotencyKey: string | null): Promise<JobRow> {
+  const endpoint = checkEndpoint(source.endpoint);
+  const model = checkModel(ctx, source.model, source.agent_id, endpoint);
+  const now = ctx.clock.now();
+  const input = await failedLineInputs(ctx, source, now);
+  const metadata = source.metadata === null ? null : (JSON.parse(source.metadata) as Record<string, string>);
+  const spec: JobSpec = {
+    workspace: source.workspace, keyId, endpoint, model, agentId: source.agent_id, metadata,
+    timeoutHours: source.timeout_hours, inputFiles: [],
+  };
+  return insertNewJob(ctx, spec, input, idempotencyKey, now);
+}
+
+interface JobSpec {
+  workspace: string;
+  keyId: string;
+  endpoint: Endpoint;
+  model: string;
+  agentId: string | null;
+  metadata: Record<string, string> | null;
+  timeoutHours: number;
+  /** Client-visible input files; empty for inline and retry jobs (their input is a hidden file). */
+  inputFiles: string[];
+}
+
+async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
+  if (input.total > ctx.config.maxPendingRequests) {
+    throw unprocessable('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, spec.inputFiles.length ? 'input_files' : 'requests');
+  }
+  const row: JobRow = {
+    id: randomUUID(),
+    workspace: spec.workspace,
+    created_by: spec.keyId,
+    endpoint: spec.endpoint,
+    model: spec.model,
+    agent_id: spec.agentId,
+    metadata: spec.metadata ? JSON.stringify(spec.metadata) : null,
+    timeout_hours: spec.timeoutHours,
+    status: 'QUEUED',
+    input_files: JSON.stringify(spec.inputFiles),
+    inline: spec.inputFiles.length ? 0 : 1,
+    output_file: null,
+    error_file: null,
+    created_at: now,
+    started_at: null,
+    completed_at: null,
+    deadline_at: now + spec.timeoutHours * 3600_000,
+    cancel_requested_at: null,
+    total_requests: input.total,
+    completed_requests: 0,
+    succeeded_requests: 0,
+    failed_requests: 0,
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    total_tokens: 0,
+    deleted_at: null,
+    idempotency_key: idempotencyKey,
+  };
+  try {
+    await insertJob(ctx.db.kysely, row, input.inputs, spec.metadata);
+  } catch (err) {
+    // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
+    const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, spec.workspace, idempotencyKey) : undefined;
+    if (winner) return winner;
+    throw err;
+  }
+  return row;
+}
+
+export function checkEndpoint(endpoint: string): Endpoint {
+  if ((ENDPOINTS as readonly string[]).includes(endpoint)) return endpoint as Endpoint;
+  if (KNOWN_ENDPOINTS.includes(endpoint)) {
+    throw unprocessable('unsupported_endpoint', `endpoint '${endpoint}' is not supported by batchd; use one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
+  }
+  throw unprocessable('invalid_endpoint', `endpoint '${endpoint}' is not a batch endpoint; use one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
+}
+
+export function checkModel(ctx: AppContext, model: string | null | undefined, agentId: string | null | undefined, endpoint: Endpoint): string {
+  if (!model) {
+    throw unprocessable('missing_model', agentId
+      ? 'Agent batches are not supported: give the model to run instead of (or alongside) agent_id.'
+      : 'model is required: a batch job runs one model, e.g. "mistral-small-latest" (see GET /v1/models).', 'model');
+  }
+  const entry = ctx.registry.get(model);
+  if (!entry) {
+    throw unprocessable('model_not_found', `Unknown model '${model}'. Available: ${ctx.registry.models.map((m) => m.id).join(', ')}.`, 'model');
+  }
+  if (!entry.endpoints.includes(endpoint)) {
+    throw unprocessable('endpoint_not_supported', `Model '${model}' does not serve ${endpoint}; it serves ${entry.endpoints.join(', ')}.`, 'endpoint');
+  }
+  return model;
+}
+

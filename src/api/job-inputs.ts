@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError, unprocessable } from '../errors.js';
+import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
+import { stageRequests } from '../ingest/stage-upload.js';
+import type { BatchLine } from '../ingest/batch-line.js';
+import { readChunk } from '../runner/chunk-reader.js';
+import { getFile, insertFile } from '../store/files.js';
+import type { JobInput, JobRow } from '../store/jobs.js';
+import type { AppContext } from './context.js';
+
+export interface JobInputs {
+  inputs: JobInput[];
+  total: number;
+}
+
+/** Uploaded batch files of the workspace, in order; their chunk tables become the job's work items. */
+export async function fileInputs(ctx: AppContext, workspace: string, ids: string[]): Promise<JobInputs> {
+  if (new Set(ids).size !== ids.length) throw unprocessable('duplicate_input_file', 'input_files lists the same file more than once.', 'input_files');
+  const inputs: JobInput[] = [];
+  let total = 0;
+  let chunks = 0;
+  for (const [i, id] of ids.entries()) {
+    const file = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
+    if (!file) throw new ApiError(404, 'not_found_error', 'file_not_found', `input_files[${i}]: no file with id '${id}' exists in this workspace.`, 'input_files');
+    if (file.purpose !== 'batch' || file.job_id) {
+      throw unprocessable('invalid_input_file', `input_files[${i}]: file '${id}' has purpose '${file.purpose}'${file.job_id ? ' and is a batch result' : ''}; upload the input with purpose "batch".`, 'input_files');
+    }
+    const counted = await ctx.db.kysely
+      .selectFrom('file_chunks')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('file_id', '=', id)
+      .executeTakeFirstOrThrow();
+    inputs.push({ fileId: id, blobKey: file.blob_key, lineOffset: total, chunkOffset: chunks });
+    total += Number(file.num_lines);
+    chunks += Number(counted.n);
+  }
+  return { inputs, total };
+}
+
+/** Inline requests are validated like file lines, then stored as a hidden input file so one runner path serves both. */
+export async function inlineInputs(ctx: AppContext, workspace: string, requests: unknown[], now: number): Promise<JobInputs> {
+  if (requests.length > ctx.config.maxInlineRequests) {
+    throw unprocessable('too_many_inline_requests', `requests has ${requests.length} items; inline batches take at most ${ctx.config.maxInlineRequests}. Upload a file with purpose "batch" instead.`, 'requests');
+  }
+  const seen = new Map<string, number>();
+  const lines = requests.map((r, i) => {
+    const checked = checkBatchRequest(r);
+    if (isProblem(checked)) throw unprocessable(checked.code, `requests[${i}] ${checked.message}`, `requests.${i}`);
+    if (checked.custom_id !== null) {
+      const first = seen.get(checked.custom_id);
+      if (first !== undefined) throw unprocessable('duplicate_custom_id', `requests[${i}] repeats custom_id ${JSON.stringify(checked.custom_id)} of requests[${first}].`, `requests.${i}.custom_id`);
+      seen.set(checked.custom_id, i);
+    }
+    return checked;
+  });
+  return hiddenInput(ctx, workspace, lines, now);
+}
+
+/**
+ * The failed lines of a finished job, as the input of a new one: read from the old
+ * job's chunks in order, streamed into a hidden input file, never held whole in memory.
+ */
+export async function failedLineInputs(ctx: AppContext, job: JobRow, now: number): Promise<JobInputs> {
+  const db = ctx.db.kysely;
+  const chunks = await db.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).orderBy('chunk_no').execute();
+  async function* failed(): AsyncGenerator<BatchLine> {
+    for (const chunk of chunks) {
+      const bad = await db
+        .selectFrom('job_results')
+        .select('line_no')
+        .where('job_id', '=', job.id)
+        .where('ok', '=', 0)
+        .where('line_no', '>=', Number(chunk.first_line))
+        .where('line_no', '<', Number(chunk.first_line) + chunk.line_count)
+        .execute();
+      if (bad.length === 0) continue;
+      const wanted = new Set(bad.map((r) => Number(r.line_no)));
+      for await (const line of readChunk(ctx.blobs, chunk)) if (line.request && wanted.has(line.lineNo)) yield line.request;
+    }
+  }
+  return hiddenInput(ctx, job.workspace, failed(), now);
+}
+
+/** Stores requests as an input file no client lists, with its chunk table, like an upload. */
+async function hiddenInput(ctx: AppContext, workspace: string, requests: Iterable<BatchLine> | AsyncIterable<BatchLine>, now: number): Promise<JobInputs> {
+  const staged = await stageRequests(requests, ctx.blobs, { maxLineBytes: Number.MAX_SAFE_INTEGER, chunkLines: ctx.config.chunkLines });
+  if (staged.summary.requests === 0) {
+    await staged.writer.abort();
+    throw unprocessable('nothing_to_run', 'There are no requests to run.', null);
+  }
+  const fileId = randomUUID();
+  await staged.writer.commit();
+  await insertFile(ctx.db.kysely, {
+    id: fileId, workspace, filename: 'inline-requests.jsonl', bytes: staged.summary.bytes, purpose: 'batch', sample_type: 'batch_request',
+    source: 'inline', num_lines: staged.summary.requests, mimetype: 'application/jsonl', signature: staged.signature, expires_at: null,
+    visibility: 'workspace', created_at: now, blob_key: staged.writer.key, hidden: 1, deleted_at: null, job_id: null, result_kind: null,
+  }, staged.summary.chunks);
+  return { inputs: [{ fileId, blobKey: staged.writer.key, lineOffset: 0, chunkOffset: 0 }], total: staged.summary.requests };
+}
