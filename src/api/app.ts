@@ -83,8 +83,11 @@ export function toApiError(err: FastifyError | Error): ApiError {
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', `Unsupported content type: ${e.message}`);
   }
-  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'SQLITE_FULL' || e.code === '53100') {
     return new ApiError(507, 'storage_error', 'insufficient_storage', 'The server is out of disk space; nothing was stored. Try again later.');
+  }
+  if (e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED' || e.code === '40001' || e.code === '40P01') {
+    return new ApiError(503, 'internal_error', 'store_busy', 'The store is busy; nothing was changed. Retry the request.');
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) return new ApiError(status, 'invalid_request_error', (e.code ?? 'bad_request').toLowerCase(), e.message);
