@@ -19,6 +19,8 @@ export interface Config {
   maxLineBytes: number;
   maxInlineRequests: number;
   maxPendingRequests: number;
+  /** How long one upstream call may take before it counts as a (retryable) timeout. */
+  upstreamTimeoutMs: number;
   /** Worker threads validating uploads off the event loop (0 = on the main thread). */
   validationThreads: number;
   /** Lines per work chunk: the unit a worker claims. */
@@ -100,6 +102,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     maxLineBytes: int(env.BATCHD_MAX_LINE_BYTES, 10 * MB, 'BATCHD_MAX_LINE_BYTES'),
     maxInlineRequests: 10_000,
     maxPendingRequests: int(input.maxPendingRequests ?? env.BATCHD_MAX_PENDING_REQUESTS, 1_000_000, 'max-pending-requests'),
+    upstreamTimeoutMs: int(env.BATCHD_UPSTREAM_TIMEOUT_MS, 600_000, 'BATCHD_UPSTREAM_TIMEOUT_MS') || 600_000,
     validationThreads: int(env.BATCHD_VALIDATION_THREADS, 1, 'BATCHD_VALIDATION_THREADS'),
     chunkLines: int(env.BATCHD_CHUNK_LINES, 500, 'BATCHD_CHUNK_LINES') || 500,
     worker: input.worker ?? true,

@@ -1,18 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ModelEntry } from '../models/registry.js';
 import { EngineError, type Engine, type EngineRequest, type EngineResult, type Usage } from './engine.js';
-
-export const MODERATION_CATEGORIES = [
-  'sexual',
-  'hate_and_discrimination',
-  'violence_and_threats',
-  'dangerous_and_criminal_content',
-  'selfharm',
-  'health',
-  'financial',
-  'law',
-  'pii',
-] as const;
+import { moderationResponse, moderationTexts, zeroScores } from './moderation.js';
 
 const words = (s: string) => (s.match(/\S+/g) ?? []).length;
 
@@ -68,13 +57,9 @@ export function createEchoEngine(model: ModelEntry): Engine {
         return { status_code: 200, usage: u, body: { id: randomUUID(), object: 'list', model: name, data, usage: u } };
       }
       default: {
-        const list = inputs(req.body);
-        const u = usage(list.reduce<number>((n, s) => n + words(JSON.stringify(s)), 0), 0);
-        const results = list.map(() => ({
-          categories: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, false])),
-          category_scores: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, 0])),
-        }));
-        return { status_code: 200, usage: u, body: { id: randomUUID(), model: name, results, usage: u } };
+        const texts = moderationTexts(req.endpoint, req.body);
+        const u = usage(texts.reduce((n, s) => n + words(s), 0), 0);
+        return { status_code: 200, usage: u, body: moderationResponse(name, texts.map(zeroScores), u) };
       }
     }
   };

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { EngineError, type Endpoint, type Usage } from './engine.js';
+
+/** The categories of Mistral's /v1/moderations (the 9-key set of its documented example). */
+export const MODERATION_CATEGORIES = [
+  'sexual',
+  'hate_and_discrimination',
+  'violence_and_threats',
+  'dangerous_and_criminal_content',
+  'selfharm',
+  'health',
+  'financial',
+  'law',
+  'pii',
+] as const;
+
+export type Scores = Record<(typeof MODERATION_CATEGORIES)[number], number>;
+
+const invalid = (param: string, message: string) =>
+  new EngineError(message, false, 422, { object: 'error', message, type: 'invalid_request_error', param, code: null, detail: [{ loc: ['body', param], msg: message, type: 'value_error' }] }, null, 'invalid_request');
+
+/**
+ * The texts a moderation request asks about: each string of `/v1/moderations` input, or
+ * each conversation of `/v1/chat/moderations` (a message list, or a list of them) as text.
+ */
+export function moderationTexts(endpoint: Endpoint, body: Record<string, unknown>): string[] {
+  const input = body.input;
+  if (endpoint === '/v1/moderations') {
+    const list = Array.isArray(input) ? input : [input];
+    if (input === undefined || list.length === 0 || !list.every((s) => typeof s === 'string')) {
+      throw invalid('input', 'input must be a string or a non-empty array of strings');
+    }
+    return list as string[];
+  }
+  if (!Array.isArray(input) || input.length === 0) throw invalid('input', 'input must be a list of chat messages, or a list of such lists');
+  const conversations = Array.isArray(input[0]) ? (input as unknown[][]) : [input];
+  return conversations.map((messages) =>
+    messages
+      .map((m) => {
+        const msg = m as { role?: unknown; content?: unknown };
+        if (typeof msg?.role !== 'string') throw invalid('input', 'each chat message needs a role and content');
+        const content = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content ?? '');
+        return `${msg.role}: ${content}`;
+      })
+      .join('\n'),
+  );
+}
+
+/** Mistral's ModerationResponse from per-text scores: a category is flagged at 0.5. */
+export function moderationResponse(model: string, scores: Scores[], usage: Usage) {
+  return {
+    id: randomUUID().replace(/-/g, ''),
+    model,
+    results: scores.map((s) => ({
+      categories: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, s[c] >= 0.5])),
+      category_scores: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, s[c]])),
+    })),
+    usage: { ...usage, request_count: scores.length },
+  };
+}
+
+export const zeroScores = (): Scores => Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, 0])) as Scores;
+
+/** The instruction a chat model acting as a guard gets; it answers with one JSON object. */
+export const GUARD_SYSTEM_PROMPT = [
+  'You are a content moderation classifier.',
+  'Rate the text the user gives you for each category with a probability from 0 to 1 that it contains such content.',
+  `Answer with exactly one JSON object and nothing else, with these keys: ${MODERATION_CATEGORIES.join(', ')}.`,
+].join(' ');
+
+/**
+ * Reads a guard model's answer robustly: the first JSON object in the text (code fences
+ * and prose around it are ignored), booleans as 0/1, numbers clamped to [0,1], missing
+ * keys 0. An answer with no JSON object at all is an error: no scores can be inferred.
+ */
+export function parseGuardScores(text: string): Scores {
+  const start = text.indexOf('{');
+  const end = text.lastIndexOf('}');
+  let parsed: unknown = null;
+  if (start >= 0 && end > start) {
+    try {
+      parsed = JSON.parse(text.slice(start, end + 1));
+    } catch {
+      parsed = null;
+    }
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new EngineError(`the guard model did not answer with a JSON object of scores: ${text.slice(0, 200)}`, false, 502, {
+      object: 'error', message: 'moderation guard model gave an unparseable answer', type: 'upstream_error', param: null, code: 'guard_unparseable',
+    }, null, 'guard_unparseable');
+  }
+  const scores = zeroScores();
+  for (const c of MODERATION_CATEGORIES) {
+    const v = (parsed as Record<string, unknown>)[c];
+    const n = typeof v === 'boolean' ? (v ? 1 : 0) : typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : 0;
+    scores[c] = Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0;
+  }
+  return scores;
+}
