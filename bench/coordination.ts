@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startChildServer, startChildWorker, stopProcess } from './lib/child-server.js';
+import { startChildServer, startChildWorker, stopProcess } from '../test/helpers/child-process.js';
 import { runJob, writeChatFile } from './lib/jobs.js';
 import { fmt, peakRssMb, quick, writeReport } from './lib/report.js';
 import { createPgSchema, postgresUnavailable } from '../test/helpers/stores.js';

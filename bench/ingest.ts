@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { startChildServer } from './lib/child-server.js';
+import { startChildServer } from '../test/helpers/child-process.js';
 import { uploadFile } from './lib/upload.js';
 import { fmt, peakRssMb, quick, writeReport } from './lib/report.js';
 

@@ -25,11 +25,11 @@ export async function extendLease(db: Kysely<Database> | Transaction<Database>, 
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Marks a chunk done; refused (false) if the lease was lost meanwhile. */
+/** Marks a chunk done (keeping who finished it); refused (false) if the lease was lost meanwhile. */
 export async function finishChunk(db: Kysely<Database>, lease: Lease): Promise<boolean> {
   const res = await db
     .updateTable('job_chunks')
-    .set({ state: 'done', lease_owner: null, lease_expires_at: null })
+    .set({ state: 'done', lease_expires_at: null })
     .where('job_id', '=', lease.job_id)
     .where('chunk_no', '=', lease.chunk_no)
     .where('lease_token', '=', lease.token)

@@ -53,3 +53,12 @@ export function startChildServer(args: string[], env: NodeJS.ProcessEnv = {}): P
     proc.once('exit', (code) => reject(new Error(`batchd exited with ${code} before listening: ${err || out}`)));
   });
 }
+
+/** kill -9: no shutdown code runs, leases stay held until they expire. */
+export function killHard(proc: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return done();
+    proc.once('exit', () => done());
+    proc.kill('SIGKILL');
+  });
+}

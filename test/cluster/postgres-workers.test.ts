@@ -1,0 +1,124 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { createPgSchema, postgresTestOptions } from '../helpers/stores.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { killHard, startChildServer, startChildWorker, stopProcess, type ChildServer } from '../helpers/child-process.js';
+import { chatLines, jsonl, upstreamModels } from '../helpers/server.js';
+
+const KEY = 'key-a';
+const opts = await postgresTestOptions();
+
+describe('PostgreSQL: one API node and three worker processes', opts, () => {
+  let up: FakeUpstream;
+  let schema: { url: string; drop(): Promise<void> };
+  let dir: string;
+  let api: ChildServer;
+  let workers: ChildProcess[] = [];
+  let args: string[];
+  let env: Record<string, string>;
+
+  before(async () => {
+    up = await startFakeUpstream({ latencyMs: 2 });
+    schema = await createPgSchema();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-cluster-'));
+    fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify(upstreamModels(up.url, { max_in_flight: 16 })));
+    args = ['--data-dir', dir, '--database', schema.url, '--config', path.join(dir, 'models.json')];
+    env = { BATCHD_API_KEYS: `a:${KEY}`, BATCHD_LEASE_MS: '1500', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50', BATCHD_CHUNK_LINES: '200' };
+    api = await startChildServer(['serve', '--no-worker', '--port', '0', ...args], env);
+    for (let i = 0; i < 3; i++) workers.push(await startChildWorker(args, env));
+  });
+  after(async () => {
+    await Promise.all(workers.map(stopProcess));
+    await api?.stop();
+    await up?.close();
+    await schema?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${api.url}${url}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return (await res.json()) as Record<string, any>;
+  };
+  async function upload(n: number, prefix: string) {
+    const form = new FormData();
+    form.append('file', new Blob([chatLines(n, prefix).map((l) => JSON.stringify(l)).join('\n')]), 'in.jsonl');
+    form.append('purpose', 'batch');
+    return (await (await fetch(`${api.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form })).json()) as { id: string };
+  }
+  async function waitUntil(id: string, done: (job: Record<string, any>) => boolean, timeoutMs = 120_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await call('GET', `/v1/batch/jobs/${id}`);
+      if (done(job)) return job;
+      if (Date.now() > deadline) throw new Error(`job ${id} stuck: ${JSON.stringify(job)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async function assertExactlyOnce(job: Record<string, any>, n: number, prefix: string) {
+    const text = async (id: string | null) => (id ? await (await fetch(`${api.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '');
+    const lines = [...jsonl(await text(job.output_file)), ...jsonl(await text(job.error_file))];
+    const ids = lines.map((l) => l.custom_id);
+    assert.equal(ids.length, n, 'one line per request');
+    assert.equal(new Set(ids).size, n, 'no request twice');
+    assert.ok(ids.every((id) => id.startsWith(prefix)));
+    assert.equal(job.completed_requests, n);
+  }
+
+  test('a 20,000-line job completes with every line exactly once, spread over the workers', async () => {
+    const file = await upload(20_000, 'big');
+    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    assert.equal(done.status, 'SUCCESS');
+    await assertExactlyOnce(done, 20_000, 'big');
+    const owners = await chunkOwners(schema.url, job.id);
+    assert.ok(owners >= 2, `chunks were claimed by ${owners} worker(s)`);
+  });
+
+  test('a worker killed with -9 mid-run: its chunks are reclaimed and the job still completes exactly once', async () => {
+    up.setLatency(20);
+    const file = await upload(3000, 'kill');
+    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    await waitUntil(job.id, (j) => j.completed_requests >= 300);
+    await killHard(workers[0]!);
+    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    assert.equal(done.status, 'SUCCESS');
+    await assertExactlyOnce(done, 3000, 'kill');
+    workers[0] = await startChildWorker(args, env);
+    up.setLatency(2);
+  });
+
+  test('a cancel on the API node stops the work on every worker', async () => {
+    up.setLatency(30);
+    const file = await upload(5000, 'cancel');
+    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    await waitUntil(job.id, (j) => j.completed_requests >= 200);
+    const cancelled = await call('POST', `/v1/batch/jobs/${job.id}/cancel`);
+    assert.equal(cancelled.status, 'CANCELLATION_REQUESTED');
+    const done = await waitUntil(job.id, (j) => j.status === 'CANCELLED');
+    await assertExactlyOnce(done, 5000, 'cancel');
+    assert.ok(done.succeeded_requests < 5000);
+    // Within a scheduler tick every worker has aborted: no upstream call for this job after that.
+    await new Promise((r) => setTimeout(r, 500));
+    const calls = up.calls.length;
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(up.calls.length, calls);
+    up.setLatency(2);
+  });
+});
+
+/** How many distinct workers finished chunks of a job (a done chunk keeps the owner that finished it). */
+async function chunkOwners(url: string, jobId: string): Promise<number> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res = await client.query("select count(distinct lease_owner) as n from job_chunks where job_id = $1 and state = 'done'", [jobId]);
+    return Number(res.rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
