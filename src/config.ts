@@ -30,6 +30,8 @@ export interface Config {
   /** Base URL used to build signed download URLs; defaults to the listening address. */
   publicUrl: string | null;
   logLevel: string;
+  /** The embedded engine: threads per context, parallel sequences, tokens per sequence. */
+  llama: { threads: number; sequences: number; contextSize: number };
   runner: {
     leaseMs: number;
     pollMs: number;
@@ -108,6 +110,11 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     worker: input.worker ?? true,
     publicUrl: input.publicUrl ?? env.BATCHD_PUBLIC_URL ?? null,
     logLevel: input.logLevel ?? env.BATCHD_LOG_LEVEL ?? 'warn',
+    llama: {
+      threads: int(env.BATCHD_LLAMA_THREADS, 1, 'BATCHD_LLAMA_THREADS') || 1,
+      sequences: int(env.BATCHD_LLAMA_SEQUENCES, 8, 'BATCHD_LLAMA_SEQUENCES') || 8,
+      contextSize: int(env.BATCHD_LLAMA_CONTEXT, 2048, 'BATCHD_LLAMA_CONTEXT') || 2048,
+    },
     runner: {
       leaseMs: int(env.BATCHD_LEASE_MS, 30_000, 'BATCHD_LEASE_MS'),
       pollMs: int(env.BATCHD_POLL_MS, 200, 'BATCHD_POLL_MS'),

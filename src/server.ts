@@ -50,11 +50,13 @@ interface Core {
 /** What every role shares: the store, the blobs, the registry, the engines and (unless API-only) a runner. */
 async function openCore(config: Config, opts: ServerOptions, withRunner: boolean): Promise<Core> {
   const clock = opts.clock ?? systemClock;
-  const registry = buildRegistry({
-    defaultModelPath: path.join(config.dataDir, 'models', 'batchd-tiny.gguf'),
-    configPath: config.configPath,
-    modelFiles: config.modelFiles,
-  });
+  const defaultModelPath = path.join(config.dataDir, 'models', 'batchd-tiny.gguf');
+  const registry = buildRegistry({ defaultModelPath, configPath: config.configPath, modelFiles: config.modelFiles });
+  // The generated default model is made on first start, only if some entry still uses it.
+  if (registry.models.some((m) => m.engine === 'llama' && m.path === defaultModelPath)) {
+    const { ensureDefaultModel } = await import('./engines/llama/gguf/tiny-model.js');
+    await ensureDefaultModel(path.dirname(defaultModelPath));
+  }
   const db = await openDatabase(config.databaseUrl);
   const blobs: BlobStore = config.blobDir
     ? new LocalBlobStore(path.resolve(config.blobDir))

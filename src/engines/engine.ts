@@ -61,3 +61,9 @@ export interface Engine {
   execute(request: EngineRequest, signal: AbortSignal): Promise<EngineResult>;
   close(): Promise<void>;
 }
+
+/** A request the engine refuses before running it: Mistral's 422 body naming the field. */
+export function invalidRequest(field: string, message: string): EngineError {
+  const msg = `${field}: ${message}`;
+  return new EngineError(msg, false, 422, { object: 'error', message: msg, type: 'invalid_request_error', param: field, code: null, detail: [{ loc: ['body', field], msg: message, type: 'value_error' }] }, null, 'invalid_request');
+}

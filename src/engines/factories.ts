@@ -12,5 +12,10 @@ export function defaultEngineFactories(config: Config): Partial<Record<ModelEntr
     echo: async (model) => createEchoEngine(model),
     openai: async (model) => createOpenAiEngine(model, opts),
     mistral: async (model) => createMistralEngine(model, opts),
+    llama: async (model) => {
+      // Loaded only when a llama model is used: node-llama-cpp is large.
+      const { createLlamaEngine } = await import('./llama/llama-engine.js');
+      return createLlamaEngine(model, config.llama);
+    },
   };
 }
