@@ -53,9 +53,15 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const defaultModelPath = path.join(config.dataDir, 'models', 'batchd-tiny.gguf');
   const registry = buildRegistry({ defaultModelPath, configPath: config.configPath, modelFiles: config.modelFiles });
   // The generated default model is made on first start, only if some entry still uses it.
-  if (registry.models.some((m) => m.engine === 'llama' && m.path === defaultModelPath)) {
+  const llamaPaths = [...new Set(registry.models.filter((m) => m.engine === 'llama').map((m) => m.path!))];
+  if (llamaPaths.includes(defaultModelPath)) {
     const { ensureDefaultModel } = await import('./engines/llama/gguf/tiny-model.js');
     await ensureDefaultModel(path.dirname(defaultModelPath));
+  }
+  // A missing or corrupt model file stops the start with an error naming it, not a failure at first use.
+  if (llamaPaths.length && opts.engineFactories?.llama) {
+    const { validateModelFile } = await import('./engines/llama/runtime.js');
+    for (const p of llamaPaths) await validateModelFile(p);
   }
   const db = await openDatabase(config.databaseUrl);
   const blobs: BlobStore = config.blobDir

@@ -40,6 +40,7 @@ export async function runDemo(opts: { requests: number; dataDir?: string; model:
     }
     console.log(`job ${job.status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     fs.mkdirSync(opts.out, { recursive: true });
+    if (!job.errorFile) console.log('no error file: no request failed');
     for (const [label, fileId] of [['output', job.outputFile], ['errors', job.errorFile]] as const) {
       if (!fileId) continue;
       const stream = await client.files.download({ fileId });

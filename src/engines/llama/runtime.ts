@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, readGgufFileInfo, type Llama, type LlamaModel } from 'node-llama-cpp';
 
 let llamaPromise: Promise<Llama> | null = null;
 
@@ -32,14 +32,37 @@ export function checkModelFile(file: string): void {
   }
 }
 
+/**
+ * A fuller check than the magic bytes: the header parses, the architecture's
+ * hyperparameters whose absence aborts llama.cpp natively are present, and no tensor
+ * starts past the end of the file (a truncated download).
+ */
+export async function validateModelFile(file: string): Promise<void> {
+  checkModelFile(file);
+  let info;
+  try {
+    info = await readGgufFileInfo(file, { readTensorInfo: true, logWarnings: false, sourceType: 'filesystem', ignoreKeys: ['tokenizer.ggml.merges'] });
+  } catch (err) {
+    throw new Error(`model file ${file} is corrupt: ${(err as Error).message}`);
+  }
+  const meta = info.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
+  const arch = (meta.general as { architecture?: string } | undefined)?.architecture;
+  const hyper = arch ? (meta[arch] as { feed_forward_length?: unknown; attention?: { head_count?: unknown } } | undefined) : undefined;
+  if (!arch || !hyper || hyper.feed_forward_length === undefined || hyper.attention?.head_count === undefined) {
+    throw new Error(`model file ${file} is missing required metadata (general.architecture, ${arch ?? '<arch>'}.feed_forward_length, ${arch ?? '<arch>'}.attention.head_count)`);
+  }
+  const size = fs.statSync(file).size;
+  const last = Math.max(0, ...(info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
+  if (!info.tensorInfo?.length || last >= size) throw new Error(`model file ${file} is truncated: the file ends (at ${size} bytes) before its tensor data`);
+}
+
 const models = new Map<string, { model: Promise<LlamaModel>; refs: number }>();
 
 /** One loaded model per file, shared by every registry entry that points at it. */
 export async function acquireModel(file: string): Promise<LlamaModel> {
   let entry = models.get(file);
   if (!entry) {
-    checkModelFile(file);
-    const model = loadLlama().then((llama) =>
+    const model = validateModelFile(file).then(loadLlama).then((llama) =>
       llama.loadModel({ modelPath: file }).catch((err: Error) => {
         throw new Error(`model file ${file} could not be loaded: ${err.message}`);
       }),
