@@ -26,8 +26,10 @@ export class Embedder {
       let tokens = 0;
       for (const [index, text] of (texts as string[]).entries()) {
         if (signal.aborted) throw signal.reason;
-        tokens += this.model.tokenize(text).length;
-        const vector = normalise([...(await this.context.getEmbeddingFor(text)).vector].slice(0, typeof dim === 'number' ? dim : undefined));
+        // Tokenized once: the same tokens are embedded and counted for usage.
+        const input = this.model.tokenize(text);
+        tokens += input.length;
+        const vector = normalise((await this.context.getEmbeddingFor(input)).vector, typeof dim === 'number' ? dim : undefined);
         data.push({ object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector });
       }
       return { data, tokens };
@@ -39,7 +41,12 @@ export class Embedder {
   }
 }
 
-function normalise(v: number[]): number[] {
-  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
-  return v.map((x) => x / norm);
+function normalise(v: readonly number[], dim?: number): number[] {
+  const n = Math.min(dim ?? v.length, v.length);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += v[i]! * v[i]!;
+  const norm = Math.sqrt(sum) || 1;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = v[i]! / norm;
+  return out;
 }
