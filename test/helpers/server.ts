@@ -27,6 +27,8 @@ export interface TestServerOptions extends ServerOptions {
   database?: string;
   /** Keep the data dir on stop (for a restart on the same dir). */
   keepData?: boolean;
+  /** false: API only, jobs stay QUEUED (for tests of the API contract alone). */
+  worker?: boolean;
 }
 
 /** A registry file's models routed to a fake upstream: one per engine kind and endpoint set. */
@@ -59,7 +61,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     BATCHD_VALIDATION_THREADS: '0',
     ...opts.env,
   };
-  const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, config: configPath, database: opts.database }, env);
+  const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, config: configPath, database: opts.database, worker: opts.worker }, env);
   const server = await startServer(config, { engineFactories: defaultEngineFactories(config), log: () => undefined, ...opts });
   const auth = (ws: 'a' | 'b' = 'a') => ({ authorization: `Bearer ${KEYS[ws]}` });
   return {
