@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { startChildServer } from '../test/helpers/child-process.js';
-import { uploadFile } from './lib/upload.js';
+import { uploadFile } from '../test/helpers/multipart-upload.js';
 import { fmt, peakRssMb, quick, writeReport } from './lib/report.js';
 
 const LINES = quick ? 100_000 : 1_000_000;

@@ -60,7 +60,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   }
   // A missing or corrupt model file stops the start with an error naming it, not a failure at first use.
   if (llamaPaths.length && opts.engineFactories?.llama) {
-    const { validateModelFile } = await import('./engines/llama/runtime.js');
+    const { validateModelFile } = await import('./engines/llama/model-file.js');
     for (const p of llamaPaths) await validateModelFile(p);
   }
   const db = await openDatabase(config.databaseUrl);

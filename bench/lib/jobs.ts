@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { uploadFile } from './upload.js';
+import { uploadFile } from '../../test/helpers/multipart-upload.js';
 
 export interface JobTiming {
   ms: number;

@@ -4,10 +4,11 @@ import { BatchFileValidator, type ValidationSummary } from './batch-file-validat
 
 export type ToWorker =
   | { type: 'start'; opts: ValidatorOptions }
-  | { type: 'chunk'; data: ArrayBuffer }
+  | { type: 'chunk'; data: ArrayBuffer; length: number }
   | { type: 'end' };
 
-type FromWorker = { type: 'ack'; bytes: number } | { type: 'done'; summary: ValidationSummary; signature: string };
+/** An ack hands the batch's memory back, so a few buffers circulate instead of one per MiB uploaded. */
+export type FromWorker = { type: 'ack'; data: ArrayBuffer; length: number } | { type: 'done'; summary: ValidationSummary; signature: string };
 
 export interface ValidatorOptions {
   maxLineBytes: number;
@@ -24,7 +25,7 @@ export interface UploadCheck {
 }
 
 /** Bytes allowed in flight to a worker before the upload stream waits: bounds memory. */
-const MAX_BACKLOG = 16 * 1024 * 1024;
+const MAX_BACKLOG = 4 * 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 
 /** In this thread: for small inputs, or when every worker is busy. */
@@ -83,7 +84,7 @@ export class ValidationPool {
  * line), and frequent small scavenges keep the process's peak memory low (measured:
  * the default let RSS climb ~100 MB on a 1M-line upload).
  */
-const LIMITS = { maxYoungGenerationSizeMb: 8 };
+const LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 /** The compiled worker, or from sources the TypeScript one loaded through tsx like the main thread. */
 function spawnWorker(): Worker {
@@ -100,7 +101,8 @@ class WorkerCheck implements UploadCheck {
   private failed: ((err: Error) => void) | null = null;
   private readonly onMessage = (msg: FromWorker) => {
     if (msg.type === 'ack') {
-      this.backlog -= msg.bytes;
+      this.backlog -= msg.length;
+      if (msg.data.byteLength === BATCH_BYTES) this.spare.push(msg.data);
       if (this.backlog < MAX_BACKLOG && this.drained) {
         this.drained();
         this.drained = null;
@@ -124,12 +126,12 @@ class WorkerCheck implements UploadCheck {
 
   push(chunk: Buffer): Promise<void> | void {
     // Gathered into 1 MiB batches: one message per small network chunk costs more than the parsing.
-    if (this.fill + chunk.length > this.batch.length) this.send();
-    if (chunk.length > this.batch.length) {
-      this.post(new Uint8Array(chunk).buffer);
-    } else {
-      chunk.copy(this.batch, this.fill);
-      this.fill += chunk.length;
+    for (let from = 0; from < chunk.length; ) {
+      const n = Math.min(chunk.length - from, BATCH_BYTES - this.fill);
+      chunk.copy(this.batch, this.fill, from, from + n);
+      this.fill += n;
+      from += n;
+      if (this.fill === BATCH_BYTES) this.send();
     }
     if (this.backlog >= MAX_BACKLOG) return new Promise((resolve) => (this.drained = resolve));
   }
@@ -143,20 +145,19 @@ class WorkerCheck implements UploadCheck {
     });
   }
 
-  private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private readonly spare: ArrayBuffer[] = [];
+  private batch = Buffer.from(new ArrayBuffer(BATCH_BYTES));
   private fill = 0;
 
   private send() {
     if (this.fill === 0) return;
-    // The batch's memory is transferred, not copied; a fresh one takes its place.
-    const full = this.batch.buffer.slice(0, this.fill) as ArrayBuffer;
+    // The batch's memory is transferred, not copied; a returned (or new) buffer takes its place.
+    const data = this.batch.buffer as ArrayBuffer;
+    const length = this.fill;
+    this.batch = Buffer.from(this.spare.pop() ?? new ArrayBuffer(BATCH_BYTES));
     this.fill = 0;
-    this.post(full);
-  }
-
-  private post(data: ArrayBuffer) {
-    this.backlog += data.byteLength;
-    this.worker.postMessage({ type: 'chunk', data } satisfies ToWorker, [data]);
+    this.backlog += length;
+    this.worker.postMessage({ type: 'chunk', data, length } satisfies ToWorker, [data]);
   }
 
   abort(): void {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { BatchFileValidator } from './batch-file-validator.js';
-import type { ToWorker } from './validation-pool.js';
+import type { FromWorker, ToWorker } from './validation-pool.js';
 
 /**
  * Runs in a worker thread: validates and fingerprints one upload at a time, so a
@@ -15,10 +15,11 @@ parentPort!.on('message', (msg: ToWorker) => {
     validator = new BatchFileValidator(msg.opts);
     hash = createHash('blake2b512');
   } else if (msg.type === 'chunk') {
-    const buf = Buffer.from(msg.data);
+    const buf = Buffer.from(msg.data, 0, msg.length);
     validator!.push(buf);
     hash.update(buf);
-    parentPort!.postMessage({ type: 'ack', bytes: buf.length });
+    // The validator copies what it keeps, so the buffer can go back for reuse.
+    parentPort!.postMessage({ type: 'ack', data: msg.data, length: msg.length } satisfies FromWorker, [msg.data]);
   } else {
     const summary = validator!.end();
     validator = null;
