@@ -79,6 +79,10 @@ export function toApiError(err: FastifyError | Error): ApiError {
   if (e.code === 'FST_REQ_FILE_TOO_LARGE') {
     return new ApiError(413, 'payload_too_large', 'file_too_large', `File exceeds the ${e.message.match(/\d+/)?.[0] ?? ''} byte limit (512 MB per file).`, 'file');
   }
+  // busboy reports malformed multipart bodies with plain errors (no code): the client's fault.
+  if (!e.statusCode && /multipart|boundary|unexpected end of form|part terminated/i.test(e.message ?? '')) {
+    return new ApiError(400, 'invalid_request_error', 'invalid_multipart', `Malformed multipart/form-data body: ${e.message}`);
+  }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'payload_too_large', 'body_too_large', 'Request body is too large.');
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', `Unsupported content type: ${e.message}`);
