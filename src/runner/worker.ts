@@ -142,6 +142,8 @@ export class Worker {
     const buffer = new OutcomeBuffer(
       (outcomes) => recordOutcomes(db, lease, outcomes, clock.now(), this.opts.leaseMs),
       (reason) => entry.abort.abort(reason),
+      // A batch never holds much more than the calls in flight: it bounds what a crash can lose.
+      Math.max(64, model?.max_in_flight ?? 64),
     );
     try {
       const done = await recordedLines(db, chunk.job_id, Number(chunk.first_line), chunk.line_count);
@@ -167,6 +169,8 @@ export class Worker {
         inflight.add(p);
       }
       entry.dispatching = false;
+      // Room to dispatch another chunk while this one's last calls drain: claim it now, not at the next poll.
+      this.wake();
       await Promise.all(inflight);
       await buffer.flush();
       if (signal.aborted) {

@@ -73,9 +73,9 @@ describe(`crash loop: kill -9 at random moments (${CRASHES} times) until a ${LIN
     assert.equal(job.succeeded_requests, output.length);
     assert.equal(job.failed_requests, errors.length);
     assert.equal(errors.length, LINES / 10);
-    // Work lost to a crash is bounded by what one process can hold undurable: calls in flight
-    // plus results awaiting their group commit, per chunk it holds (4) — never a rerun of the job.
-    const bound = LINES + crashes * MAX_IN_FLIGHT * 9;
+    // Work lost to a crash is bounded by what one process holds undurable: the calls in flight
+    // plus one group-commit batch (at most 64 results) per chunk it holds (4), never a rerun.
+    const bound = LINES + crashes * (MAX_IN_FLIGHT + 4 * 64);
     assert.ok(up.calls.length <= bound, `${up.calls.length} upstream calls for ${LINES} lines and ${crashes} crashes (bound ${bound})`);
     await killHard(server!.proc);
     server = null;
