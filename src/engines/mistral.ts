@@ -1,6 +1,6 @@
 import type { ModelEntry } from '../models/registry.js';
 import type { Engine } from './engine.js';
-import { UpstreamClient } from './http/upstream-client.js';
+import { clientFor } from './http/upstream-client.js';
 import { usageOf } from './openai/translate.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS, type UpstreamEngineOptions } from './openai/openai-engine.js';
 
@@ -9,12 +9,7 @@ import { DEFAULT_UPSTREAM_TIMEOUT_MS, type UpstreamEngineOptions } from './opena
  * unchanged but for the model name, and the response comes back with the client's model name.
  */
 export function createMistralEngine(model: ModelEntry, opts: UpstreamEngineOptions = {}): Engine {
-  const client = new UpstreamClient({
-    baseUrl: model.url!,
-    apiKey: model.api_key,
-    connections: model.max_in_flight,
-    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
-  });
+  const client = clientFor(model, opts.requestTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS);
   const upstreamModel = model.upstream_model ?? model.id;
   return {
     maxInFlight: model.max_in_flight,

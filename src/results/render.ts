@@ -27,22 +27,19 @@ export function renderResultLine(jobId: string, o: LineOutcome): string {
   });
 }
 
-export const expiredOutcome = (lineNo: number, customId: string | null): LineOutcome => ({
+/** A line that never got a model response: expired, cancelled, unreadable, model unavailable. */
+export const failedWithoutResponse = (lineNo: number, customId: string | null, code: string, message: string): LineOutcome => ({
   lineNo,
   customId,
   ok: false,
   response: null,
-  error: { message: 'The batch job timed out before this request ran (timeout_hours exceeded).', code: 'batch_expired' },
+  error: { message, code },
   promptTokens: 0,
   completionTokens: 0,
 });
 
-export const cancelledOutcome = (lineNo: number, customId: string | null): LineOutcome => ({
-  lineNo,
-  customId,
-  ok: false,
-  response: null,
-  error: { message: 'The batch job was cancelled before this request finished.', code: 'batch_cancelled' },
-  promptTokens: 0,
-  completionTokens: 0,
-});
+export const expiredOutcome = (lineNo: number, customId: string | null) =>
+  failedWithoutResponse(lineNo, customId, 'batch_expired', 'The batch job timed out before this request ran (timeout_hours exceeded).');
+
+export const cancelledOutcome = (lineNo: number, customId: string | null) =>
+  failedWithoutResponse(lineNo, customId, 'batch_cancelled', 'The batch job was cancelled before this request finished.');

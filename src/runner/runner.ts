@@ -1,13 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
-import type { BlobStore } from '../blobs/blob-store.js';
-import type { Clock } from '../clock.js';
-import type { ModelRegistry } from '../models/registry.js';
-import type { EnginePool } from '../engines/engine-pool.js';
-import type { StoreKind } from '../store/database.js';
 import { admitQueuedJobs, spendLimitReached } from './admission.js';
 import { closeOutJob, completeFinishedJobs, jobsToClose } from './lifecycle.js';
-import { Worker, type WorkerOptions } from './worker.js';
+import { Worker, type WorkerDeps, type WorkerOptions } from './worker.js';
 
 export interface RunnerOptions extends WorkerOptions {
   maxPendingRequests: number;
@@ -15,14 +8,7 @@ export interface RunnerOptions extends WorkerOptions {
   tickMs: number;
 }
 
-export interface RunnerDeps {
-  db: Kysely<Database>;
-  kind: StoreKind;
-  blobs: BlobStore;
-  clock: Clock;
-  registry: ModelRegistry;
-  engines: EnginePool;
-}
+export type RunnerDeps = WorkerDeps;
 
 /**
  * A process's share of job execution: a scheduler tick (admission, completion,

@@ -14,6 +14,7 @@ import { readChunk } from './chunk-reader.js';
 import { executeLine, type LineJob } from './execute-line.js';
 import { OutcomeBuffer } from './outcome-buffer.js';
 import { Slots } from './slots.js';
+import { failedWithoutResponse } from '../results/render.js';
 import type { RetryPolicy } from './retry.js';
 
 export interface WorkerOptions {
@@ -196,14 +197,5 @@ export class Worker {
   }
 }
 
-function unavailable(lineNo: number, customId: string | null, reason: string) {
-  return {
-    lineNo,
-    customId,
-    ok: false,
-    response: null,
-    error: { message: `The model is unavailable: ${reason}`, code: 'model_unavailable' },
-    promptTokens: 0,
-    completionTokens: 0,
-  };
-}
+const unavailable = (lineNo: number, customId: string | null, reason: string) =>
+  failedWithoutResponse(lineNo, customId, 'model_unavailable', `The model is unavailable: ${reason}`);

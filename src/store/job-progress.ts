@@ -45,21 +45,24 @@ export async function liveProgress(db: Q, jobIds: string[]): Promise<Map<string,
   return map;
 }
 
+/** A job row's counter columns from chunk progress. */
+function counterColumns(p: Progress) {
+  return {
+    completed_requests: p.succeeded + p.failed,
+    succeeded_requests: p.succeeded,
+    failed_requests: p.failed,
+    prompt_tokens: p.promptTokens,
+    completion_tokens: p.completionTokens,
+    total_tokens: p.promptTokens + p.completionTokens,
+  };
+}
+
 /** Job rows with live counters for those still running (finished jobs carry their folded totals). */
 export async function withLiveCounters(db: Q, jobs: JobRow[]): Promise<JobRow[]> {
   const live = await liveProgress(db, jobs.filter((j) => !isTerminal(j.status)).map((j) => j.id));
   return jobs.map((j) => {
     const p = live.get(j.id);
-    if (!p) return j;
-    return {
-      ...j,
-      completed_requests: p.succeeded + p.failed,
-      succeeded_requests: p.succeeded,
-      failed_requests: p.failed,
-      prompt_tokens: p.promptTokens,
-      completion_tokens: p.completionTokens,
-      total_tokens: p.promptTokens + p.completionTokens,
-    };
+    return p ? { ...j, ...counterColumns(p) } : j;
   });
 }
 
@@ -84,14 +87,7 @@ export async function foldProgress(tx: Q, jobId: string, now: number): Promise<P
   const p = (await liveProgress(tx, [jobId])).get(jobId) ?? { succeeded: 0, failed: 0, promptTokens: 0, completionTokens: 0, okBytes: 0, errBytes: 0 };
   const job = await tx
     .updateTable('batch_jobs')
-    .set({
-      completed_requests: p.succeeded + p.failed,
-      succeeded_requests: p.succeeded,
-      failed_requests: p.failed,
-      prompt_tokens: p.promptTokens,
-      completion_tokens: p.completionTokens,
-      total_tokens: p.promptTokens + p.completionTokens,
-    })
+    .set(counterColumns(p))
     .where('id', '=', jobId)
     .returning(['output_file', 'error_file'])
     .executeTakeFirstOrThrow();

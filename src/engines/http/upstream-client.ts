@@ -128,3 +128,8 @@ function classifyNetworkError(err: unknown, signal: AbortSignal): unknown {
   if (NETWORK_CODES.has(code)) return new EngineError(`upstream connection failed (${code})`, true, 502, null, null, 'upstream_unreachable');
   return new EngineError(`upstream request failed: ${e.message ?? String(err)}`, true, 502, null, null, 'upstream_unreachable');
 }
+
+/** The client for a registry entry: its URL and key, one connection per request it may have in flight. */
+export function clientFor(model: { url?: string; api_key?: string; max_in_flight: number }, requestTimeoutMs: number): UpstreamClient {
+  return new UpstreamClient({ baseUrl: model.url!, apiKey: model.api_key, connections: model.max_in_flight, requestTimeoutMs });
+}

@@ -1,6 +1,6 @@
 import type { ModelEntry } from '../../models/registry.js';
 import { EngineError, type Engine, type EngineRequest, type EngineResult, type Usage } from '../engine.js';
-import { UpstreamClient } from '../http/upstream-client.js';
+import { clientFor } from '../http/upstream-client.js';
 import { GUARD_SYSTEM_PROMPT, moderationResponse, moderationTexts, parseGuardScores } from '../moderation.js';
 import { fromOpenAiCompletion, fromOpenAiEmbeddings, toOpenAiChat, toOpenAiEmbeddings, toOpenAiFim } from './translate.js';
 
@@ -16,12 +16,7 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10 * 60_000;
  * model classifies as a guard: one chat call per text, asked for a JSON object of scores.
  */
 export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOptions = {}): Engine {
-  const client = new UpstreamClient({
-    baseUrl: model.url!,
-    apiKey: model.api_key,
-    connections: model.max_in_flight,
-    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
-  });
+  const client = clientFor(model, opts.requestTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS);
   const upstreamModel = model.upstream_model ?? model.id;
 
   async function moderate(req: EngineRequest, clientModel: string, signal: AbortSignal): Promise<EngineResult> {

@@ -1,10 +1,15 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Transaction, UpdateQueryBuilder } from 'kysely';
 import type { Database } from '../../store/schema.js';
 
 export interface Lease {
   job_id: string;
   chunk_no: number;
   token: number;
+}
+
+/** The fencing condition every write of a lease holder carries: same chunk, same token, still leased. */
+function whileHeld<O>(q: UpdateQueryBuilder<Database, 'job_chunks', 'job_chunks', O>, lease: Lease) {
+  return q.where('job_id', '=', lease.job_id).where('chunk_no', '=', lease.chunk_no).where('lease_token', '=', lease.token).where('state', '=', 'leased');
 }
 
 /**
@@ -14,38 +19,17 @@ export interface Lease {
  * a closer that re-fences the chunk.
  */
 export async function extendLease(db: Kysely<Database> | Transaction<Database>, lease: Lease, expiresAt: number): Promise<boolean> {
-  const res = await db
-    .updateTable('job_chunks')
-    .set({ lease_expires_at: expiresAt })
-    .where('job_id', '=', lease.job_id)
-    .where('chunk_no', '=', lease.chunk_no)
-    .where('lease_token', '=', lease.token)
-    .where('state', '=', 'leased')
-    .executeTakeFirst();
+  const res = await whileHeld(db.updateTable('job_chunks').set({ lease_expires_at: expiresAt }), lease).executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
 /** Marks a chunk done (keeping who finished it); refused (false) if the lease was lost meanwhile. */
 export async function finishChunk(db: Kysely<Database>, lease: Lease): Promise<boolean> {
-  const res = await db
-    .updateTable('job_chunks')
-    .set({ state: 'done', lease_expires_at: null })
-    .where('job_id', '=', lease.job_id)
-    .where('chunk_no', '=', lease.chunk_no)
-    .where('lease_token', '=', lease.token)
-    .where('state', '=', 'leased')
-    .executeTakeFirst();
+  const res = await whileHeld(db.updateTable('job_chunks').set({ state: 'done', lease_expires_at: null }), lease).executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
 /** Hands a chunk back (a worker shutting down) so another worker takes it at once. */
 export async function releaseChunk(db: Kysely<Database>, lease: Lease): Promise<void> {
-  await db
-    .updateTable('job_chunks')
-    .set({ state: 'pending', lease_owner: null, lease_expires_at: null })
-    .where('job_id', '=', lease.job_id)
-    .where('chunk_no', '=', lease.chunk_no)
-    .where('lease_token', '=', lease.token)
-    .where('state', '=', 'leased')
-    .execute();
+  await whileHeld(db.updateTable('job_chunks').set({ state: 'pending', lease_owner: null, lease_expires_at: null }), lease).execute();
 }
