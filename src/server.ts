@@ -26,6 +26,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Called on every engine call the runner makes (tests count upstream attempts). */
   onAttempt?: () => void;
+  /** Replaces the blob store (tests inject storage faults through it). */
+  blobs?: (defaultStore: BlobStore) => BlobStore;
 }
 
 export interface RunningServer {
@@ -64,11 +66,12 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     for (const p of llamaPaths) await validateModelFile(p);
   }
   const db = await openDatabase(config.databaseUrl);
-  const blobs: BlobStore = config.blobDir
+  const chosen: BlobStore = config.blobDir
     ? new LocalBlobStore(path.resolve(config.blobDir))
     : db.kind === 'postgres'
       ? new DatabaseBlobStore(db.kysely)
       : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+  const blobs = opts.blobs ? opts.blobs(chosen) : chosen;
   const engines = new EnginePool(opts.engineFactories ?? {});
   const runner = withRunner
     ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
