@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, unprocessable } from '../errors.js';
-import { ENDPOINTS, EngineError, type Endpoint, type EngineResult } from '../engines/engine.js';
+import { randomUUID } from 'node:crypto';
+import { ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest } from '../engines/engine.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { AppContext } from './context.js';
 
@@ -31,10 +32,11 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
         if (!reply.raw.writableFinished) abort.abort();
       });
       const stream = b.stream === true && (endpoint === '/v1/chat/completions' || endpoint === '/v1/fim/completions');
+      const request = { endpoint: endpoint as Endpoint, body: { ...b, stream: false }, model, priority: 'online' as const };
       try {
         const engine = await ctx.online.engines.get(model);
-        const result = await engine.execute({ endpoint: endpoint as Endpoint, body: { ...b, stream: false }, model, priority: 'online' }, abort.signal);
-        return stream ? sendAsEventStream(reply, result) : result.body;
+        if (stream) return await streamCompletion(reply, engine, request, abort.signal);
+        return (await engine.execute(request, abort.signal)).body;
       } catch (err) {
         throw engineToApiError(err);
       }
@@ -52,17 +54,44 @@ export function engineToApiError(err: unknown): unknown {
 }
 
 /**
- * SSE framing of a finished completion, in Mistral's chunk shape. Engines return whole
- * responses, so the text arrives as one delta rather than token by token.
+ * Server-sent events in Mistral's chunk shape: a role chunk, one chunk per piece of text
+ * as the engine generates it (engines without streaming give it as one piece at the
+ * end), a last chunk with finish_reason and usage, then `data: [DONE]`. Headers go out
+ * with the first piece, so a request the engine refuses still gets a normal error.
  */
-function sendAsEventStream(reply: FastifyReply, result: EngineResult) {
-  const body = result.body as { id: string; model: string; created: number; choices: { index: number; message?: { content?: unknown }; finish_reason: string }[] };
-  const base = { id: body.id, object: 'chat.completion.chunk', created: body.created, model: body.model };
-  const events = [
-    { ...base, choices: body.choices.map((c) => ({ index: c.index, delta: { role: 'assistant', content: '' }, finish_reason: null })) },
-    { ...base, choices: body.choices.map((c) => ({ index: c.index, delta: { content: c.message?.content ?? '' }, finish_reason: null })) },
-    { ...base, choices: body.choices.map((c) => ({ index: c.index, delta: { content: '' }, finish_reason: c.finish_reason })), usage: result.usage },
-  ];
-  reply.header('content-type', 'text/event-stream').header('cache-control', 'no-cache');
-  return reply.send(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n');
+async function streamCompletion(reply: FastifyReply, engine: Engine, request: EngineRequest, signal: AbortSignal) {
+  const id = randomUUID().replace(/-/g, '');
+  const created = Math.floor(Date.now() / 1000);
+  const modelName = String(request.body.model);
+  const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
+  let open = false;
+  const send = (text: string) => {
+    if (!open) {
+      open = true;
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      reply.raw.write(chunk({ role: 'assistant', content: '' }, null));
+    }
+    if (text) reply.raw.write(chunk({ content: text }, null));
+  };
+  let result;
+  try {
+    result = engine.stream
+      ? await engine.stream(request, signal, send)
+      : await engine.execute(request, signal).then((r) => {
+          send(String((r.body.choices as { message?: { content?: unknown } }[])[0]?.message?.content ?? ''));
+          return r;
+        });
+  } catch (err) {
+    if (!open) throw err;
+    // The status line is gone already: end the stream with an error event instead.
+    const e = engineToApiError(err);
+    reply.raw.end(`data: ${JSON.stringify(e instanceof ApiError ? e.toBody() : { object: 'error', message: 'generation failed' })}\n\n`);
+    return reply;
+  }
+  send('');
+  const finish = (result.body.choices as { finish_reason?: string }[])[0]?.finish_reason ?? 'stop';
+  reply.raw.end(`${chunk({ content: '' }, finish, { usage: result.usage })}data: [DONE]\n\n`);
+  return reply;
 }

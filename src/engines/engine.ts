@@ -59,6 +59,11 @@ export interface Engine {
   /** How many requests the engine wants in flight at once. */
   readonly maxInFlight: number;
   execute(request: EngineRequest, signal: AbortSignal): Promise<EngineResult>;
+  /**
+   * Like execute, but hands the completion's text to `onDelta` piece by piece as it is
+   * generated (chat and FIM). Engines without it are streamed as one piece at the end.
+   */
+  stream?(request: EngineRequest, signal: AbortSignal, onDelta: (text: string) => void): Promise<EngineResult>;
   close(): Promise<void>;
 }
 

@@ -23,17 +23,21 @@ describe('embedded default model through the official SDK', () => {
     assert.equal(a.choices?.[0]?.finishReason, 'length');
   });
 
-  test('chat.stream delivers the completion as server-sent events', async () => {
+  test('chat.stream delivers the completion token by token as server-sent events', async () => {
     const stream = await client.chat.stream({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'hello' }], maxTokens: 8, temperature: 0 });
     let text = '';
+    let pieces = 0;
     let finish: string | null | undefined;
     for await (const event of stream) {
-      text += (event.data.choices[0]?.delta.content as string | undefined) ?? '';
+      const piece = (event.data.choices[0]?.delta.content as string | undefined) ?? '';
+      if (piece) pieces++;
+      text += piece;
       finish = event.data.choices[0]?.finishReason ?? finish;
     }
     const whole = await client.chat.complete({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'hello' }], maxTokens: 8, temperature: 0 });
     assert.equal(text, whole.choices?.[0]?.message?.content);
     assert.equal(finish, 'length');
+    assert.ok(pieces >= 2, `the text came in ${pieces} piece(s), not token by token`);
   });
 
   test('fim.complete, embeddings.create and both moderation calls work online', async () => {

@@ -43,13 +43,22 @@ export interface Generated {
  * the text) or max_tokens (clamped to the context left after the prompt). Decoding the
  * whole generation at the end keeps multi-byte characters that span tokens intact.
  */
-export async function generate(llama: Llama, model: LlamaModel, seq: LlamaContextSequence, prompt: Token[], s: Sampling, signal: AbortSignal): Promise<Generated> {
+export async function generate(
+  llama: Llama,
+  model: LlamaModel,
+  seq: LlamaContextSequence,
+  prompt: Token[],
+  s: Sampling,
+  signal: AbortSignal,
+  onText?: (delta: string) => void,
+): Promise<Generated> {
   const room = seq.contextSize - prompt.length;
   if (room <= 0) throw invalidRequest('messages', `the prompt is ${prompt.length} tokens; this model's context holds ${seq.contextSize}`);
   const limit = Math.min(s.maxTokens, room);
   const out: Token[] = [];
   let finish: 'stop' | 'length' = 'length';
   let text: string | null = null;
+  const stream = onText ? new TextStream(onText, s.stop) : null;
   if (limit > 0) {
     const grammar = s.json ? new LlamaGrammarEvaluationState({ model, grammar: await llama.getGrammarFor('json') }) : undefined;
     for await (const token of seq.evaluate(prompt, { temperature: s.temperature, topP: s.topP, seed: s.seed, grammarEvaluationState: grammar })) {
@@ -68,11 +77,14 @@ export async function generate(llama: Llama, model: LlamaModel, seq: LlamaContex
           break;
         }
       }
+      stream?.update(model.detokenize(out));
       if (out.length >= limit) break;
     }
   }
+  const final = text ?? model.detokenize(out);
+  stream?.end(final);
   return {
-    text: text ?? model.detokenize(out),
+    text: final,
     finishReason: finish,
     usage: { prompt_tokens: prompt.length, completion_tokens: out.length, total_tokens: prompt.length + out.length },
   };
@@ -88,4 +100,31 @@ export function completionBody(modelName: string, g: Generated) {
     choices: [{ index: 0, message: { role: 'assistant', content: g.text, tool_calls: null }, finish_reason: g.finishReason }],
     usage: g.usage,
   };
+}
+
+/**
+ * Turns the growing decoded text into deltas that never need taking back: a trailing
+ * U+FFFD (a multi-byte character whose bytes have not all arrived) is held, and so is
+ * any tail that could still become a stop string, which must not reach the client.
+ */
+class TextStream {
+  private sent = 0;
+  private readonly hold: number;
+
+  constructor(private readonly emit: (delta: string) => void, stop: string[]) {
+    this.hold = Math.max(0, ...stop.map((x) => x.length - 1));
+  }
+
+  update(sofar: string) {
+    let safe = sofar.replace(/\uFFFD+$/, '').length - this.hold;
+    if (safe > this.sent) {
+      this.emit(sofar.slice(this.sent, safe));
+      this.sent = safe;
+    }
+  }
+
+  end(final: string) {
+    if (final.length > this.sent) this.emit(final.slice(this.sent));
+    this.sent = final.length;
+  }
 }

@@ -84,16 +84,20 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions): 
     }
   }
 
+  async function complete(req: EngineRequest, signal: AbortSignal, onText?: (delta: string) => void): Promise<EngineResult> {
+    const name = typeof req.body.model === 'string' ? req.body.model : entry.id;
+    const prompt = req.endpoint === '/v1/fim/completions' ? fimTokens(rt.model, req.body.prompt, req.body.suffix) : chatTokens(rt.model, req.body.messages);
+    const sampling = samplingOf(req.body, defaultMaxTokens);
+    const g = await withSequence(req, signal, (seq) => generate(llama, rt.model, seq, prompt, sampling, signal, onText));
+    return { status_code: 200, usage: g.usage, body: completionBody(name, g) };
+  }
+
   async function execute(req: EngineRequest, signal: AbortSignal): Promise<EngineResult> {
     const name = typeof req.body.model === 'string' ? req.body.model : entry.id;
     switch (req.endpoint) {
       case '/v1/chat/completions':
-      case '/v1/fim/completions': {
-        const prompt = req.endpoint === '/v1/fim/completions' ? fimTokens(rt.model, req.body.prompt, req.body.suffix) : chatTokens(rt.model, req.body.messages);
-        const sampling = samplingOf(req.body, defaultMaxTokens);
-        const g = await withSequence(req, signal, (seq) => generate(llama, rt.model, seq, prompt, sampling, signal));
-        return { status_code: 200, usage: g.usage, body: completionBody(name, g) };
-      }
+      case '/v1/fim/completions':
+        return complete(req, signal);
       case '/v1/embeddings':
         return (await rt.embedder).embed(req.body, name, signal);
       default: {
@@ -117,6 +121,7 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions): 
   return {
     maxInFlight: opts.sequences,
     execute,
+    stream: (req, signal, onDelta) => complete(req, signal, onDelta),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -1,48 +1,70 @@
 import { randomUUID } from 'node:crypto';
-import type { Usage } from '../engine.js';
+import { invalidRequest, type Usage } from '../engine.js';
+import { malformedResponse } from '../http/errors.js';
+import { usageOf } from '../http/usage.js';
 
-/** Mistral chat fields an OpenAI-compatible server understands. */
-const CHAT_FIELDS = ['messages', 'temperature', 'top_p', 'max_tokens', 'stop', 'response_format', 'tools', 'presence_penalty', 'frequency_penalty', 'n', 'parallel_tool_calls'] as const;
+type Body = Record<string, unknown>;
 
-/** Mistral ChatCompletionRequest → OpenAI chat body. Mistral-only fields (safe_prompt, prompt_mode, prediction…) are dropped. */
-export function toOpenAiChat(body: Record<string, unknown>, upstreamModel: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { model: upstreamModel, stream: false };
-  for (const f of CHAT_FIELDS) if (body[f] !== undefined && body[f] !== null) out[f] = body[f];
-  if (typeof body.random_seed === 'number') out.seed = body.random_seed;
+/**
+ * Mistral chat fields with the same meaning in OpenAI's API. Everything else is dropped:
+ * Mistral-only fields (safe_prompt, prompt_mode, prediction, metadata, guardrails…) are
+ * rejected by strict servers and meaningless to the rest; `stream` is always false here.
+ */
+const CHAT_FIELDS = ['temperature', 'top_p', 'max_tokens', 'stop', 'response_format', 'tools', 'presence_penalty', 'frequency_penalty', 'n', 'parallel_tool_calls'] as const;
+const FIM_FIELDS = ['max_tokens', 'min_tokens', 'temperature', 'top_p', 'stop'] as const;
+
+function copy(from: Body, to: Body, fields: readonly string[]): Body {
+  for (const f of fields) if (from[f] !== undefined && from[f] !== null) to[f] = from[f];
+  if (typeof from.random_seed === 'number') to.seed = from.random_seed;
+  return to;
+}
+
+/** Mistral ChatCompletionRequest → OpenAI chat body. */
+export function toOpenAiChat(body: Body, upstreamModel: string): Body {
+  if (!Array.isArray(body.messages)) throw invalidRequest('messages', 'Field required');
+  const out = copy(body, { model: upstreamModel, messages: body.messages.map(toOpenAiMessage), stream: false }, CHAT_FIELDS);
+  // Mistral's `any` is OpenAI's `required`; the other values and the object form are the same.
   if (body.tool_choice !== undefined && body.tool_choice !== null) out.tool_choice = body.tool_choice === 'any' ? 'required' : body.tool_choice;
-  if (Array.isArray(out.messages)) {
-    // `prefix` is Mistral's assistant-prefill flag; OpenAI servers reject unknown message keys.
-    out.messages = (out.messages as Record<string, unknown>[]).map((m) => {
-      if (!m || typeof m !== 'object' || !('prefix' in m)) return m;
-      const { prefix: _prefix, ...rest } = m;
-      return rest;
-    });
+  return out;
+}
+
+/** Where a Mistral message differs from an OpenAI one; anything else passes as is. */
+function toOpenAiMessage(m: unknown): unknown {
+  if (!m || typeof m !== 'object') return m;
+  // `prefix` (assistant prefill) has no OpenAI counterpart and strict servers reject unknown keys.
+  const { prefix: _prefix, ...msg } = m as Body;
+  if (Array.isArray(msg.content)) {
+    // Mistral allows `image_url: "<url>"`; OpenAI wants `{url}`.
+    msg.content = msg.content.map((c: Body) => (c?.type === 'image_url' && typeof c.image_url === 'string' ? { ...c, image_url: { url: c.image_url } } : c));
   }
-  return out;
+  if (Array.isArray(msg.tool_calls)) {
+    // Mistral allows tool-call arguments as an object; OpenAI wants a JSON string.
+    msg.tool_calls = msg.tool_calls.map((t: { function?: Body }) =>
+      t?.function && typeof t.function.arguments === 'object' && t.function.arguments !== null ? { ...t, function: { ...t.function, arguments: JSON.stringify(t.function.arguments) } } : t,
+    );
+  }
+  return msg;
 }
 
-/** Mistral FIM request → OpenAI /v1/completions with `suffix` (vLLM, llama.cpp server and others accept it). */
-export function toOpenAiFim(body: Record<string, unknown>, upstreamModel: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { model: upstreamModel, prompt: body.prompt, stream: false };
+/** Mistral FIM request → OpenAI /v1/completions with `suffix` (llama.cpp, Ollama; vLLM refuses a suffix with a 400). */
+export function toOpenAiFim(body: Body, upstreamModel: string): Body {
+  if (typeof body.prompt !== 'string') throw invalidRequest('prompt', 'Field required');
+  const out = copy(body, { model: upstreamModel, prompt: body.prompt, stream: false }, FIM_FIELDS);
+  // Mistral's default suffix is ""; sending it empty would needlessly trip servers without suffix support.
   if (typeof body.suffix === 'string' && body.suffix !== '') out.suffix = body.suffix;
-  for (const f of ['max_tokens', 'temperature', 'top_p', 'stop', 'min_tokens'] as const) if (body[f] !== undefined && body[f] !== null) out[f] = body[f];
-  if (typeof body.random_seed === 'number') out.seed = body.random_seed;
   return out;
 }
 
-export function toOpenAiEmbeddings(body: Record<string, unknown>, upstreamModel: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { model: upstreamModel, input: body.input };
+export function toOpenAiEmbeddings(body: Body, upstreamModel: string): Body {
+  if (body.input === undefined || body.input === null) throw invalidRequest('input', 'Field required');
+  // OpenAI servers only return floats: answering an int8/binary request with floats would be silently wrong.
+  if (body.output_dtype !== undefined && body.output_dtype !== null && body.output_dtype !== 'float') {
+    throw invalidRequest('output_dtype', `'${String(body.output_dtype)}' is not supported by this model; only 'float' is`);
+  }
+  const out: Body = { model: upstreamModel, input: body.input };
   if (typeof body.output_dimension === 'number') out.dimensions = body.output_dimension;
   if (body.encoding_format === 'base64' || body.encoding_format === 'float') out.encoding_format = body.encoding_format;
   return out;
-}
-
-export function usageOf(raw: unknown): Usage {
-  const u = (raw ?? {}) as Record<string, unknown>;
-  const prompt = Number(u.prompt_tokens ?? 0) || 0;
-  const completion = Number(u.completion_tokens ?? 0) || 0;
-  const total = Number(u.total_tokens ?? prompt + completion) || prompt + completion;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
 }
 
 interface OpenAiChoice {
@@ -52,24 +74,30 @@ interface OpenAiChoice {
   finish_reason?: string | null;
 }
 
-/** OpenAI chat or completions response → Mistral's ChatCompletionResponse (FIM uses the same shape). */
-export function fromOpenAiCompletion(raw: Record<string, unknown>, clientModel: string): { body: Record<string, unknown>; usage: Usage } {
+const newId = () => randomUUID().replace(/-/g, '');
+
+/** OpenAI chat or completions response → Mistral's ChatCompletionResponse (FIM's response has the same shape). */
+export function fromOpenAiCompletion(raw: Body, clientModel: string): { body: Body; usage: Usage } {
+  if (!Array.isArray(raw.choices)) throw malformedResponse(`no choices in ${JSON.stringify(raw)}`);
   const usage = usageOf(raw.usage);
-  const choices = (Array.isArray(raw.choices) ? (raw.choices as OpenAiChoice[]) : []).map((c, i) => ({
-    index: c.index ?? i,
-    message: {
-      role: 'assistant',
-      content: c.message ? (c.message.content ?? null) : (c.text ?? ''),
-      tool_calls: c.message?.tool_calls?.length
-        ? c.message.tool_calls.map((t, k) => ({ id: t.id ?? 'null', type: t.type ?? 'function', function: { name: t.function?.name ?? '', arguments: t.function?.arguments ?? '' }, index: k }))
-        : null,
-    },
-    finish_reason: c.finish_reason ?? 'stop',
-  }));
+  const choices = (raw.choices as OpenAiChoice[]).map((c, i) => {
+    const calls = c.message?.tool_calls;
+    return {
+      index: c.index ?? i,
+      message: {
+        role: 'assistant',
+        content: c.message ? (c.message.content ?? null) : (c.text ?? ''),
+        tool_calls: calls?.length
+          ? calls.map((t, k) => ({ id: t.id ?? 'null', type: t.type ?? 'function', function: { name: t.function?.name ?? '', arguments: t.function?.arguments ?? '' }, index: k }))
+          : null,
+      },
+      finish_reason: c.finish_reason ?? 'stop',
+    };
+  });
   return {
     usage,
     body: {
-      id: typeof raw.id === 'string' ? raw.id : randomUUID().replace(/-/g, ''),
+      id: typeof raw.id === 'string' ? raw.id : newId(),
       object: 'chat.completion',
       model: clientModel,
       created: typeof raw.created === 'number' ? raw.created : Math.floor(Date.now() / 1000),
@@ -79,13 +107,11 @@ export function fromOpenAiCompletion(raw: Record<string, unknown>, clientModel: 
   };
 }
 
-export function fromOpenAiEmbeddings(raw: Record<string, unknown>, clientModel: string): { body: Record<string, unknown>; usage: Usage } {
-  const u = usageOf(raw.usage);
-  const usage = { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.prompt_tokens };
-  const data = (Array.isArray(raw.data) ? (raw.data as { embedding?: unknown; index?: number }[]) : []).map((d, i) => ({
-    object: 'embedding',
-    embedding: d.embedding,
-    index: d.index ?? i,
-  }));
-  return { usage, body: { id: typeof raw.id === 'string' ? raw.id : randomUUID().replace(/-/g, ''), object: 'list', model: clientModel, data, usage } };
+export function fromOpenAiEmbeddings(raw: Body, clientModel: string): { body: Body; usage: Usage } {
+  if (!Array.isArray(raw.data)) throw malformedResponse(`no data in ${JSON.stringify(raw)}`);
+  const prompt = usageOf(raw.usage).prompt_tokens;
+  // Embeddings generate nothing: Mistral reports completion_tokens 0 and total = prompt.
+  const usage = { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt };
+  const data = (raw.data as { embedding?: unknown; index?: number }[]).map((d, i) => ({ object: 'embedding', embedding: d.embedding, index: d.index ?? i }));
+  return { usage, body: { id: typeof raw.id === 'string' ? raw.id : newId(), object: 'list', model: clientModel, data, usage } };
 }
