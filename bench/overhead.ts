@@ -16,7 +16,7 @@ const ONLINE = quick ? 200 : 1000;
 const BATCH = quick ? 10_000 : 50_000;
 const LATENCY_MS = 10;
 
-const up = await startFakeUpstream({ latencyMs: LATENCY_MS });
+const up = await startFakeUpstream({ latencyMs: LATENCY_MS, record: false });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-bench-overhead-'));
 const body = (i: number) => JSON.stringify({ model: 'up', max_tokens: 16, messages: [{ role: 'user', content: `online ${i}` }] });
 

@@ -22,7 +22,7 @@ if (pgDown) {
   console.log(`scaling benchmark skipped: ${pgDown}`);
   process.exit(0);
 }
-const up = await startFakeUpstream({ latencyMs: LATENCY_MS });
+const up = await startFakeUpstream({ latencyMs: LATENCY_MS, record: false });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-bench-scale-'));
 const input = path.join(dir, 'input.jsonl');
 writeChatFile(input, REQUESTS);

@@ -16,7 +16,7 @@ const REQUESTS = quick ? 10_000 : 100_000;
 const CONCURRENCY = 64;
 const SERVICE_MS = 20;
 
-const up = await startFakeUpstream({ latencyMs: SERVICE_MS, maxConcurrent: CONCURRENCY });
+const up = await startFakeUpstream({ latencyMs: SERVICE_MS, maxConcurrent: CONCURRENCY, record: false });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-bench-up-'));
 
 async function direct(): Promise<number> {
