@@ -64,6 +64,3 @@ export const conflict = (code: string, message: string) => new ApiError(409, 'co
 
 export const unauthorized = (message = 'Unauthorized') =>
   new ApiError(401, 'authentication_error', 'unauthorized', message);
-
-export const tooLarge = (code: string, message: string, param: string | null = null) =>
-  new ApiError(413, 'payload_too_large', code, message, param);

@@ -82,7 +82,8 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get('/v1/files', async (req) => {
     const q = req.query as Query;
-    const purpose = queryString(q, 'purpose');
+    // include_total is validated but always honoured as true: TS SDK 1.5.0 requires an integer total.
+    queryBool(q, 'include_total', true);
     const { rows, total } = await listFiles(
       ctx.db.kysely,
       req.principal.workspace,
@@ -92,13 +93,10 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
         sources: queryList(q, 'source'),
         mimetypes: queryList(q, 'mimetypes'),
         search: queryString(q, 'search'),
-        purpose,
+        purpose: queryString(q, 'purpose'),
       },
       ctx.clock.now(),
-      true,
     );
-    // include_total=false is honoured by the SDK schema with null, but TS 1.5.0 needs an integer: always send it.
-    queryBool(q, 'include_total', true);
     return { data: (await withLiveSizes(ctx.db.kysely, rows)).map(fileObject), object: 'list', total };
   });
 

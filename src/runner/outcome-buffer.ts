@@ -38,10 +38,6 @@ export class OutcomeBuffer {
     if (this.failure) throw this.failure;
   }
 
-  get lost() {
-    return this.fenced;
-  }
-
   private flushSoon(delay: number) {
     if (this.timer && delay > 0) return;
     if (this.timer) clearTimeout(this.timer);

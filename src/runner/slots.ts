@@ -5,10 +5,6 @@ export class Slots {
 
   constructor(readonly size: number) {}
 
-  get inUse() {
-    return this.used;
-  }
-
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.used < this.size) {

@@ -41,12 +41,7 @@ export async function getFile(db: Q, workspace: string, id: string, now: number)
   return visibleFiles(db, workspace, now).selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** A file row by id regardless of visibility: the runner reads hidden inline inputs through it. */
-export async function getFileAnyState(db: Q, workspace: string, id: string): Promise<FileRow | undefined> {
-  return db.selectFrom('files').selectAll().where('workspace', '=', workspace).where('id', '=', id).executeTakeFirst();
-}
-
-export async function listFiles(db: Q, workspace: string, f: FileFilters, now: number, withTotal: boolean) {
+export async function listFiles(db: Q, workspace: string, f: FileFilters, now: number) {
   let q = visibleFiles(db, workspace, now);
   if (f.sampleTypes?.length) q = q.where('sample_type', 'in', f.sampleTypes);
   if (f.sources?.length) q = q.where('source', 'in', f.sources);
@@ -64,9 +59,7 @@ export async function listFiles(db: Q, workspace: string, f: FileFilters, now: n
     .limit(f.pageSize)
     .offset(f.page * f.pageSize)
     .execute();
-  const total = withTotal
-    ? Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-    : null;
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   return { rows, total };
 }
 
@@ -80,8 +73,4 @@ export async function markFileDeleted(db: Q, workspace: string, id: string, now:
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
-}
-
-export async function fileChunks(db: Q, fileId: string) {
-  return db.selectFrom('file_chunks').selectAll().where('file_id', '=', fileId).orderBy('chunk_no').execute();
 }

@@ -46,8 +46,4 @@ export class SequencePool {
     if (next) next(seq);
     else this.free.push(seq);
   }
-
-  get waitingCount() {
-    return this.waiting.online.length + this.waiting.batch.length;
-  }
 }
