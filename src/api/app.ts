@@ -32,9 +32,19 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     }
   });
 
+  // Request bodies are JSON (or multipart on the upload route): a text/plain body is as unsupported as any other type.
+  app.removeContentTypeParser('text/plain');
+
   await app.register(multipart, {
     limits: { fileSize: ctx.config.maxFileBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 16 },
     throwFileSizeLimit: true,
+  });
+
+  // The multipart parser is global, but only the upload route reads a form; elsewhere a form is the wrong media type.
+  app.addHook('preValidation', async (req) => {
+    if (req.isMultipart() && req.routeOptions.url !== '/v1/files') {
+      throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', `${req.method} ${req.routeOptions.url} takes a JSON body (content-type: application/json), not multipart/form-data.`);
+    }
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -83,9 +93,13 @@ export function toApiError(err: FastifyError | Error): ApiError {
   if (!e.statusCode && /multipart|boundary|unexpected end of form|part terminated/i.test(e.message ?? '')) {
     return new ApiError(400, 'invalid_request_error', 'invalid_multipart', `Malformed multipart/form-data body: ${e.message}`);
   }
+  // busboy stops at the second file part (limits.files = 1): the same mistake as a file part under another name.
+  if (e.code === 'FST_FILES_LIMIT') {
+    return new ApiError(422, 'invalid_request_error', 'unexpected_file_part', 'The form has more than one file part: send exactly one file, in the part named "file".', 'file');
+  }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'payload_too_large', 'body_too_large', 'Request body is too large.');
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
-    return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', `Unsupported content type: ${e.message}`);
+    return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Unsupported content type: send a JSON body with content-type application/json (uploads to POST /v1/files take multipart/form-data).');
   }
   if (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'SQLITE_FULL' || e.code === '53100') {
     return new ApiError(507, 'storage_error', 'insufficient_storage', 'The server is out of disk space; nothing was stored. Try again later.');
@@ -99,16 +113,18 @@ export function toApiError(err: FastifyError | Error): ApiError {
 }
 
 function fromZod(err: ZodError): ApiError {
-  const detail: ValidationDetail[] = err.issues.map((i) => ({
-    loc: ['body', ...i.path],
-    msg: i.message,
-    type: i.code === 'unrecognized_keys' ? 'extra_forbidden' : i.code,
-  }));
+  // FastAPI names each extra field in its own entry: {type:"extra_forbidden", loc:["body","store"], msg:"Extra inputs are not permitted"}.
+  const detail: ValidationDetail[] = err.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ loc: ['body', ...i.path, k], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' }))
+      : [{ loc: ['body', ...i.path], msg: i.message, type: i.code }],
+  );
   const first = err.issues[0]!;
   const where = first.path.length ? first.path.join('.') : 'body';
+  const param = first.code === 'unrecognized_keys' ? [...first.path, first.keys[0]!].join('.') : where;
   const msg =
     first.code === 'unrecognized_keys'
       ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}`
       : first.message;
-  return new ApiError(422, 'invalid_request_error', 'validation_error', `${where}: ${msg}`, where, detail);
+  return new ApiError(422, 'invalid_request_error', 'validation_error', `${where}: ${msg}`, param, detail);
 }

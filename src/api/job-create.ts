@@ -4,7 +4,7 @@ import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
 import { getJobByIdempotencyKey, insertJob, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 import { KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
-import { failedLineInputs, fileInputs, inlineInputs, type JobInputs } from './job-inputs.js';
+import { discardHiddenInput, failedLineInputs, fileInputs, inlineInputs, type JobInputs } from './job-inputs.js';
 
 export function idempotencyKeyOf(header: string | string[] | undefined): string | null {
   if (header === undefined) return null;
@@ -59,6 +59,19 @@ interface JobSpec {
 }
 
 async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
+  try {
+    return await insertJobRow(ctx, spec, input, idempotencyKey, now);
+  } catch (err) {
+    // Inline and retry jobs staged a hidden input file for this job alone: it must not outlive a job that was never created.
+    if (spec.inputFiles.length === 0) await discardHiddenInput(ctx, input).catch(() => undefined);
+    // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
+    const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, spec.workspace, idempotencyKey) : undefined;
+    if (winner) return winner;
+    throw err;
+  }
+}
+
+async function insertJobRow(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
   if (input.total > ctx.config.maxPendingRequests) {
     throw unprocessable('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, spec.inputFiles.length ? 'input_files' : 'requests');
   }
@@ -91,14 +104,7 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
     deleted_at: null,
     idempotency_key: idempotencyKey,
   };
-  try {
-    await insertJob(ctx.db.kysely, row, input.inputs, spec.metadata);
-  } catch (err) {
-    // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
-    const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, spec.workspace, idempotencyKey) : undefined;
-    if (winner) return winner;
-    throw err;
-  }
+  await insertJob(ctx.db.kysely, row, input.inputs, spec.metadata);
   return row;
 }
 

@@ -97,3 +97,14 @@ async function hiddenInput(ctx: AppContext, workspace: string, requests: Iterabl
   }, staged.summary.chunks);
   return { inputs: [{ fileId, blobKey: staged.writer.key, lineOffset: 0, chunkOffset: 0 }], total: staged.summary.requests };
 }
+
+/** Removes a hidden input (inline requests, retry lines) whose job was never created: row, chunks and bytes. */
+export async function discardHiddenInput(ctx: AppContext, input: JobInputs): Promise<void> {
+  for (const { fileId, blobKey } of input.inputs) {
+    await ctx.db.kysely.transaction().execute(async (tx) => {
+      await tx.deleteFrom('file_chunks').where('file_id', '=', fileId).execute();
+      await tx.deleteFrom('files').where('id', '=', fileId).where('hidden', '=', 1).execute();
+    });
+    await ctx.blobs.delete(blobKey);
+  }
+}

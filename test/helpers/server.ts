@@ -4,16 +4,19 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 import { defaultEngineFactories } from '../../src/engines/factories.js';
+import { startChildServer, type ChildServer } from './child-process.js';
 
 export const KEYS = { a: 'key-a', b: 'key-b' } as const;
 
 export interface TestServer extends RunningServer {
   dataDir: string;
+  /** The seeded API keys: workspace a and workspace b. */
+  keys: typeof KEYS;
   /** Authorization headers for workspace a or b. */
   auth(ws?: 'a' | 'b'): Record<string, string>;
   /** JSON request against the server; returns status and parsed body. */
   request(method: string, url: string, body?: unknown, ws?: 'a' | 'b'): Promise<{ status: number; body: any; headers: Headers }>;
-  /** Stops the server and removes its data dir. */
+  /** Stops the server and removes its data dir (unless keepData). `close` does the same. */
   stop(): Promise<void>;
 }
 
@@ -64,28 +67,71 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, config: configPath, database: opts.database, worker: opts.worker }, env);
   const server = await startServer(config, { engineFactories: defaultEngineFactories(config), log: () => undefined, ...opts });
   const auth = (ws: 'a' | 'b' = 'a') => ({ authorization: `Bearer ${KEYS[ws]}` });
+  const request: TestServer['request'] = async (method, url, body, ws = 'a') => {
+    const res = await fetch(`${server.url}${url}`, {
+      method,
+      headers: { ...auth(ws), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  const stop = async () => {
+    await server.close();
+    if (!opts.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
   return {
     ...server,
     dataDir,
+    keys: KEYS,
     auth,
-    request: async (method, url, body, ws = 'a') => {
-      const res = await fetch(`${server.url}${url}`, {
-        method,
-        headers: { ...auth(ws), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* not JSON: keep the text */
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    request,
+    stop,
+    close: stop,
+  };
+}
+
+export interface ChildTestServer extends ChildServer {
+  pid: number;
+  dataDir: string;
+  /** Workspace → key: a and b when seeded, else the one key batchd generated for 'default'. */
+  keys: Record<string, string>;
+}
+
+/**
+ * `node bin/batchd.js serve --port 0` in a child process over a fresh temp data dir,
+ * resolved once it prints its listening line. With `seedKeys: false` no key is
+ * configured, so batchd generates one for workspace 'default' (kept in the data dir).
+ * By default it runs the TypeScript sources (BATCHD_FROM_SOURCE), so a stale build is never
+ * what is tested; `fromSource: false` runs the compiled build as installed (`npm test` builds
+ * it first), without tsx's own memory. `stop()` ends the process and removes the data dir.
+ */
+export async function startChildTestServer(opts: { args?: string[]; env?: Record<string, string>; seedKeys?: boolean; fromSource?: boolean } = {}): Promise<ChildTestServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-child-'));
+  const seed = opts.seedKeys ?? true;
+  const env = { BATCHD_FROM_SOURCE: opts.fromSource === false ? '' : '1', BATCHD_API_KEYS: seed ? `a:${KEYS.a},b:${KEYS.b}` : '', ...opts.env };
+  let child: ChildServer;
+  try {
+    child = await startChildServer(['serve', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])], env);
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const keys: Record<string, string> = seed ? { ...KEYS } : { default: fs.readFileSync(path.join(dataDir, 'default-api-key'), 'utf8').trim() };
+  return {
+    ...child,
+    pid: child.proc.pid!,
+    dataDir,
+    keys,
     stop: async () => {
-      await server.close();
-      if (!opts.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+      await child.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -133,3 +179,10 @@ export async function uploadJsonl(server: TestServer, lines: unknown[], ws: 'a' 
 /** n chat requests with custom_ids `<prefix><i>` and a content that fault rules can match. */
 export const chatLines = (n: number, prefix = 'r', content = (i: number) => `hello ${i}`) =>
   Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}${i}`, body: { max_tokens: 8, messages: [{ role: 'user', content: content(i) }] } }));
+
+/** JSONL bytes of `lines` (objects serialised, strings kept), newline-terminated: what an SDK upload sends. */
+export const jsonlBytes = (lines: unknown[]) => new TextEncoder().encode(lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
+
+/** An `assert.rejects` check for an SDK error (SDKError) with this HTTP status and, optionally, a body matching `body`. */
+export const sdkError = (status: number, body?: RegExp) => (e: { statusCode?: number; body?: string }) =>
+  e.statusCode === status && (!body || body.test(e.body ?? ''));
