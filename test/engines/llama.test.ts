@@ -3,156 +3,286 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { Template } from '@huggingface/jinja';
+import type { LlamaModel } from 'node-llama-cpp';
 import { generateTinyModel } from '../../src/engines/llama/gguf/tiny-model.js';
-import { createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
-import { acquireModel, releaseModel } from '../../src/engines/llama/runtime.js';
-import { chatTokens } from '../../src/engines/llama/prompts.js';
-import type { Endpoint, Engine, EngineResult } from '../../src/engines/engine.js';
+import { closeAllLlama, createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
+import { createFormatter } from '../../src/engines/llama/prompts.js';
+import { loadModelFile } from '../../src/engines/llama/runtime.js';
+import type { Endpoint, Engine, EngineError, EngineResult } from '../../src/engines/engine.js';
 import type { ModelEntry } from '../../src/models/registry.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-llama-'));
 const file = path.join(dir, 'tiny.gguf');
-const entry = (p: string): ModelEntry => ({
-  id: 'tiny', engine: 'llama', path: p, endpoints: [], max_in_flight: 4, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048,
+const entry = (p: string, id = 'tiny'): ModelEntry => ({
+  id, engine: 'llama', path: p, endpoints: [], max_in_flight: 16, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048,
 });
-const hello = [{ role: 'user', content: 'What is the best French cheese?' }];
+const cheese = [{ role: 'user', content: 'What is the best French cheese?' }];
+const never = new AbortController().signal;
+type Choice = { index: number; message: { role: string; content: string; tool_calls: null }; finish_reason: string };
+const choice = (r: EngineResult) => (r.body.choices as Choice[])[0]!;
+const content = (r: EngineResult) => choice(r).message.content;
 
-describe('embedded llama.cpp engine on the generated model', () => {
+function caller(engine: () => Engine, p = file) {
+  return (endpoint: Endpoint, body: Record<string, unknown>, priority: 'online' | 'batch' = 'batch', signal = never) =>
+    engine().execute({ endpoint, body: { model: 'tiny-client', ...body }, model: entry(p), priority }, signal);
+}
+
+before(() => generateTinyModel(file));
+after(async () => {
+  await closeAllLlama();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('embedded engine: chat and FIM', () => {
   let engine: Engine;
-  const call = (endpoint: Endpoint, body: Record<string, unknown>, priority: 'online' | 'batch' = 'batch', signal = new AbortController().signal) =>
-    engine.execute({ endpoint, body: { model: 'tiny', ...body }, model: entry(file), priority }, signal);
-  const content = (r: EngineResult) => (r.body.choices as { message: { content: string } }[])[0]!.message.content;
-
+  let model: LlamaModel;
+  const call = caller(() => engine);
   before(async () => {
-    generateTinyModel(file);
-    engine = await createLlamaEngine(entry(file), { threads: 1, sequences: 2, contextSize: 1024 });
+    engine = await createLlamaEngine(entry(file), { threads: 1, sequences: 8, contextSize: 1024 });
+    model = await loadModelFile(file);
   });
   after(async () => {
     await engine.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await model.dispose();
   });
 
-  test('the generator writes the same bytes every time', () => {
-    const again = path.join(dir, 'again.gguf');
-    generateTinyModel(again);
-    const digest = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-    assert.equal(digest(again), digest(file));
-    assert.ok(fs.statSync(file).size < 8 * 1024 * 1024);
-  });
-
-  test('chat answers in Mistral shape with real usage counts', async () => {
-    const res = await call('/v1/chat/completions', { messages: hello, max_tokens: 12, temperature: 0 });
+  test('chat answers in Mistral shape, in readable words', async () => {
+    const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: 12, temperature: 0 });
+    assert.match(String(res.body.id), /^cmpl-[0-9a-f]{32}$/);
     assert.equal(res.body.object, 'chat.completion');
-    assert.equal(res.body.model, 'tiny');
-    const choice = (res.body.choices as { message: { role: string }; finish_reason: string }[])[0]!;
-    assert.equal(choice.message.role, 'assistant');
-    assert.match(content(res), /^[\x20-\x7e]+$/, 'readable text, no broken bytes');
-    const model = await acquireModel(file);
-    try {
-      assert.equal(res.usage.prompt_tokens, chatTokens(model, hello).length, 'prompt tokens are the tokenizer\'s count of the formatted prompt');
-    } finally {
-      await releaseModel(file);
-    }
+    assert.equal(res.body.model, 'tiny-client');
+    assert.ok(Number.isInteger(res.body.created) && Math.abs((res.body.created as number) - Date.now() / 1000) < 600);
+    assert.deepEqual(Object.keys(choice(res)).sort(), ['finish_reason', 'index', 'message']);
+    assert.equal(choice(res).message.role, 'assistant');
+    assert.equal(choice(res).message.tool_calls, null);
+    assert.match(content(res), /^[a-z]+( [a-z]+)*$/, `readable words, no bytes or leading space: ${JSON.stringify(content(res))}`);
+    assert.deepEqual(res.body.usage, res.usage);
     assert.equal(res.usage.total_tokens, res.usage.prompt_tokens + res.usage.completion_tokens);
+    const unnamed = await engine.execute({ endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 1 }, model: entry(file), priority: 'batch' }, never);
+    assert.equal(unnamed.body.model, 'tiny', 'without body.model the entry id is used');
+  });
+
+  test('prompt_tokens is the tokenizer count of the GGUF chat template rendered for the messages', async () => {
+    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Name a cheese.' }, { role: 'assistant', content: 'Brie.' }, { role: 'user', content: 'Why that one?' }];
+    const res = await call('/v1/chat/completions', { messages, max_tokens: 2, temperature: 0 });
+    // As llama.cpp's server does it: render the model's own template, tokenize the whole string.
+    const template = new Template(model.fileInfo.metadata.tokenizer!.chat_template!);
+    const rendered = template.render({ messages, bos_token: '<s>', eos_token: '</s>' });
+    assert.equal(rendered, '<s>[INST] Name a cheese.[/INST] Brie.</s>[INST] Be brief.\n\nWhy that one?[/INST]');
+    const tokens = model.tokenize(rendered, true);
+    assert.deepEqual(createFormatter(model).chat(messages).tokens, tokens);
+    assert.equal(res.usage.prompt_tokens, tokens.length);
   });
 
   test('max_tokens bounds the completion and ends it with finish_reason length', async () => {
-    const res = await call('/v1/chat/completions', { messages: hello, max_tokens: 7, temperature: 0 });
-    assert.equal(res.usage.completion_tokens, 7);
-    assert.equal((res.body.choices as { finish_reason: string }[])[0]!.finish_reason, 'length');
+    for (const max of [1, 7, 30]) {
+      const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: max, temperature: 0 });
+      assert.equal(res.usage.completion_tokens, max);
+      assert.equal(choice(res).finish_reason, 'length');
+    }
+    const none = await call('/v1/chat/completions', { messages: cheese, max_tokens: 0 });
+    assert.deepEqual([content(none), none.usage.completion_tokens], ['', 0]);
   });
 
-  test('temperature 0, or a random_seed with temperature 0.8, gives the same text every time', async () => {
-    const greedy = [await call('/v1/chat/completions', { messages: hello, max_tokens: 20, temperature: 0 }), await call('/v1/chat/completions', { messages: hello, max_tokens: 20, temperature: 0 })];
-    assert.equal(content(greedy[0]!), content(greedy[1]!));
-    const seeded = (seed: number) => call('/v1/chat/completions', { messages: hello, max_tokens: 20, temperature: 0.8, random_seed: seed });
-    assert.equal(content(await seeded(7)), content(await seeded(7)));
+  test('end-of-sequence is reachable: some answers end on their own with finish_reason stop', async () => {
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i} about the sea` }], max_tokens: 300, temperature: 0 })));
+    const ended = results.filter((r) => choice(r).finish_reason === 'stop');
+    assert.ok(ended.length > 0, 'at least one of 16 prompts ends before max_tokens');
+    for (const r of ended) assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens < 300);
+  });
+
+  test('temperature 0 is deterministic; so is temperature 0.8 with a random_seed, and seeds differ', async () => {
+    const ask = (extra: Record<string, unknown>) => call('/v1/chat/completions', { messages: cheese, max_tokens: 24, ...extra }).then(content);
+    assert.equal(await ask({ temperature: 0 }), await ask({ temperature: 0 }));
+    assert.equal(await ask({ temperature: 0.8, random_seed: 7 }), await ask({ temperature: 0.8, random_seed: 7 }));
+    const seeds = new Set(await Promise.all([1, 2, 3, 4].map((s) => ask({ temperature: 0.8, random_seed: s }))));
+    assert.ok(seeds.size > 1, 'different seeds sample differently');
   });
 
   test('a stop string ends the completion and is not included', async () => {
-    const full = content(await call('/v1/chat/completions', { messages: hello, max_tokens: 20, temperature: 0 }));
-    const word = full.split(' ')[2]!;
-    const res = await call('/v1/chat/completions', { messages: hello, max_tokens: 20, temperature: 0, stop: [` ${word}`] });
-    assert.equal(content(res), full.slice(0, full.indexOf(` ${word}`)));
-    assert.equal((res.body.choices as { finish_reason: string }[])[0]!.finish_reason, 'stop');
+    const full = content(await call('/v1/chat/completions', { messages: cheese, max_tokens: 20, temperature: 0 }));
+    const word = ` ${full.split(' ')[3]}`;
+    const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: 20, temperature: 0, stop: ['zzz', word] });
+    assert.equal(content(res), full.slice(0, full.indexOf(word)));
+    assert.equal(choice(res).finish_reason, 'stop');
   });
 
-  test('FIM completes between a prompt and a suffix', async () => {
-    const res = await call('/v1/fim/completions', { prompt: 'def add(a, b):', suffix: 'return c', max_tokens: 5, temperature: 0 });
+  test('streaming delivers the same text in pieces, each a valid string', async () => {
+    const pieces: string[] = [];
+    const res = await engine.stream!({ endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 16, temperature: 0 }, model: entry(file), priority: 'online' }, never, (d) => pieces.push(d));
+    assert.ok(pieces.length > 1);
+    assert.equal(pieces.join(''), content(res));
+    assert.equal(content(res), content(await call('/v1/chat/completions', { messages: cheese, max_tokens: 16, temperature: 0 })));
+  });
+
+  test('an assistant prefix is continued and returned in the content', async () => {
+    const res = await call('/v1/chat/completions', { messages: [...cheese, { role: 'assistant', content: 'The best', prefix: true }], max_tokens: 4, temperature: 0 });
+    assert.match(content(res), /^The best [a-z]/);
+  });
+
+  test('json_schema constrains the output to the schema; json_object to a JSON object', async () => {
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+    const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: 40, temperature: 0, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } } });
+    assert.equal(typeof JSON.parse(content(res)).ok, 'boolean');
+    assert.equal(choice(res).finish_reason, 'stop');
+    const obj = await call('/v1/chat/completions', { messages: cheese, max_tokens: 10, temperature: 0, response_format: { type: 'json_object' } });
+    assert.match(content(obj), /^\s*\{/);
+  });
+
+  test('n returns several choices, counted in usage', async () => {
+    const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: 5, temperature: 0.8, random_seed: 1, n: 3 });
+    assert.deepEqual((res.body.choices as Choice[]).map((c) => c.index), [0, 1, 2]);
+    assert.equal(res.usage.completion_tokens, 15);
+  });
+
+  test('FIM uses the model\'s FIM tokens and answers in the chat shape', async () => {
+    const res = await call('/v1/fim/completions', { prompt: 'def add(a, b):', suffix: 'return c', max_tokens: 5, min_tokens: 5, temperature: 0 });
+    assert.equal(res.body.object, 'chat.completion');
     assert.equal(res.usage.completion_tokens, 5);
-    assert.equal(typeof content(res), 'string');
+    const { prefix, suffix } = model.tokens.infill;
+    const expected = [model.tokens.bos!, suffix!, ...model.tokenize('return c'), prefix!, ...model.tokenize('def add(a, b):')];
+    assert.equal(res.usage.prompt_tokens, expected.length);
   });
 
-  test('embeddings are normalised, deterministic and honour output_dimension', async () => {
+  test('many concurrent requests share the sequences and all complete', async () => {
+    const all = await Promise.all(Array.from({ length: 40 }, (_, i) => call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 6 + (i % 5), temperature: 0 })));
+    all.forEach((r, i) => assert.ok(r.usage.completion_tokens <= 6 + (i % 5) && r.usage.completion_tokens > 0));
+  });
+
+  test('bad requests are refused in Mistral\'s error shape, naming the field', async () => {
+    const cases: [Record<string, unknown>, number, string][] = [
+      [{}, 422, 'messages'],
+      [{ messages: 'nope' }, 422, 'messages'],
+      [{ messages: [{ role: 'robot', content: 'x' }] }, 422, 'messages.0.role'],
+      [{ messages: [{ role: 'user', content: 5 }] }, 422, 'messages.0.content'],
+      [{ messages: cheese, temperature: 5 }, 422, 'temperature'],
+      [{ messages: cheese, max_tokens: -1 }, 422, 'max_tokens'],
+      [{ messages: cheese, stop: [1] }, 422, 'stop'],
+      [{ messages: [{ role: 'user', content: 'word '.repeat(2000) }] }, 400, 'messages'],
+      [{ messages: [...cheese, { role: 'assistant', content: 'x' }] }, 400, 'messages'],
+    ];
+    for (const [body, status, param] of cases) {
+      await assert.rejects(call('/v1/chat/completions', body), (e: EngineError) => {
+        const b = e.body as { object: string; type: string; param: string; message: string };
+        return !e.retryable && e.statusCode === status && b.object === 'error' && b.type === 'invalid_request_error' && b.param === param && b.message.length > 0;
+      }, JSON.stringify(body).slice(0, 80));
+    }
+    await assert.rejects(call('/v1/fim/completions', { suffix: 'x' }), (e: EngineError) => (e.body as { param: string }).param === 'prompt');
+  });
+});
+
+describe('embedded engine: embeddings and moderation', () => {
+  let engine: Engine;
+  const call = caller(() => engine);
+  before(async () => {
+    engine = await createLlamaEngine(entry(file), { threads: 1, sequences: 4, contextSize: 1024 });
+  });
+  after(() => engine.close());
+
+  const vectors = (r: EngineResult) => (r.body.data as { embedding: number[] }[]).map((d) => d.embedding);
+  const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+  test('embeddings are normalised, deterministic, and honour output_dimension and base64', async () => {
     const a = await call('/v1/embeddings', { input: ['hello world', 'batch request'] });
-    const b = await call('/v1/embeddings', { input: 'hello world', output_dimension: 16 });
-    const data = a.body.data as { embedding: number[]; index: number }[];
-    assert.deepEqual(data.map((d) => d.index), [0, 1]);
-    const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-    assert.ok(Math.abs(norm(data[0]!.embedding) - 1) < 1e-6);
-    const short = (b.body.data as { embedding: number[] }[])[0]!.embedding;
+    assert.equal(a.body.object, 'list');
+    assert.deepEqual((a.body.data as { object: string; index: number }[]).map((d) => [d.object, d.index]), [['embedding', 0], ['embedding', 1]]);
+    const [v0, v1] = vectors(a);
+    assert.equal(v0!.length, 64);
+    assert.ok(Math.abs(norm(v0!) - 1) < 1e-9 && Math.abs(norm(v1!) - 1) < 1e-9);
+    assert.notDeepEqual(v0, v1);
+    assert.deepEqual(vectors(await call('/v1/embeddings', { input: 'hello world' }))[0], v0, 'same input, same vector, alone or in a list');
+    const short = vectors(await call('/v1/embeddings', { input: 'hello world', output_dimension: 16 }))[0]!;
     assert.equal(short.length, 16);
-    assert.ok(Math.abs(norm(short) - 1) < 1e-6);
-    const again = await call('/v1/embeddings', { input: ['hello world'] });
-    assert.deepEqual((again.body.data as { embedding: number[] }[])[0]!.embedding, data[0]!.embedding);
-    assert.ok(a.usage.prompt_tokens > 0);
+    assert.ok(Math.abs(norm(short) - 1) < 1e-9);
+    const b64 = (await call('/v1/embeddings', { input: 'hello world', encoding_format: 'base64' })).body.data as { embedding: string }[];
+    const decoded = [...new Float32Array(new Uint8Array(Buffer.from(b64[0]!.embedding, 'base64')).buffer)];
+    decoded.forEach((x, i) => assert.ok(Math.abs(x - v0![i]!) < 1e-6));
     assert.equal(a.usage.completion_tokens, 0);
+    assert.ok(a.usage.prompt_tokens >= 4, 'counts every input, with the BOS the model adds');
+    await assert.rejects(call('/v1/embeddings', { input: [1] }), (e: EngineError) => e.statusCode === 422 && (e.body as { param: string }).param === 'input');
   });
 
-  test('moderation scores all nine categories from the model\'s token probabilities', async () => {
+  test('moderation returns the nine categories with scores in [0, 1], one result per input', async () => {
     const res = await call('/v1/moderations', { input: ['I will hurt you', 'good morning'] });
+    assert.equal(res.body.model, 'tiny-client');
     const results = res.body.results as { categories: Record<string, boolean>; category_scores: Record<string, number> }[];
     assert.equal(results.length, 2);
+    const names = ['sexual', 'hate_and_discrimination', 'violence_and_threats', 'dangerous_and_criminal_content', 'selfharm', 'health', 'financial', 'law', 'pii'];
     for (const r of results) {
-      assert.equal(Object.keys(r.category_scores).length, 9);
+      assert.deepEqual(Object.keys(r.category_scores).sort(), [...names].sort());
       for (const [k, v] of Object.entries(r.category_scores)) {
         assert.ok(v >= 0 && v <= 1, `${k}=${v}`);
         assert.equal(r.categories[k], v >= 0.5);
       }
     }
     assert.notDeepEqual(results[0]!.category_scores, results[1]!.category_scores, 'scores depend on the text');
+    assert.ok(res.usage.prompt_tokens > 0 && res.usage.completion_tokens === 0);
+    // Alone rather than batched with a second text: equal up to float rounding (llama.cpp's sums depend on the batch).
+    const again = (await call('/v1/moderations', { input: 'I will hurt you' })).body.results as typeof results;
+    for (const [k, v] of Object.entries(results[0]!.category_scores)) assert.ok(Math.abs(again[0]!.category_scores[k]! - v) < 1e-4, k);
+    const chat = await call('/v1/chat/moderations', { input: [[{ role: 'user', content: 'hi' }], [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hey' }]] });
+    assert.equal((chat.body.results as unknown[]).length, 2);
   });
+});
 
-  test('many concurrent requests share the sequences and all complete', async () => {
-    const all = await Promise.all(Array.from({ length: 24 }, (_, i) => call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 6, temperature: 0 })));
-    assert.equal(all.length, 24);
-    assert.ok(all.every((r) => r.usage.completion_tokens === 6));
+describe('embedded engine: scheduling, sharing, aborts and start-up errors', () => {
+  // One sequence, so queueing is visible; a file of its own, so it gets a pool of its own.
+  const single = path.join(dir, 'single.gguf');
+  let engine: Engine;
+  const call = caller(() => engine, single);
+  before(async () => {
+    fs.copyFileSync(file, single);
+    engine = await createLlamaEngine(entry(single), { sequences: 1, contextSize: 512 });
   });
+  after(() => engine.close());
 
-  test('an online request goes ahead of queued batch requests', async () => {
+  test('an online request submitted behind queued batch requests runs before them', async () => {
     const finished: string[] = [];
-    const req = (label: string, priority: 'online' | 'batch') =>
-      call('/v1/chat/completions', { messages: hello, max_tokens: 40, temperature: 0 }, priority).then(() => finished.push(label));
-    const batch = Array.from({ length: 8 }, (_, i) => req(`batch${i}`, 'batch'));
-    await new Promise((r) => setImmediate(r));
-    const online = req('online', 'online');
+    const run = (label: string, priority: 'online' | 'batch', max: number) => call('/v1/chat/completions', { messages: cheese, max_tokens: max, temperature: 0 }, priority).then(() => finished.push(label));
+    const batch = Array.from({ length: 5 }, (_, i) => run(`batch${i}`, 'batch', 8));
+    const online = run('online', 'online', 8);
     await Promise.all([...batch, online]);
-    assert.ok(finished.indexOf('online') < 5, `online finished at position ${finished.indexOf('online')} of ${finished.join(',')}`);
+    assert.deepEqual(finished, ['batch0', 'online', 'batch1', 'batch2', 'batch3', 'batch4'], 'only the request already running finishes first');
   });
 
-  test('an abort stops generation and frees the sequence', async () => {
+  test('an abort stops generation at once and frees the sequence', async () => {
     const ac = new AbortController();
-    const p = call('/v1/chat/completions', { messages: hello, max_tokens: 1000, temperature: 0 }, 'batch', ac.signal);
-    setTimeout(() => ac.abort(new Error('stop')), 5);
-    await assert.rejects(p, /stop/);
-    const res = await call('/v1/chat/completions', { messages: hello, max_tokens: 3, temperature: 0 });
-    assert.equal(res.usage.completion_tokens, 3);
+    let pieces = 0;
+    const req = { endpoint: '/v1/chat/completions' as const, body: { messages: cheese, max_tokens: 400, temperature: 0 }, model: entry(single), priority: 'batch' as const };
+    const aborted = engine.stream!(req, ac.signal, () => {
+      if (++pieces === 2) ac.abort(new Error('client went away'));
+    });
+    await assert.rejects(aborted, /client went away/);
+    assert.equal(pieces, 2, 'no text after the abort');
+    const next = await call('/v1/chat/completions', { messages: cheese, max_tokens: 3, temperature: 0 });
+    assert.equal(next.usage.completion_tokens, 3, 'the only sequence was given back');
   });
 
-  test('a bad request is refused with the field named', async () => {
-    await assert.rejects(call('/v1/chat/completions', { messages: 'nope' }), (e: Error & { statusCode?: number; body?: { param?: string } }) => e.statusCode === 422 && e.body?.param === 'messages');
-    await assert.rejects(call('/v1/chat/completions', { messages: hello, temperature: 5 }), (e: Error & { body?: { param?: string } }) => e.body?.param === 'temperature');
+  test('a request aborted while queued never runs', async () => {
+    const ac = new AbortController();
+    const running = call('/v1/chat/completions', { messages: cheese, max_tokens: 20, temperature: 0 });
+    const queued = call('/v1/chat/completions', { messages: cheese, max_tokens: 20, temperature: 0 }, 'online', ac.signal);
+    ac.abort(new Error('cancelled'));
+    await assert.rejects(queued, /cancelled/);
+    assert.equal((await running).usage.completion_tokens, 20);
   });
 
-  test('a missing or corrupt model file gives an error naming the file', async () => {
+  test('entries naming the same file share one model; it stays loaded until the last one closes', async () => {
+    const other = await createLlamaEngine(entry(single, 'alias'), { sequences: 4 });
+    assert.equal(other.maxInFlight, engine.maxInFlight, 'the first entry sized the shared pool');
+    await other.close();
+    assert.equal((await call('/v1/chat/completions', { messages: cheese, max_tokens: 2 })).usage.completion_tokens, 2);
+  });
+
+  test('a missing or corrupt model file fails engine creation with an error naming the file', async () => {
     const missing = path.join(dir, 'missing.gguf');
-    await assert.rejects(createLlamaEngine(entry(missing), { threads: 1, sequences: 1, contextSize: 256 }), new RegExp(`${missing}.*does not exist`));
+    await assert.rejects(createLlamaEngine(entry(missing)), (e: Error) => e.message.includes(missing) && /does not exist/.test(e.message));
     const junk = path.join(dir, 'junk.gguf');
     fs.writeFileSync(junk, 'this is not a model');
-    await assert.rejects(createLlamaEngine(entry(junk), { threads: 1, sequences: 1, contextSize: 256 }), new RegExp(`${junk}.*not a GGUF`));
+    await assert.rejects(createLlamaEngine(entry(junk)), (e: Error) => e.message.includes(junk) && /not a GGUF/.test(e.message));
     const truncated = path.join(dir, 'truncated.gguf');
-    fs.writeFileSync(truncated, fs.readFileSync(file).subarray(0, 200_000));
-    await assert.rejects(createLlamaEngine(entry(truncated), { threads: 1, sequences: 1, contextSize: 256 }), new RegExp(`${truncated}.*(truncated|corrupt)`));
+    fs.writeFileSync(truncated, fs.readFileSync(file).subarray(0, 300_000));
+    await assert.rejects(createLlamaEngine(entry(truncated)), (e: Error) => e.message.includes(truncated) && /truncated/.test(e.message));
   });
 });

@@ -1,18 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
 import { invalidRequest, type EngineResult } from '../engine.js';
+import { badRequest } from './sampling.js';
+import { SlotPool, type Priority } from './sequence-pool.js';
 
 /**
- * Embeddings from the model's embedding context, one input after another on that
- * context (calls are chained, so concurrent requests never interleave on it). Vectors
- * are L2-normalised (llama.cpp's are not); `output_dimension` truncates, then renormalises.
+ * Embeddings on a small pool of embedding contexts (one sequence each, as llama.cpp's
+ * pooled embeddings are read per context). Every input takes a context of its own, so
+ * a request's inputs, and concurrent requests, run on all contexts at once; online
+ * inputs go first. Vectors are L2-normalised (llama.cpp's are not); `output_dimension`
+ * truncates, then renormalises.
  */
 export class Embedder {
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly pool: SlotPool<LlamaEmbeddingContext>;
 
-  constructor(private readonly model: LlamaModel, private readonly context: LlamaEmbeddingContext) {}
+  constructor(private readonly model: LlamaModel, private readonly contexts: LlamaEmbeddingContext[], private readonly contextSize: number) {
+    this.pool = new SlotPool(contexts);
+  }
 
-  async embed(body: Record<string, unknown>, modelName: string, signal: AbortSignal): Promise<EngineResult> {
+  async embed(body: Record<string, unknown>, modelName: string, priority: Priority, signal: AbortSignal): Promise<EngineResult> {
     const input = body.input;
     const texts = typeof input === 'string' ? [input] : input;
     if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === 'string')) {
@@ -20,24 +26,39 @@ export class Embedder {
     }
     const dim = body.output_dimension;
     if (dim !== undefined && dim !== null && (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1)) throw invalidRequest('output_dimension', 'must be a positive integer');
-    const base64 = body.encoding_format === 'base64';
-    const run = this.chain.then(async () => {
-      const data = [];
-      let tokens = 0;
-      for (const [index, text] of (texts as string[]).entries()) {
-        if (signal.aborted) throw signal.reason;
-        // Tokenized once: the same tokens are embedded and counted for usage.
-        const input = this.model.tokenize(text);
-        tokens += input.length;
-        const vector = normalise((await this.context.getEmbeddingFor(input)).vector, typeof dim === 'number' ? dim : undefined);
-        data.push({ object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector });
-      }
-      return { data, tokens };
+    if (body.output_dtype !== undefined && body.output_dtype !== null && body.output_dtype !== 'float') throw badRequest('output_dtype', "only 'float' is supported by the embedded engine");
+    if (body.encoding_format !== undefined && body.encoding_format !== null && body.encoding_format !== 'float' && body.encoding_format !== 'base64') {
+      throw invalidRequest('encoding_format', "must be 'float' or 'base64'");
+    }
+    // Tokenized once: the same tokens are checked, embedded and counted (with the BOS/EOS the context adds).
+    const inputs = (texts as string[]).map((text, i) => {
+      const tokens = this.model.tokenize(text);
+      const length = this.contexts[0]!.calculateInputLength(tokens.slice());
+      if (length >= this.contextSize) throw badRequest('input', `input ${i} is ${length} tokens; this model embeds at most ${this.contextSize - 1}`);
+      return { tokens, length };
     });
-    this.chain = run.catch(() => undefined);
-    const { data, tokens } = await run;
+    const vectors = await Promise.all(inputs.map((x) => this.vector(x.tokens, priority, signal)));
+    const base64 = body.encoding_format === 'base64';
+    const data = vectors.map((v, index) => {
+      const vector = normalise(v, typeof dim === 'number' ? dim : undefined);
+      return { object: 'embedding', embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector, index };
+    });
+    const tokens = inputs.reduce((n, x) => n + x.length, 0);
     const usage = { prompt_tokens: tokens, completion_tokens: 0, total_tokens: tokens };
     return { status_code: 200, usage, body: { id: randomUUID().replace(/-/g, ''), object: 'list', model: modelName, data, usage } };
+  }
+
+  private async vector(tokens: Token[], priority: Priority, signal: AbortSignal): Promise<readonly number[]> {
+    const ctx = await this.pool.acquire(priority, signal);
+    try {
+      return (await ctx.getEmbeddingFor(tokens)).vector;
+    } finally {
+      this.pool.release(ctx);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.contexts.map((c) => c.dispose()));
   }
 }
 

@@ -1,130 +1,106 @@
 import { randomUUID } from 'node:crypto';
-import { LlamaGrammarEvaluationState, type Llama, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import { invalidRequest, type Usage } from '../engine.js';
-
-export interface Sampling {
-  maxTokens: number;
-  temperature: number;
-  topP: number;
-  seed: number;
-  stop: string[];
-  json: boolean;
-}
-
-/** Mistral's sampling fields, checked and defaulted. */
-export function samplingOf(body: Record<string, unknown>, defaultMaxTokens: number): Sampling {
-  const num = (k: string, lo: number, hi: number, d: number) => {
-    const v = body[k];
-    if (v === undefined || v === null) return d;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw invalidRequest(k, `must be a number from ${lo} to ${hi}`);
-    return v;
-  };
-  const stop = body.stop === undefined || body.stop === null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
-  if (!stop.every((s) => typeof s === 'string' && s.length > 0)) throw invalidRequest('stop', 'must be a string or an array of strings');
-  const format = (body.response_format as { type?: string } | undefined)?.type;
-  return {
-    maxTokens: Math.floor(num('max_tokens', 0, 1_000_000, defaultMaxTokens)),
-    temperature: num('temperature', 0, 2, 0.3),
-    topP: num('top_p', 0, 1, 1),
-    seed: Math.floor(num('random_seed', 0, 2 ** 32 - 1, Math.floor(Math.random() * 2 ** 31))),
-    stop: stop as string[],
-    json: format === 'json_object' || format === 'json_schema',
-  };
-}
+import { LlamaGrammarEvaluationState, TokenBias, type Llama, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token } from 'node-llama-cpp';
+import type { Usage } from '../engine.js';
+import { CompletionText } from './completion-text.js';
+import type { Sampling } from './sampling.js';
 
 export interface Generated {
   text: string;
   finishReason: 'stop' | 'length';
-  usage: Usage;
+  completionTokens: number;
+}
+
+/** JSON grammars, compiled once per schema text (compiling costs milliseconds; requests repeat schemas). */
+export class Grammars {
+  private readonly cache = new Map<string, Promise<LlamaGrammar>>();
+  constructor(private readonly llama: Llama) {}
+
+  get(schema: Record<string, unknown> | null): Promise<LlamaGrammar> {
+    const key = schema === null ? '' : JSON.stringify(schema);
+    let g = this.cache.get(key);
+    if (!g) {
+      // A schema node-llama-cpp cannot compile still gets valid JSON, just not that shape.
+      g = schema === null ? this.llama.getGrammarFor('json') : this.llama.createGrammarForJsonSchema(schema as never).catch(() => this.llama.getGrammarFor('json'));
+      if (this.cache.size > 256) this.cache.clear();
+      this.cache.set(key, g);
+    }
+    return g;
+  }
+}
+
+export interface GenerateInput {
+  model: LlamaModel;
+  grammars: Grammars;
+  seq: LlamaContextSequence;
+  prompt: Token[];
+  sampling: Sampling;
+  /** Offset added to the seed: the i-th of n choices differs from the others, reproducibly. */
+  choice: number;
+  /** The prompt ends with an assistant prefix that the completion continues. */
+  continuesPrefix: boolean;
+  /** Online work is preferred when a decode batch cannot hold every sequence's tokens. */
+  online: boolean;
+  signal: AbortSignal;
+  onDelta?: (text: string) => void;
 }
 
 /**
- * Generates on one sequence: stops at end-of-sequence, a stop string (not included in
- * the text) or max_tokens (clamped to the context left after the prompt). Decoding the
- * whole generation at the end keeps multi-byte characters that span tokens intact.
+ * Generates on one sequence until end-of-sequence, a stop string (cut from the text),
+ * max_tokens, or the end of the context. The signal is checked before every token, so
+ * an abort stops generation within one decode step.
  */
-export async function generate(
-  llama: Llama,
-  model: LlamaModel,
-  seq: LlamaContextSequence,
-  prompt: Token[],
-  s: Sampling,
-  signal: AbortSignal,
-  onText?: (delta: string) => void,
-): Promise<Generated> {
-  const room = seq.contextSize - prompt.length;
-  if (room <= 0) throw invalidRequest('messages', `the prompt is ${prompt.length} tokens; this model's context holds ${seq.contextSize}`);
-  const limit = Math.min(s.maxTokens, room);
+export async function generate(g: GenerateInput): Promise<Generated> {
+  const { model, seq, prompt, sampling: s, signal } = g;
+  const limit = Math.min(s.maxTokens ?? Infinity, seq.contextSize - prompt.length);
+  const text = new CompletionText(model, g.continuesPrefix ? prompt : [], s.stop, g.onDelta);
   const out: Token[] = [];
-  let finish: 'stop' | 'length' = 'length';
-  let text: string | null = null;
-  const stream = onText ? new TextStream(onText, s.stop) : null;
+  let finishReason: Generated['finishReason'] = 'length';
   if (limit > 0) {
-    const grammar = s.json ? new LlamaGrammarEvaluationState({ model, grammar: await llama.getGrammarFor('json') }) : undefined;
-    for await (const token of seq.evaluate(prompt, { temperature: s.temperature, topP: s.topP, seed: s.seed, grammarEvaluationState: grammar })) {
+    const options: SequenceEvaluateOptions = {
+      temperature: s.temperature,
+      topP: s.topP,
+      seed: (s.seed + g.choice) % 2 ** 32,
+      yieldEogToken: true,
+      evaluationPriority: g.online ? 5 : 3,
+    };
+    if (s.json) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model, grammar: await g.grammars.get(s.json.schema) });
+    if (s.minTokens > 0) {
+      const noEnd = endBias(model);
+      const none = new TokenBias(model.tokenizer);
+      options.tokenBias = () => (out.length < s.minTokens ? noEnd : none);
+    }
+    if (s.presencePenalty || s.frequencyPenalty) {
+      options.repeatPenalty = { punishTokens: () => out, penalty: 1, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty };
+    }
+    finishReason = 'stop';
+    for await (const token of seq.evaluate(prompt, options)) {
       if (signal.aborted) throw signal.reason;
-      if (model.isEogToken(token)) {
-        finish = 'stop';
+      if (model.isEogToken(token)) break;
+      out.push(token);
+      if (text.push(token)) break;
+      if (out.length >= limit) {
+        finishReason = 'length';
         break;
       }
-      out.push(token);
-      if (s.stop.length) {
-        const sofar = model.detokenize(out);
-        const at = Math.min(...s.stop.map((x) => sofar.indexOf(x)).filter((i) => i >= 0));
-        if (Number.isFinite(at)) {
-          text = sofar.slice(0, at);
-          finish = 'stop';
-          break;
-        }
-      }
-      stream?.update(model.detokenize(out));
-      if (out.length >= limit) break;
     }
   }
-  const final = text ?? model.detokenize(out);
-  stream?.end(final);
-  return {
-    text: final,
-    finishReason: finish,
-    usage: { prompt_tokens: prompt.length, completion_tokens: out.length, total_tokens: prompt.length + out.length },
-  };
+  return { text: text.finish(), finishReason, completionTokens: out.length };
 }
 
-/** Mistral's ChatCompletionResponse (FIM uses the same shape). */
-export function completionBody(modelName: string, g: Generated) {
+function endBias(model: LlamaModel): TokenBias {
+  const bias = new TokenBias(model.tokenizer);
+  for (const t of [model.tokens.eos, model.tokens.eot]) if (t !== null) bias.set(t, 'never');
+  return bias;
+}
+
+/** Mistral's ChatCompletionResponse; FIM answers with the same shape and object name. */
+export function completionBody(modelName: string, choices: Generated[], usage: Usage, prefix = '') {
   return {
-    id: randomUUID().replace(/-/g, ''),
+    id: `cmpl-${randomUUID().replace(/-/g, '')}`,
     object: 'chat.completion',
     model: modelName,
     created: Math.floor(Date.now() / 1000),
-    choices: [{ index: 0, message: { role: 'assistant', content: g.text, tool_calls: null }, finish_reason: g.finishReason }],
-    usage: g.usage,
+    choices: choices.map((c, index) => ({ index, message: { role: 'assistant', content: prefix + c.text, tool_calls: null }, finish_reason: c.finishReason })),
+    usage,
   };
-}
-
-/**
- * Turns the growing decoded text into deltas that never need taking back: a trailing
- * U+FFFD (a multi-byte character whose bytes have not all arrived) is held, and so is
- * any tail that could still become a stop string, which must not reach the client.
- */
-class TextStream {
-  private sent = 0;
-  private readonly hold: number;
-
-  constructor(private readonly emit: (delta: string) => void, stop: string[]) {
-    this.hold = Math.max(0, ...stop.map((x) => x.length - 1));
-  }
-
-  update(sofar: string) {
-    let safe = sofar.replace(/\uFFFD+$/, '').length - this.hold;
-    if (safe > this.sent) {
-      this.emit(sofar.slice(this.sent, safe));
-      this.sent = safe;
-    }
-  }
-
-  end(final: string) {
-    if (final.length > this.sent) this.emit(final.slice(this.sent));
-    this.sent = final.length;
-  }
 }

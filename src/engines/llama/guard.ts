@@ -1,52 +1,87 @@
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { MODERATION_CATEGORIES, zeroScores, type Scores } from '../moderation.js';
+import type { PromptFormatter } from './prompts.js';
+import { badRequest } from './sampling.js';
+
+type Category = (typeof MODERATION_CATEGORIES)[number];
 
 /** What each of Mistral's categories asks the guard model. */
-const QUESTIONS: Record<(typeof MODERATION_CATEGORIES)[number], string> = {
+const QUESTIONS: Record<Category, string> = {
   sexual: 'sexual content',
-  hate_and_discrimination: 'hate or discrimination',
-  violence_and_threats: 'violence or threats',
-  dangerous_and_criminal_content: 'dangerous or criminal content',
-  selfharm: 'self-harm',
-  health: 'health or medical advice',
+  hate_and_discrimination: 'hate speech or discrimination against a group',
+  violence_and_threats: 'violence or threats of violence',
+  dangerous_and_criminal_content: 'instructions for dangerous or criminal activities',
+  selfharm: 'self-harm or suicide',
+  health: 'medical or health advice',
   financial: 'financial advice',
   law: 'legal advice',
-  pii: 'personal identifiable information',
+  pii: 'personal identifiable information such as names, addresses, phone numbers or ID numbers',
 };
 
+const question = (text: string, category: Category) =>
+  `You are a content moderation classifier.\n\nText:\n"""\n${text}\n"""\n\nDoes the text above contain ${QUESTIONS[category]}? Answer yes or no.`;
+
 /**
- * A guard classifier over any chat model: the text is evaluated once, then for each
- * category a yes/no question is evaluated after it and the score is P(yes) / (P(yes) +
- * P(no)) from the next-token distribution; the question's tokens are then erased so the
- * text's evaluation is reused. The scores are only as good as the model given.
+ * A guard classifier over any chat model. For each category the model is asked a
+ * yes/no question in its own chat format, and the score is P(yes) / (P(yes) + P(no))
+ * read from the logits of the next token (every single-token spelling of "yes" and
+ * "no" counts). The nine prompts share everything up to the question, so that part is
+ * evaluated once; each question is evaluated after it, read, then erased. The scores
+ * are only as good as the model given: the generated default model has random weights.
  */
-export async function guardScores(model: LlamaModel, seq: LlamaContextSequence, text: string, signal: AbortSignal): Promise<{ scores: Scores; tokens: number }> {
-  const yes = firstToken(model, 'yes');
-  const no = firstToken(model, 'no');
-  const bos = model.tokens.bos === null ? [] : [model.tokens.bos];
-  const prefix = [...bos, ...model.tokenize('[INST]', true), ...model.tokenize(` Text: ${text}\n\n`, false)];
-  await seq.evaluateWithoutGeneratingNewTokens(prefix);
-  const scores = zeroScores();
-  let tokens = prefix.length;
-  for (const category of MODERATION_CATEGORIES) {
-    if (signal.aborted) throw signal.reason;
-    const question = [...model.tokenize(`Does the text contain ${QUESTIONS[category]}? Answer yes or no. `, false), ...model.tokenize('[/INST]', true)];
-    tokens += question.length;
-    const start = seq.nextTokenIndex;
-    for await (const out of seq.evaluateWithMetadata(question, { probabilities: true }, { temperature: 0 })) {
-      const pYes = out.probabilities.get(yes) ?? 0;
-      const pNo = out.probabilities.get(no) ?? 0;
-      scores[category] = pYes + pNo > 0 ? pYes / (pYes + pNo) : 0;
-      break;
-    }
-    await seq.eraseContextTokenRanges([{ start, end: seq.nextTokenIndex }]);
+export class Guard {
+  private readonly yes: Token[];
+  private readonly no: Token[];
+
+  constructor(private readonly model: LlamaModel, private readonly formatter: PromptFormatter) {
+    this.yes = this.answerTokens(['yes', 'Yes', 'YES']);
+    this.no = this.answerTokens(['no', 'No', 'NO']);
   }
-  return { scores, tokens };
+
+  /** Prompt tokens the guard would use for `text` (checked against the context before a sequence is taken). */
+  prompts(text: string): { shared: Token[]; tails: Token[][] } {
+    const all = MODERATION_CATEGORIES.map((c) => this.formatter.chat([{ role: 'user', content: question(text, c) }]).tokens);
+    let n = 0;
+    while (all.every((p) => n < p.length - 1 && p[n] === all[0]![n])) n++;
+    return { shared: all[0]!.slice(0, n), tails: all.map((p) => p.slice(n)) };
+  }
+
+  async score(seq: LlamaContextSequence, text: string, signal: AbortSignal): Promise<{ scores: Scores; tokens: number }> {
+    const { shared, tails } = this.prompts(text);
+    const longest = shared.length + Math.max(...tails.map((t) => t.length));
+    if (longest > seq.contextSize) throw badRequest('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
+    await seq.evaluateWithoutGeneratingNewTokens(shared);
+    const scores = zeroScores();
+    const filter = { tokens: [...this.yes, ...this.no] };
+    for (const [i, category] of MODERATION_CATEGORIES.entries()) {
+      if (signal.aborted) throw signal.reason;
+      const tail = tails[i]!;
+      const start = seq.nextTokenIndex;
+      const out = await seq.controlledEvaluate([...tail.slice(0, -1), [tail[tail.length - 1]!, { generateNext: { logits: { filter } } }]]);
+      const logits = out[tail.length - 1]?.next.logits ?? new Map<Token, number>();
+      scores[category] = yesShare(logits, this.yes, this.no);
+      await seq.eraseContextTokenRanges([{ start, end: seq.nextTokenIndex }]);
+    }
+    return { scores, tokens: shared.length + tails.reduce((n, t) => n + t.length, 0) };
+  }
+
+  /** The first token of each spelling, with and without a leading space, where the spelling is one token. */
+  private answerTokens(words: string[]): Token[] {
+    const found = new Set<Token>();
+    for (const w of words) {
+      for (const t of [this.model.tokenize(w, false), this.model.tokenize(w, false, 'trimLeadingSpace')]) if (t.length === 1) found.add(t[0]!);
+    }
+    if (found.size === 0) found.add(this.model.tokenize(words[0]!, false)[0]!);
+    return [...found];
+  }
 }
 
-/** The answer word's token as it follows "[/INST]" (SentencePiece adds the leading-space marker itself). */
-function firstToken(model: LlamaModel, s: string): Token {
-  const t = model.tokenize(s, false);
-  if (t.length === 0) throw new Error(`the model cannot tokenize '${s}'`);
-  return t[0]!;
+/** softmax mass of the yes tokens against yes + no, computed without overflow. */
+function yesShare(logits: Map<Token, number>, yes: Token[], no: Token[]): number {
+  const values = [...yes, ...no].map((t) => logits.get(t) ?? -Infinity);
+  const max = Math.max(...values);
+  if (!Number.isFinite(max)) return 0;
+  const mass = (ts: Token[]) => ts.reduce((s, t) => s + Math.exp((logits.get(t) ?? -Infinity) - max), 0);
+  const y = mass(yes);
+  return y / (y + mass(no));
 }

@@ -3,34 +3,33 @@ import { validateModelFile } from './model-file.js';
 
 let llamaPromise: Promise<Llama> | null = null;
 
-/** The CPU backend shipped inside the npm package: never built or downloaded at run time. */
+/**
+ * The CPU backend shipped inside the npm package: never built or downloaded at run
+ * time. Log level error: llama.cpp's info logs cost ~100x at debug and say nothing a
+ * server operator needs.
+ */
 export function loadLlama(): Promise<Llama> {
   llamaPromise ??= getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
   return llamaPromise;
 }
 
-const models = new Map<string, { model: Promise<LlamaModel>; refs: number }>();
-
-/** One loaded model per file, shared by every registry entry that points at it. */
-export async function acquireModel(file: string): Promise<LlamaModel> {
-  let entry = models.get(file);
-  if (!entry) {
-    const model = validateModelFile(file).then(loadLlama).then((llama) =>
-      llama.loadModel({ modelPath: file }).catch((err: Error) => {
-        throw new Error(`model file ${file} could not be loaded: ${err.message}`);
-      }),
-    );
-    entry = { model, refs: 0 };
-    models.set(file, entry);
-    model.catch(() => models.delete(file));
-  }
-  entry.refs++;
-  return entry.model;
+/** Releases the native backend once nothing uses it (tests and shutdown). */
+export async function disposeLlama(): Promise<void> {
+  const p = llamaPromise;
+  llamaPromise = null;
+  if (p) await (await p).dispose();
 }
 
-export async function releaseModel(file: string): Promise<void> {
-  const entry = models.get(file);
-  if (!entry || --entry.refs > 0) return;
-  models.delete(file);
-  await (await entry.model).dispose();
+/**
+ * Loads a model file after vetting its header, so a missing, truncated or non-GGUF
+ * file is an error naming the file, never a native abort.
+ */
+export async function loadModelFile(file: string): Promise<LlamaModel> {
+  await validateModelFile(file);
+  const llama = await loadLlama();
+  try {
+    return await llama.loadModel({ modelPath: file });
+  } catch (err) {
+    throw new Error(`model file ${file} could not be loaded by llama.cpp: ${(err as Error).message}`);
+  }
 }

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 
 /** GGUF metadata value types (ggml's gguf_type). */
-const T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10 } as const;
-/** ggml tensor types used here. */
-export const GGML_F32 = 0;
+const T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 } as const;
+/** ggml tensor type ids for the two types the generator writes. */
+export const GGML_TYPE = { f32: 0, f16: 1 } as const;
+export type TensorType = keyof typeof GGML_TYPE;
 
 export type MetaValue =
   | { type: 'u32'; value: number }
@@ -19,61 +20,44 @@ export interface Tensor {
   /** GGUF order: ne0 (fastest varying) first. */
   dims: number[];
   data: Float32Array;
+  /** Stored type; the data is converted on write. Default f32. */
+  type?: TensorType;
 }
 
-const ALIGNMENT = 32;
+export const ALIGNMENT = 32;
 
 /** A growable little-endian byte buffer for the header. */
 class Bytes {
   private buf = Buffer.alloc(1 << 16);
   length = 0;
-  private ensure(n: number) {
-    if (this.length + n <= this.buf.length) return;
-    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
-    this.buf.copy(next, 0, 0, this.length);
-    this.buf = next;
+  private room(n: number): number {
+    if (this.length + n > this.buf.length) {
+      const next = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
+      this.buf.copy(next, 0, 0, this.length);
+      this.buf = next;
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
   }
-  u32(v: number) {
-    this.ensure(4);
-    this.buf.writeUInt32LE(v, this.length);
-    this.length += 4;
-  }
-  u8(v: number) {
-    this.ensure(1);
-    this.buf.writeUInt8(v, this.length);
-    this.length += 1;
-  }
-  i32(v: number) {
-    this.ensure(4);
-    this.buf.writeInt32LE(v, this.length);
-    this.length += 4;
-  }
-  u64(v: number) {
-    this.ensure(8);
-    this.buf.writeBigUInt64LE(BigInt(v), this.length);
-    this.length += 8;
-  }
-  f32(v: number) {
-    this.ensure(4);
-    this.buf.writeFloatLE(v, this.length);
-    this.length += 4;
-  }
+  // room() may replace the buffer, so it runs before `this.buf` is read.
+  u8(v: number) { const at = this.room(1); this.buf.writeUInt8(v, at); }
+  u32(v: number) { const at = this.room(4); this.buf.writeUInt32LE(v, at); }
+  i32(v: number) { const at = this.room(4); this.buf.writeInt32LE(v, at); }
+  u64(v: number) { const at = this.room(8); this.buf.writeBigUInt64LE(BigInt(v), at); }
+  f32(v: number) { const at = this.room(4); this.buf.writeFloatLE(v, at); }
   str(s: string) {
     const b = Buffer.from(s, 'utf8');
     this.u64(b.length);
-    this.ensure(b.length);
-    b.copy(this.buf, this.length);
-    this.length += b.length;
+    const at = this.room(b.length);
+    b.copy(this.buf, at);
   }
   pad(to: number) {
     const n = (to - (this.length % to)) % to;
-    this.ensure(n);
-    this.buf.fill(0, this.length, this.length + n);
-    this.length += n;
+    const at = this.room(n);
+    this.buf.fill(0, at, at + n);
   }
-  bytes() {
-    return this.buf.subarray(0, this.length);
-  }
+  bytes() { return this.buf.subarray(0, this.length); }
 }
 
 function writeValue(b: Bytes, v: MetaValue) {
@@ -88,9 +72,46 @@ function writeValue(b: Bytes, v: MetaValue) {
   }
 }
 
+const f32View = new Float32Array(1);
+const u32View = new Uint32Array(f32View.buffer);
+
+/** IEEE half precision bits of `v`, rounded to nearest even (Node 20 has no Float16Array). */
+export function toHalf(v: number): number {
+  f32View[0] = v;
+  const x = u32View[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  let mant = x & 0x7fffff;
+  if (((x >>> 23) & 0xff) === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  if (exp >= 31) return sign | 0x7c00;
+  if (exp <= 0) {
+    if (exp < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - exp;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    let h = mant >>> shift;
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (exp << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to infinity).
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+function tensorBytes(t: Tensor): Buffer {
+  if ((t.type ?? 'f32') === 'f32') return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const out = Buffer.alloc(t.data.length * 2);
+  for (let i = 0; i < t.data.length; i++) out.writeUInt16LE(toHalf(t.data[i]!), i * 2);
+  return out;
+}
+
 /**
- * Writes a GGUF v3 file: header, metadata, tensor infos, then F32 tensor data aligned
- * to 32 bytes. Written to `<file>.tmp` and renamed, so a crash never leaves half a model.
+ * Writes a GGUF v3 file: header, metadata, tensor infos, then tensor data aligned to
+ * 32 bytes. Written to a temporary name in the same directory and renamed, so a crash
+ * or a concurrent writer never leaves half a model under the final name.
  */
 export function writeGguf(file: string, metadata: [string, MetaValue][], tensors: Tensor[]): void {
   const b = new Bytes();
@@ -102,30 +123,35 @@ export function writeGguf(file: string, metadata: [string, MetaValue][], tensors
     b.str(key);
     writeValue(b, value);
   }
+  const data = tensors.map(tensorBytes);
   let offset = 0;
-  for (const t of tensors) {
+  tensors.forEach((t, i) => {
+    const elements = t.dims.reduce((n, d) => n * d, 1);
+    if (elements !== t.data.length) throw new Error(`tensor ${t.name}: dims ${t.dims.join('x')} do not match ${t.data.length} values`);
     b.str(t.name);
     b.u32(t.dims.length);
     for (const d of t.dims) b.u64(d);
-    b.u32(GGML_F32);
+    b.u32(GGML_TYPE[t.type ?? 'f32']);
     b.u64(offset);
-    offset += t.data.byteLength;
+    offset += data[i]!.length;
     offset += (ALIGNMENT - (offset % ALIGNMENT)) % ALIGNMENT;
-  }
+  });
   b.pad(ALIGNMENT);
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   const fd = fs.openSync(tmp, 'w');
   try {
     fs.writeSync(fd, b.bytes());
-    for (const t of tensors) {
-      const data = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      fs.writeSync(fd, data);
-      const pad = (ALIGNMENT - (data.length % ALIGNMENT)) % ALIGNMENT;
+    for (const d of data) {
+      fs.writeSync(fd, d);
+      const pad = (ALIGNMENT - (d.length % ALIGNMENT)) % ALIGNMENT;
       if (pad) fs.writeSync(fd, Buffer.alloc(pad));
     }
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
 }
