@@ -35,17 +35,17 @@ describe('tiny GGUF generator', () => {
     assert.ok(fs.statSync(file).size < 4 * 1024 * 1024, `${fs.statSync(file).size} bytes`);
   });
 
-  test('F16 is deterministic too, half the size of the matrices, and typed as F16', () => {
-    const a = path.join(dir, 'a16.gguf');
-    const b = path.join(dir, 'b16.gguf');
-    generateTinyModel(a, { type: 'f16' });
-    generateTinyModel(b, { type: 'f16' });
+  test('F32 is deterministic too, twice the size of the default F16, and typed as such', () => {
+    const a = path.join(dir, 'a32.gguf');
+    const b = path.join(dir, 'b32.gguf');
+    generateTinyModel(a, { type: 'f32' });
+    generateTinyModel(b, { type: 'f32' });
     assert.equal(sha(a), sha(b));
-    assert.ok(fs.statSync(a).size < fs.statSync(file).size * 0.6);
-    const info = readGgufSummary(a);
-    assert.equal(info.metadata.get('general.file_type'), 1);
-    assert.equal(info.tensors.find((t) => t.name === 'token_embd.weight')?.type, 1);
-    assert.equal(info.tensors.find((t) => t.name === 'output_norm.weight')?.type, 0, 'norm vectors stay F32');
+    assert.ok(fs.statSync(file).size < fs.statSync(a).size * 0.6);
+    const [f16, f32] = [readGgufSummary(file), readGgufSummary(a)];
+    assert.deepEqual([f16.metadata.get('general.file_type'), f32.metadata.get('general.file_type')], [1, 0]);
+    assert.deepEqual([f16.tensors[0]!.type, f32.tensors[0]!.type], [1, 0]);
+    assert.equal(f16.tensors.find((t) => t.name === 'output_norm.weight')?.type, 0, 'norm vectors stay F32');
   });
 
   test('the header carries the llama hyperparameters, the tokenizer and Mistral FIM tokens', () => {

@@ -40,8 +40,8 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     if (tokens.length >= rt.contextSize) {
       throw badRequest(fim ? 'prompt' : 'messages', `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`);
     }
-    if (prefix) onDelta?.(prefix);
     const choices = await withSequence(req, signal, async (seq) => {
+      if (prefix) onDelta?.(prefix);
       const out: Generated[] = [];
       for (let choice = 0; choice < sampling.n; choice++) {
         if (choice > 0) await seq.clearHistory();

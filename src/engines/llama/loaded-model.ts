@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { Embedder } from './embed.js';
@@ -20,7 +21,13 @@ export interface LlamaOptions {
   embeddingContexts?: number;
 }
 
-export const LLAMA_DEFAULTS: Required<LlamaOptions> = { threads: 1, sequences: 8, contexts: 1, contextSize: 2048, embeddingContexts: 1 };
+/**
+ * Measured on 2 cores (bench/results/embedded-sweep.md): one thread per context (two were
+ * 20-50x slower), two contexts (1.3-1.6x the tokens/s of one at 16-32 sequences), two
+ * embedding contexts (1.4x). More contexts than cores only adds contention.
+ */
+const CORES = Math.max(1, Math.min(2, os.availableParallelism()));
+export const LLAMA_DEFAULTS: Required<LlamaOptions> = { threads: 1, sequences: 16, contexts: CORES, contextSize: 2048, embeddingContexts: CORES };
 
 function resolveOptions(opts: LlamaOptions): Required<LlamaOptions> {
   const o = { ...LLAMA_DEFAULTS };
