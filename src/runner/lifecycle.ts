@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
+import type { StoreKind } from '../store/database.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { cancelledOutcome, expiredOutcome, type LineOutcome } from '../results/render.js';
 import { attachResultFiles } from './admission.js';
@@ -34,6 +35,7 @@ export async function jobsToClose(db: Kysely<Database>, now: number) {
  */
 export async function closeOutJob(
   db: Kysely<Database>,
+  kind: StoreKind,
   blobs: BlobStore,
   job: { id: string; workspace: string; status: string },
   owner: string,
@@ -51,12 +53,12 @@ export async function closeOutJob(
       if (done.has(line.lineNo)) continue;
       group.push(outcomeFor(line.lineNo, line.request?.custom_id ?? null));
       if (group.length >= GROUP) {
-        if (!(await recordOutcomes(db, lease, group, now, leaseMs))) return;
+        if (!(await recordOutcomes(db, kind, lease, group, now, leaseMs))) return;
         group = [];
       }
     }
     // Fenced out means another closer took over this job: leave the rest to it.
-    if (!(await recordOutcomes(db, lease, group, now, leaseMs))) return;
+    if (!(await recordOutcomes(db, kind, lease, group, now, leaseMs))) return;
     if (!(await finishChunk(db, lease))) return;
   }
   await db.transaction().execute(async (tx) => {

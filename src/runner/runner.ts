@@ -77,7 +77,7 @@ export class Runner {
     const { db, blobs, clock } = this.deps;
     try {
       for (const job of await jobsToClose(db, clock.now())) {
-        await closeOutJob(db, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
+        await closeOutJob(db, this.deps.kind, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
       }
       await this.abortStoppedWork();
       const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now(), (ws) => spendLimitReached(db, this.deps.registry, ws));

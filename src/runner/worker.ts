@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { StoreKind } from '../store/database.js';
@@ -85,9 +86,11 @@ export class Worker {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const dispatching = [...this.active.values()].filter((a) => a.dispatching).length;
+      // One chunk with lines still to send is enough to keep the engine slots full; holding
+      // more would only keep them from other workers, who then idle at the end of a job.
+      const dispatching = [...this.active.values()].some((a) => a.dispatching);
       let claimed: ClaimedChunk | null = null;
-      if (this.active.size < this.opts.maxChunks && dispatching < 2) {
+      if (this.active.size < this.opts.maxChunks && !dispatching) {
         try {
           claimed = await claimChunk(this.deps.db, this.deps.kind, this.id, this.deps.clock.now(), this.opts.leaseMs);
         } catch (err) {
@@ -112,6 +115,8 @@ export class Worker {
   private track(chunk: ClaimedChunk) {
     const key = `${chunk.job_id}/${chunk.chunk_no}`;
     const entry = { dispatching: true, abort: new AbortController(), done: Promise.resolve() };
+    // Every call in flight and every line waiting for a slot listens on this signal: many listeners is the normal case.
+    setMaxListeners(0, entry.abort.signal);
     this.active.set(key, entry);
     entry.done = this.runChunk(chunk, entry)
       .catch((err) => {
@@ -141,7 +146,7 @@ export class Worker {
     const model = this.deps.registry.get(job.model);
     const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.opts.leaseMs / 3));
     const buffer = new OutcomeBuffer(
-      (outcomes) => recordOutcomes(db, lease, outcomes, clock.now(), this.opts.leaseMs),
+      (outcomes) => recordOutcomes(db, this.deps.kind, lease, outcomes, clock.now(), this.opts.leaseMs),
       (reason) => entry.abort.abort(reason),
       // A batch never holds much more than the calls in flight: it bounds what a crash can lose.
       Math.max(64, model?.max_in_flight ?? 64),
@@ -152,8 +157,15 @@ export class Worker {
       const engine = model ? await this.deps.engines.get(model).catch((err: Error) => err) : new Error(`model '${job.model}' is no longer configured`);
       const window = new Slots(model?.max_in_flight ?? 1);
       const inflight = new Set<Promise<void>>();
+      const lastLine = Number(chunk.first_line) + chunk.line_count - 1;
       for await (const line of readChunk(this.deps.blobs, chunk)) {
         if (signal.aborted) break;
+        if (entry.dispatching && lastLine - line.lineNo < window.size) {
+          // The rest of this chunk fits in the window: claim the next one now so that the
+          // slots these last lines free are filled at once, not after a claim round trip.
+          entry.dispatching = false;
+          this.wake();
+        }
         if (done.has(line.lineNo)) continue;
         if (engine instanceof Error || !lineJob) {
           buffer.add(unavailable(line.lineNo, line.request?.custom_id ?? null, engine instanceof Error ? engine.message : 'no model'));
@@ -169,9 +181,10 @@ export class Worker {
           });
         inflight.add(p);
       }
-      entry.dispatching = false;
-      // Room to dispatch another chunk while this one's last calls drain: claim it now, not at the next poll.
-      this.wake();
+      if (entry.dispatching) {
+        entry.dispatching = false;
+        this.wake();
+      }
       await Promise.all(inflight);
       await buffer.flush();
       if (signal.aborted) {

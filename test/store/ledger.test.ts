@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { STORES, makeStore, storeTestOptions, type TestStore } from '../helpers/stores.js';
 import { okOutcome, seedJob } from '../helpers/fixtures.js';
 import type { Db } from '../../src/store/database.js';
@@ -57,13 +58,41 @@ for (const name of STORES) {
       assert.ok(second);
       assert.equal(second.chunk_no, first.chunk_no);
       assert.ok(second.token > first.token);
-      const stale = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, [okOutcome(0)], now, LEASE);
+      const stale = await recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, [okOutcome(0)], now, LEASE);
       assert.equal(stale, false);
       assert.equal(await resultCount(db, job.id), 0);
-      const fresh = await recordOutcomes(db.kysely, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, [okOutcome(0)], now, LEASE);
+      const fresh = await recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, [okOutcome(0)], now, LEASE);
       assert.equal(fresh, true);
       assert.equal(await resultCount(db, job.id), 1);
     });
+
+    // PostgreSQL only: SQLite writers never overlap (BEGIN IMMEDIATE serialises them).
+    if (name === 'postgres') {
+      test('a record write that waits on a closer re-fencing the chunk writes and counts nothing', opts, async () => {
+        const now = Date.now();
+        const job = await seedJob(db, blobs, 'ws-race', 10, { now });
+        await admitQueuedJobs(db.kysely, 1_000_000, now);
+        const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+        assert.ok(c && c.job_id === job.id);
+        const closer = new pg.Client({ connectionString: store.url });
+        await closer.connect();
+        try {
+          await closer.query('begin');
+          await closer.query('update job_chunks set lease_token = lease_token + 1 where job_id = $1 and chunk_no = $2', [job.id, c.chunk_no]);
+          // The worker's write queues behind the closer's row lock (or, if it starts late, sees the new token).
+          const write = recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: c.chunk_no, token: c.token }, [okOutcome(0), okOutcome(1)], now, LEASE);
+          await new Promise((r) => setTimeout(r, 100));
+          await closer.query('commit');
+          assert.equal(await write, false);
+        } finally {
+          await closer.end();
+        }
+        assert.equal(await resultCount(db, job.id), 0);
+        const chunk = await db.kysely.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).where('chunk_no', '=', c.chunk_no).executeTakeFirstOrThrow();
+        assert.equal(Number(chunk.succeeded), 0);
+        assert.equal(Number(chunk.lease_expires_at), now + LEASE);
+      });
+    }
 
     test('a line recorded twice is stored once and counted once', opts, async () => {
       const now = Date.now();
@@ -72,8 +101,8 @@ for (const name of STORES) {
       const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
       assert.ok(c && c.job_id === job.id);
       const lease = { job_id: job.id, chunk_no: c.chunk_no, token: c.token };
-      assert.ok(await recordOutcomes(db.kysely, lease, [okOutcome(0), okOutcome(1)], now, LEASE));
-      assert.ok(await recordOutcomes(db.kysely, lease, [okOutcome(1), okOutcome(2)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(0), okOutcome(1)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(1), okOutcome(2)], now, LEASE));
       const row = await jobRow(db, job.id);
       assert.equal(await resultCount(db, job.id), 3);
       assert.equal(Number(row.completed_requests), 3);
@@ -112,9 +141,9 @@ for (const name of STORES) {
       // The workspace with no live lease is served first, so this claim is our job's.
       assert.equal(c.job_id, job.id);
       const own = { job_id: c.job_id, chunk_no: c.chunk_no, token: c.token };
-      assert.ok(await recordOutcomes(db.kysely, own, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
+      assert.ok(await recordOutcomes(db.kysely, db.kind, own, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
       await db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLATION_REQUESTED' }).where('id', '=', job.id).execute();
-      await closeOutJob(db.kysely, blobs, { id: job.id, workspace: 'ws-cancel', status: 'CANCELLATION_REQUESTED' }, 'closer', now, LEASE);
+      await closeOutJob(db.kysely, db.kind, blobs, { id: job.id, workspace: 'ws-cancel', status: 'CANCELLATION_REQUESTED' }, 'closer', now, LEASE);
       const row = await jobRow(db, job.id);
       assert.equal(row.status, 'CANCELLED');
       assert.equal(await resultCount(db, job.id), 25);
@@ -126,7 +155,7 @@ for (const name of STORES) {
       assert.equal(first.error.code, 'batch_cancelled');
       assert.match(first.custom_id, /^ws-cancel-\d+$/);
       // The worker that held the chunk before the cancel is fenced out.
-      assert.equal(await recordOutcomes(db.kysely, own, [okOutcome(5)], now, LEASE), false);
+      assert.equal(await recordOutcomes(db.kysely, db.kind, own, [okOutcome(5)], now, LEASE), false);
     });
 
     test('an expired job times out with batch_expired records for unfinished lines', opts, async () => {
@@ -134,7 +163,7 @@ for (const name of STORES) {
       const job = await seedJob(db, blobs, 'ws-expire', 12, { now, timeoutHours: 1 });
       await admitQueuedJobs(db.kysely, 1_000_000, now);
       const later = now + 3600_000 + 1;
-      await closeOutJob(db.kysely, blobs, { id: job.id, workspace: 'ws-expire', status: 'RUNNING' }, 'closer', later, LEASE);
+      await closeOutJob(db.kysely, db.kind, blobs, { id: job.id, workspace: 'ws-expire', status: 'RUNNING' }, 'closer', later, LEASE);
       const row = await jobRow(db, job.id);
       assert.equal(row.status, 'TIMEOUT_EXCEEDED');
       assert.equal(Number(row.failed_requests), 12);
@@ -155,13 +184,13 @@ for (const name of STORES) {
       assert.ok(c);
       assert.equal(c.job_id, first.id);
       const lease = { job_id: first.id, chunk_no: c.chunk_no, token: c.token };
-      await recordOutcomes(db.kysely, lease, [okOutcome(0)], now, LEASE);
+      await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(0)], now, LEASE);
       await admitQueuedJobs(db.kysely, cap, now);
       assert.equal((await jobRow(db, second.id)).status, 'QUEUED', '5 pending + 6 > 10');
-      await recordOutcomes(db.kysely, lease, [okOutcome(1)], now, LEASE);
+      await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(1)], now, LEASE);
       await admitQueuedJobs(db.kysely, cap, now);
       assert.equal((await jobRow(db, second.id)).status, 'RUNNING', '4 pending + 6 <= 10');
-      await recordOutcomes(db.kysely, lease, [2, 3, 4, 5].map(okOutcome), now, LEASE);
+      await recordOutcomes(db.kysely, db.kind, lease, [2, 3, 4, 5].map(okOutcome), now, LEASE);
       assert.ok(await finishChunk(db.kysely, lease));
       await completeFinishedJobs(db.kysely, now);
       assert.equal((await jobRow(db, first.id)).status, 'SUCCESS');
