@@ -21,14 +21,23 @@ const modelSchema = z
     input_price_per_mtok: z.number().nonnegative().optional(),
     output_price_per_mtok: z.number().nonnegative().optional(),
     context_length: z.number().int().positive().optional(),
-    /** For moderation through a chat model: which registered chat model acts as the guard. */
-    guard_model: z.string().optional(),
+    /**
+     * For `openai` upstreams whose /v1/completions has no `suffix` (vLLM, llama.cpp server):
+     * FIM is sent as one prompt built from this template, e.g. "[SUFFIX]{suffix}[PREFIX]{prefix}"
+     * for Codestral or "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>" for Qwen coders.
+     */
+    fim_template: z
+      .string()
+      .refine((t) => t.includes('{prefix}') && t.includes('{suffix}'), 'must contain both {prefix} and {suffix}')
+      .optional(),
     description: z.string().optional(),
   })
-  .passthrough()
+  // A misspelt field would otherwise be ignored without a word: name it at start-up instead.
+  .strict()
   .superRefine((m, ctx) => {
     if (m.engine === 'llama' && !m.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'engine "llama" needs "path" to a GGUF file' });
     if ((m.engine === 'openai' || m.engine === 'mistral') && !m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
+    if (m.fim_template && m.engine !== 'openai') ctx.addIssue({ code: 'custom', path: ['fim_template'], message: `only engine "openai" uses a FIM template (engine "${m.engine}" does FIM natively)` });
   });
 
 const fileSchema = z.object({
@@ -36,7 +45,7 @@ const fileSchema = z.object({
   batch_discount: z.number().min(0).max(1).optional(),
   /** Per-workspace settings: a spend limit checked when a job is admitted. */
   workspaces: z.record(z.object({ spend_limit_usd: z.number().nonnegative().optional() }).strict()).optional(),
-});
+}).strict();
 
 export interface ModelEntry {
   id: string;
@@ -50,7 +59,7 @@ export interface ModelEntry {
   input_price_per_mtok: number;
   output_price_per_mtok: number;
   context_length: number;
-  guard_model?: string;
+  fim_template?: string;
   description?: string;
 }
 
@@ -99,7 +108,7 @@ function normalise(raw: z.infer<typeof modelSchema>): ModelEntry {
     input_price_per_mtok: raw.input_price_per_mtok ?? 0,
     output_price_per_mtok: raw.output_price_per_mtok ?? 0,
     context_length: raw.context_length ?? 2048,
-    guard_model: raw.guard_model,
+    fim_template: raw.fim_template,
     description: raw.description,
   };
 }

@@ -116,6 +116,23 @@ describe('openai-compatible engine: translation', () => {
     assert.equal('suffix' in up.calls.at(-1)!.body, false, 'an empty suffix is not sent');
   });
 
+  test('FIM with a fim_template (servers without `suffix`, like vLLM) sends one prompt built from the template', async () => {
+    const templated = entry(up.url, 'openai', { fim_template: '<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>' });
+    const fim = createOpenAiEngine(templated, { requestTimeoutMs: 2000 });
+    try {
+      // A placeholder inside the user's text stays text: the template is filled in one pass.
+      await run(fim, templated, '/v1/fim/completions', { prompt: 'def f({suffix}', suffix: 'return x', max_tokens: 5 });
+      const sent = up.calls.at(-1)!;
+      assert.equal(sent.path, '/v1/completions');
+      assert.deepEqual({ ...sent.body }, { model: 'served-model', prompt: '<|fim_prefix|>def f({suffix}<|fim_suffix|>return x<|fim_middle|>', max_tokens: 5, stream: false });
+      await run(fim, templated, '/v1/fim/completions', { prompt: 'a' });
+      assert.equal(up.calls.at(-1)!.body.prompt, '<|fim_prefix|>a<|fim_suffix|><|fim_middle|>');
+      await rejectsWith(run(fim, templated, '/v1/fim/completions', { prompt: 'a', suffix: 3 }), (e) => assert.equal((e.body as { param: string }).param, 'suffix'));
+    } finally {
+      await fim.close();
+    }
+  });
+
   test('embeddings: output_dimension becomes dimensions; one vector per input; completion_tokens 0', async () => {
     const res = await run(engine, model, '/v1/embeddings', { input: ['a b', 'c'], output_dimension: 8, encoding_format: 'float' });
     const sent = up.calls.at(-1)!;

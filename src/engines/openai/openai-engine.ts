@@ -41,7 +41,7 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
         case '/v1/chat/completions':
           return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal), clientModel) };
         case '/v1/fim/completions':
-          return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel), signal), clientModel) };
+          return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal), clientModel) };
         case '/v1/embeddings':
           return { status_code: 200, ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel) };
         case '/v1/moderations':

@@ -47,8 +47,16 @@ function toOpenAiMessage(m: unknown): unknown {
 }
 
 /** Mistral FIM request → OpenAI /v1/completions with `suffix` (llama.cpp, Ollama; vLLM refuses a suffix with a 400). */
-export function toOpenAiFim(body: Body, upstreamModel: string): Body {
+/** `template` (the registry's fim_template) folds prompt and suffix into one prompt for servers without `suffix`. */
+export function toOpenAiFim(body: Body, upstreamModel: string, template?: string): Body {
   if (typeof body.prompt !== 'string') throw invalidRequest('prompt', 'Field required');
+  if (body.suffix !== undefined && body.suffix !== null && typeof body.suffix !== 'string') throw invalidRequest('suffix', 'Input should be a valid string');
+  if (template) {
+    const suffix = typeof body.suffix === 'string' ? body.suffix : '';
+    // One pass over the template, so a `{suffix}` inside the user's prompt is not substituted again.
+    const prompt = template.replace(/\{(prefix|suffix)\}/g, (_, which: string) => (which === 'prefix' ? (body.prompt as string) : suffix));
+    return copy(body, { model: upstreamModel, prompt, stream: false }, FIM_FIELDS);
+  }
   const out = copy(body, { model: upstreamModel, prompt: body.prompt, stream: false }, FIM_FIELDS);
   // Mistral's default suffix is ""; sending it empty would needlessly trip servers without suffix support.
   if (typeof body.suffix === 'string' && body.suffix !== '') out.suffix = body.suffix;
