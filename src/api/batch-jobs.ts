@@ -78,6 +78,8 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
       throw conflict('job_not_finished', `Job ${id} is ${job.status}; cancel it and wait for CANCELLED before deleting it.`);
     }
     await markJobDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
+    // Its records, work items and hidden inputs are purged by the scheduler's storage sweep.
+    ctx.nudge();
     return { id, object: 'batch', deleted: true };
   });
 }

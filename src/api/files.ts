@@ -7,6 +7,7 @@ import { unixSeconds } from '../clock.js';
 import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';
 import { getFile, insertFile, listFiles, markFileDeleted, type FileRow } from '../store/files.js';
+import { releaseFile } from '../store/storage-sweep.js';
 import type { AppContext } from './context.js';
 import { withLiveSizes } from '../store/job-progress.js';
 import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
@@ -109,7 +110,8 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
     const id = (req.params as { file_id: string }).file_id;
     const row = await findFile(ctx, req.principal.workspace, id);
     await markFileDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
-    if (!row.job_id) await releaseBlobIfUnused(ctx, row);
+    // Its bytes go now unless a running job still reads them (then when that job ends).
+    if (!row.job_id) await releaseFile(ctx.db.kysely, ctx.db.kind, ctx.blobs, id, ctx.clock.now());
     return { id, object: 'file', deleted: true };
   });
 
@@ -218,17 +220,4 @@ function invalidBatchFile(errors: LineError[], total: number): ApiError {
 function sanitizeFilename(name: string | undefined): string {
   const base = path.basename((name ?? '').replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '');
   return base.slice(0, 255) || 'file';
-}
-
-/** A deleted upload's bytes go once no unfinished job still reads them. */
-async function releaseBlobIfUnused(ctx: AppContext, row: FileRow) {
-  const inUse = await ctx.db.kysely
-    .selectFrom('job_chunks')
-    .innerJoin('batch_jobs', 'batch_jobs.id', 'job_chunks.job_id')
-    .select('job_chunks.job_id')
-    .where('job_chunks.blob_key', '=', row.blob_key)
-    .where('batch_jobs.status', 'in', ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'])
-    .limit(1)
-    .executeTakeFirst();
-  if (!inUse) await ctx.blobs.delete(row.blob_key);
 }

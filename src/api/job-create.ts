@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, unprocessable } from '../errors.js';
+import { ApiError, badRequest, unprocessable } from '../errors.js';
 import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
-import { getJobByIdempotencyKey, insertJob, type JobRow } from '../store/jobs.js';
+import { getJobByIdempotencyKey, InputFileGone, insertJob, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 import { KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
 import { discardHiddenInput, failedLineInputs, fileInputs, inlineInputs, type JobInputs } from './job-inputs.js';
@@ -67,6 +67,10 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
     // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
     const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, spec.workspace, idempotencyKey) : undefined;
     if (winner) return winner;
+    if (err instanceof InputFileGone) {
+      const i = spec.inputFiles.indexOf(err.message);
+      throw new ApiError(404, 'not_found_error', 'file_not_found', `input_files[${i}]: file '${err.message}' was deleted while the job was being created.`, 'input_files');
+    }
     throw err;
   }
 }
@@ -104,7 +108,7 @@ async function insertJobRow(ctx: AppContext, spec: JobSpec, input: JobInputs, id
     deleted_at: null,
     idempotency_key: idempotencyKey,
   };
-  await insertJob(ctx.db.kysely, row, input.inputs, spec.metadata);
+  await insertJob(ctx.db.kysely, ctx.db.kind, row, input.inputs, spec.metadata);
   return row;
 }
 

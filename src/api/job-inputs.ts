@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError, unprocessable } from '../errors.js';
+import { ApiError, conflict, unprocessable } from '../errors.js';
 import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
 import { stageRequests } from '../ingest/stage-upload.js';
 import type { BatchLine } from '../ingest/batch-line.js';
@@ -63,6 +63,15 @@ export async function inlineInputs(ctx: AppContext, workspace: string, requests:
 export async function failedLineInputs(ctx: AppContext, job: JobRow, now: number): Promise<JobInputs> {
   const db = ctx.db.kysely;
   const chunks = await db.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).orderBy('chunk_no').execute();
+  // The failed lines are read from the job's inputs: a deleted (or expired) input has given its bytes back.
+  const keys = [...new Set(chunks.map((c) => c.blob_key))];
+  const live = keys.length
+    ? await db.selectFrom('files').select('blob_key').where('blob_key', 'in', keys).where('deleted_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])).execute()
+    : [];
+  if (live.length < keys.length) {
+    throw conflict('input_file_deleted', `Job ${job.id} cannot be retried: an input file it read was deleted or has expired, so its failed requests are gone. Upload them again and create a new job.`);
+  }
   async function* failed(): AsyncGenerator<BatchLine> {
     for (const chunk of chunks) {
       const bad = await db

@@ -1,6 +1,9 @@
 import { admitQueuedJobs, spendLimitReached } from './admission.js';
 import { closeOutJob, completeFinishedJobs, jobsToClose } from './lifecycle.js';
 import { Worker, type WorkerDeps, type WorkerOptions } from './worker.js';
+import { sweepStorage } from '../store/storage-sweep.js';
+
+const SWEEP_EVERY_MS = 60_000;
 
 export interface RunnerOptions extends WorkerOptions {
   maxPendingRequests: number;
@@ -20,6 +23,8 @@ export class Runner {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
+  private lastSweep = 0;
+  private sweepDue = true;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -37,8 +42,9 @@ export class Runner {
     this.schedule(0);
   }
 
-  /** Runs the scheduler now (new job, cancel) instead of at the next tick. */
+  /** Runs the scheduler now (new job, cancel, deletion) instead of at the next tick. */
   nudge(): void {
+    this.sweepDue = true;
     if (!this.ticking && !this.stopped) this.schedule(0);
   }
 
@@ -76,13 +82,21 @@ export class Runner {
   async tick(): Promise<void> {
     const { db, blobs, clock } = this.deps;
     try {
-      for (const job of await jobsToClose(db, clock.now())) {
+      const closing = await jobsToClose(db, clock.now());
+      for (const job of closing) {
         await closeOutJob(db, this.deps.kind, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
       }
       await this.abortStoppedWork();
       const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now(), (ws) => spendLimitReached(db, this.deps.registry, ws));
       if (admitted.length) this.worker.wake();
-      await completeFinishedJobs(db, clock.now());
+      const finished = await completeFinishedJobs(db, clock.now());
+      // Storage of deleted files and jobs: after a nudge (a job deleted), when a job ends (it may
+      // have held a deleted input), and at least every SWEEP_EVERY_MS.
+      if (this.sweepDue || finished.length || closing.length || clock.now() - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.sweepDue = false;
+        this.lastSweep = clock.now();
+        await sweepStorage(db, this.deps.kind, blobs, clock.now());
+      }
     } catch (err) {
       console.error(`batchd scheduler: ${(err as Error).message}`);
     }

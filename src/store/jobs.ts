@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BatchJobTable, Database } from './schema.js';
+import type { StoreKind } from './database.js';
 
 export type JobRow = BatchJobTable;
 
@@ -19,13 +20,29 @@ export interface JobInput {
   chunkOffset: number;
 }
 
+/** An input file was deleted between the request's checks and the job's insertion. */
+export class InputFileGone extends Error {}
+
 /**
  * Creates a job and its work items in one transaction: the job is never visible
  * without every chunk the runner will claim. Chunks are copied from the files'
  * chunk tables in SQL, so a million-line job costs no memory here.
  */
-export async function insertJob(db: Kysely<Database>, row: JobRow, inputs: JobInput[], metadata: Record<string, string> | null) {
+export async function insertJob(db: Kysely<Database>, kind: StoreKind, row: JobRow, inputs: JobInput[], metadata: Record<string, string> | null) {
   await db.transaction().execute(async (tx) => {
+    // The inputs must still exist, and stay so until the chunks that keep their bytes alive are
+    // committed: on PostgreSQL a share lock holds off a concurrent delete (SQLite writers are serialised).
+    let live = tx
+      .selectFrom('files')
+      .select('id')
+      .where('id', 'in', inputs.map((i) => i.fileId))
+      .where('deleted_at', 'is', null)
+      .where('blob_key', '!=', '')
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', row.created_at)]));
+    if (kind === 'postgres') live = live.forShare();
+    const found = new Set((await live.execute()).map((r) => r.id));
+    const gone = inputs.find((i) => !found.has(i.fileId));
+    if (gone) throw new InputFileGone(gone.fileId);
     await tx.insertInto('batch_jobs').values(row).execute();
     if (metadata) {
       const entries = Object.entries(metadata).map(([key, value]) => ({ job_id: row.id, key, value }));

@@ -138,6 +138,12 @@ export interface BlobPieceTable {
   created_at: number;
 }
 
+/** Bytes no file refers to any more, deleted by the storage sweep (see migration 006). */
+export interface ReleasedBlobTable {
+  blob_key: string;
+  released_at: number;
+}
+
 export interface Database {
   blobs: BlobTable;
   blob_pieces: BlobPieceTable;
@@ -149,4 +155,5 @@ export interface Database {
   batch_jobs: BatchJobTable;
   job_metadata: JobMetadataTable;
   job_chunks: JobChunkTable;
+  released_blobs: ReleasedBlobTable;
 }

@@ -31,7 +31,7 @@ export async function seedJob(db: Db, blobs: BlobStore, workspace: string, n: nu
     succeeded_requests: 0, failed_requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, deleted_at: null,
     idempotency_key: null,
   };
-  await insertJob(db.kysely, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null);
+  await insertJob(db.kysely, db.kind, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null);
   return row;
 }
 

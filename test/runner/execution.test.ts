@@ -50,6 +50,47 @@ describe('batch execution against an upstream', () => {
     }
   }
 
+  test('retry runs the failed lines as a new job; a deleted input refuses a retry, and a deleted job is purged', async () => {
+    up.setFault((c) => (c.text.startsWith('flaky') ? { kind: 'status', status: 400, body: { message: 'not now' } } : null));
+    const lines = chatLines(12, 'rt', (i) => (i % 4 === 0 ? `flaky ${i}` : `fine ${i}`));
+    const file = await uploadJsonl(server, lines);
+    const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id], metadata: { run: 'one' } });
+    const job = await waitForJob(server, created.body.id);
+    assert.deepEqual([job.succeeded_requests, job.failed_requests], [9, 3]);
+
+    up.setFault(null);
+    const retried = await server.request('POST', `/v1/batch/jobs/${job.id}/retry`);
+    assert.equal(retried.status, 200);
+    assert.equal(retried.body.total_requests, 3);
+    assert.deepEqual(retried.body.metadata, { run: 'one' });
+    const second = await waitForJob(server, retried.body.id);
+    assert.equal(second.status, 'SUCCESS');
+    assert.deepEqual(jsonl(await download(server, second.output_file)).map((l) => l.custom_id), ['rt0', 'rt4', 'rt8']);
+
+    // The input's bytes are gone once it is deleted and no job runs on it: the first job's failed lines cannot be read again.
+    assert.equal((await server.request('DELETE', `/v1/files/${file.id}`)).status, 200);
+    const refused = await server.request('POST', `/v1/batch/jobs/${job.id}/retry`);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, 'input_file_deleted');
+    // Finished results stay readable after the input is gone.
+    assert.equal(jsonl(await download(server, job.output_file)).length, 9);
+
+    // Deleting the retry job hands its records and its hidden input back (by the scheduler's sweep).
+    const db = server.ctx.db.kysely;
+    const { blob_key } = await db.selectFrom('job_chunks').select('blob_key').where('job_id', '=', second.id).executeTakeFirstOrThrow();
+    const { id: hiddenId } = await db.selectFrom('files').select('id').where('blob_key', '=', blob_key).where('hidden', '=', 1).executeTakeFirstOrThrow();
+    assert.equal((await server.request('DELETE', `/v1/batch/jobs/${second.id}`)).status, 200);
+    await waitFor('retry job purged', async () => {
+      const f = await db.selectFrom('files').select('blob_key').where('id', '=', hiddenId).executeTakeFirstOrThrow();
+      return f.blob_key === '' ? true : undefined;
+    });
+    assert.equal((await db.selectFrom('job_results').select('line_no').where('job_id', '=', second.id).execute()).length, 0);
+    assert.equal((await db.selectFrom('job_chunks').select('chunk_no').where('job_id', '=', second.id).execute()).length, 0);
+    const hidden = await db.selectFrom('files').select(['blob_key', 'deleted_at']).where('id', '=', hiddenId).executeTakeFirstOrThrow();
+    assert.equal(hidden.blob_key, '');
+    assert.notEqual(hidden.deleted_at, null);
+  });
+
   test('mixed results: failures go to the error file with the upstream status and body, the rest to the output file', async () => {
     up.setFault((c) => (c.text.startsWith('bad') ? { kind: 'status', status: 400, body: { object: 'error', message: 'no bad words', type: 'invalid_request_error' } } : null));
     const lines = chatLines(30, 'm', (i) => (i % 3 === 0 ? `bad ${i}` : `good ${i}`));

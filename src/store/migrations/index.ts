@@ -4,6 +4,7 @@ import * as m002 from './002-results.js';
 import * as m003 from './003-blobs.js';
 import * as m004 from './004-idempotency.js';
 import * as m005 from './005-chunk-progress.js';
+import * as m006 from './006-released-blobs.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '003-blobs': m003,
   '004-idempotency': m004,
   '005-chunk-progress': m005,
+  '006-released-blobs': m006,
 };
 
 export const migrationProvider: MigrationProvider = {
