@@ -47,7 +47,13 @@ export class LocalBlobStore implements BlobStore {
       abort: async () => {
         if (done) return;
         done = true;
-        stream.destroy();
+        // The file is opened asynchronously: wait for the stream to close, or an abort right
+        // after creation would remove the file before it exists and leave it behind.
+        await new Promise<void>((resolve) => {
+          if (stream.closed) return resolve();
+          stream.once('close', () => resolve());
+          stream.destroy();
+        });
         await fsp.rm(tmp, { force: true });
       },
     };
