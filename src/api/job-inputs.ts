@@ -4,7 +4,7 @@ import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
 import { stageRequests } from '../ingest/stage-upload.js';
 import type { BatchLine } from '../ingest/batch-line.js';
 import { readChunk } from '../runner/chunk-reader.js';
-import { getFile, insertFile } from '../store/files.js';
+import { getFile, insertFile, notExpired } from '../store/files.js';
 import type { JobInput, JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 
@@ -67,7 +67,7 @@ export async function failedLineInputs(ctx: AppContext, job: JobRow, now: number
   const keys = [...new Set(chunks.map((c) => c.blob_key))];
   const live = keys.length
     ? await db.selectFrom('files').select('blob_key').where('blob_key', 'in', keys).where('deleted_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])).execute()
+        .where(notExpired(now)).execute()
     : [];
   if (live.length < keys.length) {
     throw conflict('input_file_deleted', `Job ${job.id} cannot be retried: an input file it read was deleted or has expired, so its failed requests are gone. Upload them again and create a new job.`);

@@ -14,7 +14,21 @@ export const MODERATION_CATEGORIES = [
   'pii',
 ] as const;
 
-export type Scores = Record<(typeof MODERATION_CATEGORIES)[number], number>;
+export type Category = (typeof MODERATION_CATEGORIES)[number];
+export type Scores = Record<Category, number>;
+
+/** What each category means, spelled out so a general chat model used as a guard scores what Mistral's classifier scores. */
+export const CATEGORY_MEANING: Record<Category, string> = {
+  sexual: 'sexually explicit content',
+  hate_and_discrimination: 'hate speech or discrimination against protected groups',
+  violence_and_threats: 'violence, threats or incitement to harm',
+  dangerous_and_criminal_content: 'instructions for or promotion of dangerous or criminal activity',
+  selfharm: 'self-harm, suicide or eating disorders',
+  health: 'medical or health advice',
+  financial: 'financial advice',
+  law: 'legal advice',
+  pii: 'personally identifiable information (names with addresses, phone numbers, IDs, emails)',
+};
 
 const invalid = (param: string, message: string) =>
   new EngineError(message, false, 422, { object: 'error', message, type: 'invalid_request_error', param, code: null, detail: [{ loc: ['body', param], msg: message, type: 'value_error' }] }, null, 'invalid_request');

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Database, FileTable } from './schema.js';
 import type { ChunkRange } from '../ingest/batch-file-validator.js';
 
@@ -16,6 +16,9 @@ export interface FileFilters {
 
 type Q = Kysely<Database> | Transaction<Database>;
 
+/** A file that has not expired at `now` (expiry reads as deletion). */
+export const notExpired = (now: number) => (eb: ExpressionBuilder<Database, 'files'>) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]);
+
 /** Files a client may see: its workspace's, not deleted, not hidden, not expired. Every read goes through here. */
 function visibleFiles(db: Q, workspace: string, now: number) {
   return db
@@ -23,7 +26,7 @@ function visibleFiles(db: Q, workspace: string, now: number) {
     .where('workspace', '=', workspace)
     .where('deleted_at', 'is', null)
     .where('hidden', '=', 0)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
+    .where(notExpired(now));
 }
 
 /** The file row and its line chunks become visible together, in one transaction. */

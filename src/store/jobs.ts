@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BatchJobTable, Database } from './schema.js';
 import type { StoreKind } from './database.js';
+import { notExpired } from './files.js';
 
 export type JobRow = BatchJobTable;
 
@@ -38,7 +39,7 @@ export async function insertJob(db: Kysely<Database>, kind: StoreKind, row: JobR
       .where('id', 'in', inputs.map((i) => i.fileId))
       .where('deleted_at', 'is', null)
       .where('blob_key', '!=', '')
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', row.created_at)]));
+      .where(notExpired(row.created_at));
     if (kind === 'postgres') live = live.forShare();
     const found = new Set((await live.execute()).map((r) => r.id));
     const gone = inputs.find((i) => !found.has(i.fileId));

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { after, before } from 'node:test';
 import { openDatabase, type Db } from '../../src/store/database.js';
+import { LocalBlobStore } from '../../src/blobs/local-blob-store.js';
 
 export const PG_BASE = process.env.BATCHD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -90,4 +92,30 @@ export async function makeStore(name: StoreName): Promise<TestStore> {
 /** node:test options for a test on `name`: Postgres tests skip (or fail under CI) without a server. */
 export async function storeTestOptions(name: StoreName): Promise<{ skip?: string }> {
   return name === 'postgres' ? postgresTestOptions() : {};
+}
+
+export interface StoreSuite {
+  /** node:test options: skipped (or failing under CI) where the store is unreachable. */
+  opts: { skip?: string };
+  store: TestStore;
+  db: Db;
+  /** A blob directory of the suite's own. */
+  blobs: LocalBlobStore;
+}
+
+/** Call inside a describe: a fresh, migrated store for the suite, opened before its tests and removed after. */
+export async function storeSuite(name: StoreName): Promise<StoreSuite> {
+  const suite = { opts: await storeTestOptions(name) } as StoreSuite;
+  before(async () => {
+    if (suite.opts.skip) return;
+    suite.store = await makeStore(name);
+    suite.db = await suite.store.open();
+    suite.blobs = new LocalBlobStore(path.join(suite.store.dir, 'blobs'));
+  });
+  after(async () => {
+    if (suite.opts.skip) return;
+    await suite.db.close();
+    await suite.store.cleanup();
+  });
+  return suite;
 }

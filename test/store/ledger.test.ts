@@ -1,12 +1,11 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { STORES, makeStore, storeTestOptions, type TestStore } from '../helpers/stores.js';
+import { STORES, storeSuite } from '../helpers/stores.js';
 import { okOutcome, seedJob } from '../helpers/fixtures.js';
 import type { Db } from '../../src/store/database.js';
-import { LocalBlobStore } from '../../src/blobs/local-blob-store.js';
 import { admitQueuedJobs, spendLimitReached } from '../../src/runner/admission.js';
 import { buildRegistry } from '../../src/models/registry.js';
 import { claimChunk } from '../../src/runner/ledger/claim-chunk.js';
@@ -31,64 +30,51 @@ async function resultCount(db: Db, id: string) {
 
 for (const name of STORES) {
   describe(`ledger on ${name}`, async () => {
-    const opts = await storeTestOptions(name);
-    let store: TestStore;
-    let db: Db;
-    let blobs: LocalBlobStore;
-    before(async () => {
-      if (opts.skip) return;
-      store = await makeStore(name);
-      db = await store.open();
-      blobs = new LocalBlobStore(path.join(store.dir, 'blobs'));
-    });
-    after(async () => {
-      if (opts.skip) return;
-      await db.close();
-      await store.cleanup();
-    });
+    const s = await storeSuite(name);
+    const { opts } = s;
 
     test('a stale fencing token cannot record results after the chunk was reclaimed', opts, async () => {
       const now = Date.now();
-      const job = await seedJob(db, blobs, 'ws-fence', 10, { now });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
-      const first = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      const job = await seedJob(s.db, s.blobs, 'ws-fence', 10, { now });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
+      const first = await claimChunk(s.db.kysely, s.db.kind, 'w1', now, LEASE);
       assert.ok(first);
       // w1 stalls past its lease; w2 reclaims the same chunk with a higher token.
-      const second = await claimChunk(db.kysely, db.kind, 'w2', now + LEASE + 1, LEASE);
+      const second = await claimChunk(s.db.kysely, s.db.kind, 'w2', now + LEASE + 1, LEASE);
       assert.ok(second);
       assert.equal(second.chunk_no, first.chunk_no);
       assert.ok(second.token > first.token);
-      const stale = await recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, [okOutcome(0)], now, LEASE);
+      const stale = await recordOutcomes(s.db.kysely, s.db.kind, { job_id: job.id, chunk_no: first.chunk_no, token: first.token }, [okOutcome(0)], now, LEASE);
       assert.equal(stale, false);
-      assert.equal(await resultCount(db, job.id), 0);
-      const fresh = await recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, [okOutcome(0)], now, LEASE);
+      assert.equal(await resultCount(s.db, job.id), 0);
+      const fresh = await recordOutcomes(s.db.kysely, s.db.kind, { job_id: job.id, chunk_no: second.chunk_no, token: second.token }, [okOutcome(0)], now, LEASE);
       assert.equal(fresh, true);
-      assert.equal(await resultCount(db, job.id), 1);
+      assert.equal(await resultCount(s.db, job.id), 1);
     });
 
     // PostgreSQL only: SQLite writers never overlap (BEGIN IMMEDIATE serialises them).
     if (name === 'postgres') {
       test('a record write that waits on a closer re-fencing the chunk writes and counts nothing', opts, async () => {
         const now = Date.now();
-        const job = await seedJob(db, blobs, 'ws-race', 10, { now });
-        await admitQueuedJobs(db.kysely, 1_000_000, now);
-        const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+        const job = await seedJob(s.db, s.blobs, 'ws-race', 10, { now });
+        await admitQueuedJobs(s.db.kysely, 1_000_000, now);
+        const c = await claimChunk(s.db.kysely, s.db.kind, 'w1', now, LEASE);
         assert.ok(c && c.job_id === job.id);
-        const closer = new pg.Client({ connectionString: store.url });
+        const closer = new pg.Client({ connectionString: s.store.url });
         await closer.connect();
         try {
           await closer.query('begin');
           await closer.query('update job_chunks set lease_token = lease_token + 1 where job_id = $1 and chunk_no = $2', [job.id, c.chunk_no]);
           // The worker's write queues behind the closer's row lock (or, if it starts late, sees the new token).
-          const write = recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: c.chunk_no, token: c.token }, [okOutcome(0), okOutcome(1)], now, LEASE);
+          const write = recordOutcomes(s.db.kysely, s.db.kind, { job_id: job.id, chunk_no: c.chunk_no, token: c.token }, [okOutcome(0), okOutcome(1)], now, LEASE);
           await new Promise((r) => setTimeout(r, 100));
           await closer.query('commit');
           assert.equal(await write, false);
         } finally {
           await closer.end();
         }
-        assert.equal(await resultCount(db, job.id), 0);
-        const chunk = await db.kysely.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).where('chunk_no', '=', c.chunk_no).executeTakeFirstOrThrow();
+        assert.equal(await resultCount(s.db, job.id), 0);
+        const chunk = await s.db.kysely.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).where('chunk_no', '=', c.chunk_no).executeTakeFirstOrThrow();
         assert.equal(Number(chunk.succeeded), 0);
         assert.equal(Number(chunk.lease_expires_at), now + LEASE);
       });
@@ -96,34 +82,34 @@ for (const name of STORES) {
 
     test('a line recorded twice is stored once and counted once', opts, async () => {
       const now = Date.now();
-      const job = await seedJob(db, blobs, 'ws-twice', 10, { now });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
-      const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      const job = await seedJob(s.db, s.blobs, 'ws-twice', 10, { now });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
+      const c = await claimChunk(s.db.kysely, s.db.kind, 'w1', now, LEASE);
       assert.ok(c && c.job_id === job.id);
       const lease = { job_id: job.id, chunk_no: c.chunk_no, token: c.token };
-      assert.ok(await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(0), okOutcome(1)], now, LEASE));
-      assert.ok(await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(1), okOutcome(2)], now, LEASE));
-      const row = await jobRow(db, job.id);
-      assert.equal(await resultCount(db, job.id), 3);
+      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(0), okOutcome(1)], now, LEASE));
+      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(1), okOutcome(2)], now, LEASE));
+      const row = await jobRow(s.db, job.id);
+      assert.equal(await resultCount(s.db, job.id), 3);
       assert.equal(Number(row.completed_requests), 3);
       assert.equal(Number(row.succeeded_requests), 3);
       assert.equal(Number(row.prompt_tokens), 6);
-      const [out] = await withLiveSizes(db.kysely, [await db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow()]);
+      const [out] = await withLiveSizes(s.db.kysely, [await s.db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow()]);
       assert.ok(out);
       assert.equal(Number(out.num_lines), 3);
-      const text = await streamText(new ResultsReader(db.kysely).stream(job.id, 'output'));
+      const text = await streamText(new ResultsReader(s.db.kysely).stream(job.id, 'output'));
       assert.equal(Buffer.byteLength(text), Number(out.bytes));
       assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).response.body.n), [0, 1, 2]);
     });
 
     test('claims share work between workspaces by their live leases', opts, async () => {
       const now = Date.now();
-      const a = await seedJob(db, blobs, 'ws-fair-a', 40, { now });
-      const b = await seedJob(db, blobs, 'ws-fair-b', 40, { now: now + 1 });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const a = await seedJob(s.db, s.blobs, 'ws-fair-a', 40, { now });
+      const b = await seedJob(s.db, s.blobs, 'ws-fair-b', 40, { now: now + 1 });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
       const owners: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const c = await claimChunk(db.kysely, db.kind, `w${i}`, now, LEASE);
+        const c = await claimChunk(s.db.kysely, s.db.kind, `w${i}`, now, LEASE);
         assert.ok(c);
         owners.push(c.job_id === a.id ? 'a' : c.job_id === b.id ? 'b' : 'other');
       }
@@ -134,40 +120,40 @@ for (const name of STORES) {
 
     test('cancel closes out open lines as batch_cancelled and keeps finished results', opts, async () => {
       const now = Date.now();
-      const job = await seedJob(db, blobs, 'ws-cancel', 25, { now, chunkLines: 10 });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
-      const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      const job = await seedJob(s.db, s.blobs, 'ws-cancel', 25, { now, chunkLines: 10 });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
+      const c = await claimChunk(s.db.kysely, s.db.kind, 'w1', now, LEASE);
       assert.ok(c);
       // The workspace with no live lease is served first, so this claim is our job's.
       assert.equal(c.job_id, job.id);
       const own = { job_id: c.job_id, chunk_no: c.chunk_no, token: c.token };
-      assert.ok(await recordOutcomes(db.kysely, db.kind, own, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
-      await db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLATION_REQUESTED' }).where('id', '=', job.id).execute();
-      await closeOutJob(db.kysely, db.kind, blobs, { id: job.id, workspace: 'ws-cancel', status: 'CANCELLATION_REQUESTED' }, 'closer', now, LEASE);
-      const row = await jobRow(db, job.id);
+      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, own, [okOutcome(Number(c.first_line)), okOutcome(Number(c.first_line) + 1)], now, LEASE));
+      await s.db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLATION_REQUESTED' }).where('id', '=', job.id).execute();
+      await closeOutJob(s.db.kysely, s.db.kind, s.blobs, { id: job.id, workspace: 'ws-cancel', status: 'CANCELLATION_REQUESTED' }, 'closer', now, LEASE);
+      const row = await jobRow(s.db, job.id);
       assert.equal(row.status, 'CANCELLED');
-      assert.equal(await resultCount(db, job.id), 25);
+      assert.equal(await resultCount(s.db, job.id), 25);
       assert.equal(Number(row.completed_requests), 25);
       assert.equal(Number(row.succeeded_requests), 2);
       assert.equal(Number(row.failed_requests), 23);
-      const errors = await streamText(new ResultsReader(db.kysely).stream(job.id, 'error'));
+      const errors = await streamText(new ResultsReader(s.db.kysely).stream(job.id, 'error'));
       const first = JSON.parse(errors.split('\n')[0]!);
       assert.equal(first.error.code, 'batch_cancelled');
       assert.match(first.custom_id, /^ws-cancel-\d+$/);
       // The worker that held the chunk before the cancel is fenced out.
-      assert.equal(await recordOutcomes(db.kysely, db.kind, own, [okOutcome(5)], now, LEASE), false);
+      assert.equal(await recordOutcomes(s.db.kysely, s.db.kind, own, [okOutcome(5)], now, LEASE), false);
     });
 
     test('an expired job times out with batch_expired records for unfinished lines', opts, async () => {
       const now = Date.now();
-      const job = await seedJob(db, blobs, 'ws-expire', 12, { now, timeoutHours: 1 });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const job = await seedJob(s.db, s.blobs, 'ws-expire', 12, { now, timeoutHours: 1 });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
       const later = now + 3600_000 + 1;
-      await closeOutJob(db.kysely, db.kind, blobs, { id: job.id, workspace: 'ws-expire', status: 'RUNNING' }, 'closer', later, LEASE);
-      const row = await jobRow(db, job.id);
+      await closeOutJob(s.db.kysely, s.db.kind, s.blobs, { id: job.id, workspace: 'ws-expire', status: 'RUNNING' }, 'closer', later, LEASE);
+      const row = await jobRow(s.db, job.id);
       assert.equal(row.status, 'TIMEOUT_EXCEEDED');
       assert.equal(Number(row.failed_requests), 12);
-      const groups = await new ResultsReader(db.kysely).errorGroups(job.id);
+      const groups = await new ResultsReader(s.db.kysely).errorGroups(job.id);
       assert.equal(groups.length, 1);
       assert.equal(groups[0]!.count, 12);
     });
@@ -175,44 +161,44 @@ for (const name of STORES) {
     test('a queued job waits for workspace capacity and starts once enough is done (the FAQ example, scaled)', opts, async () => {
       const now = Date.now();
       const cap = 10;
-      const first = await seedJob(db, blobs, 'ws-cap', 6, { now, chunkLines: 6 });
-      const second = await seedJob(db, blobs, 'ws-cap', 6, { now: now + 1, chunkLines: 6 });
-      await admitQueuedJobs(db.kysely, cap, now);
-      assert.equal((await jobRow(db, first.id)).status, 'RUNNING');
-      assert.equal((await jobRow(db, second.id)).status, 'QUEUED');
-      const c = await claimChunk(db.kysely, db.kind, 'w1', now, LEASE);
+      const first = await seedJob(s.db, s.blobs, 'ws-cap', 6, { now, chunkLines: 6 });
+      const second = await seedJob(s.db, s.blobs, 'ws-cap', 6, { now: now + 1, chunkLines: 6 });
+      await admitQueuedJobs(s.db.kysely, cap, now);
+      assert.equal((await jobRow(s.db, first.id)).status, 'RUNNING');
+      assert.equal((await jobRow(s.db, second.id)).status, 'QUEUED');
+      const c = await claimChunk(s.db.kysely, s.db.kind, 'w1', now, LEASE);
       assert.ok(c);
       assert.equal(c.job_id, first.id);
       const lease = { job_id: first.id, chunk_no: c.chunk_no, token: c.token };
-      await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(0)], now, LEASE);
-      await admitQueuedJobs(db.kysely, cap, now);
-      assert.equal((await jobRow(db, second.id)).status, 'QUEUED', '5 pending + 6 > 10');
-      await recordOutcomes(db.kysely, db.kind, lease, [okOutcome(1)], now, LEASE);
-      await admitQueuedJobs(db.kysely, cap, now);
-      assert.equal((await jobRow(db, second.id)).status, 'RUNNING', '4 pending + 6 <= 10');
-      await recordOutcomes(db.kysely, db.kind, lease, [2, 3, 4, 5].map(okOutcome), now, LEASE);
-      assert.ok(await finishChunk(db.kysely, lease));
-      await completeFinishedJobs(db.kysely, now);
-      assert.equal((await jobRow(db, first.id)).status, 'SUCCESS');
+      await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(0)], now, LEASE);
+      await admitQueuedJobs(s.db.kysely, cap, now);
+      assert.equal((await jobRow(s.db, second.id)).status, 'QUEUED', '5 pending + 6 > 10');
+      await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(1)], now, LEASE);
+      await admitQueuedJobs(s.db.kysely, cap, now);
+      assert.equal((await jobRow(s.db, second.id)).status, 'RUNNING', '4 pending + 6 <= 10');
+      await recordOutcomes(s.db.kysely, s.db.kind, lease, [2, 3, 4, 5].map(okOutcome), now, LEASE);
+      assert.ok(await finishChunk(s.db.kysely, lease));
+      await completeFinishedJobs(s.db.kysely, now);
+      assert.equal((await jobRow(s.db, first.id)).status, 'SUCCESS');
     });
 
     test('a workspace over its spend limit gets no new job started', opts, async () => {
       const now = Date.now();
-      const cfg = path.join(store.dir, 'models.json');
+      const cfg = path.join(s.store.dir, 'models.json');
       fs.writeFileSync(cfg, JSON.stringify({
         models: [{ id: 'priced', engine: 'openai', url: 'http://127.0.0.1:9/v1', input_price_per_mtok: 1_000_000, output_price_per_mtok: 0 }],
         workspaces: { 'ws-spend': { spend_limit_usd: 1 } },
       }));
       const registry = buildRegistry({ defaultModelPath: '/nonexistent.gguf', configPath: cfg, modelFiles: [] });
-      const check = (ws: string) => spendLimitReached(db.kysely, registry, ws);
-      const first = await seedJob(db, blobs, 'ws-spend', 3, { now, model: 'priced' });
-      await admitQueuedJobs(db.kysely, 1_000_000, now, check);
-      assert.equal((await jobRow(db, first.id)).status, 'RUNNING');
+      const check = (ws: string) => spendLimitReached(s.db.kysely, registry, ws);
+      const first = await seedJob(s.db, s.blobs, 'ws-spend', 3, { now, model: 'priced' });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now, check);
+      assert.equal((await jobRow(s.db, first.id)).status, 'RUNNING');
       // Two prompt tokens at $1 per token at batch price (50% off): $1 spent, the limit.
-      await db.kysely.updateTable('job_chunks').set({ prompt_tokens: 2 }).where('job_id', '=', first.id).where('chunk_no', '=', 0).execute();
-      const second = await seedJob(db, blobs, 'ws-spend', 3, { now: now + 1, model: 'priced' });
-      await admitQueuedJobs(db.kysely, 1_000_000, now, check);
-      assert.equal((await jobRow(db, second.id)).status, 'QUEUED');
+      await s.db.kysely.updateTable('job_chunks').set({ prompt_tokens: 2 }).where('job_id', '=', first.id).where('chunk_no', '=', 0).execute();
+      const second = await seedJob(s.db, s.blobs, 'ws-spend', 3, { now: now + 1, model: 'priced' });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now, check);
+      assert.equal((await jobRow(s.db, second.id)).status, 'QUEUED');
       assert.equal(await check('ws-other'), false);
     });
   });

@@ -1,9 +1,7 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { STORES, makeStore, storeTestOptions, type TestStore } from '../helpers/stores.js';
+import { STORES, storeSuite } from '../helpers/stores.js';
 import { okOutcome, seedInputFile, seedJob } from '../helpers/fixtures.js';
-import type { Db } from '../../src/store/database.js';
 import { LocalBlobStore } from '../../src/blobs/local-blob-store.js';
 import { markFileDeleted } from '../../src/store/files.js';
 import { InputFileGone, insertJob, markJobDeleted, type JobRow } from '../../src/store/jobs.js';
@@ -26,46 +24,33 @@ async function hasBytes(blobs: LocalBlobStore, key: string): Promise<boolean> {
 
 for (const name of STORES) {
   describe(`storage sweep on ${name}`, async () => {
-    const opts = await storeTestOptions(name);
-    let store: TestStore;
-    let db: Db;
-    let blobs: LocalBlobStore;
-    before(async () => {
-      if (opts.skip) return;
-      store = await makeStore(name);
-      db = await store.open();
-      blobs = new LocalBlobStore(path.join(store.dir, 'blobs'));
-    });
-    after(async () => {
-      if (opts.skip) return;
-      await db.close();
-      await store.cleanup();
-    });
+    const s = await storeSuite(name);
+    const { opts } = s;
 
     const inputOf = (job: JobRow) => (JSON.parse(job.input_files) as string[])[0]!;
-    const fileRow = (id: string) => db.kysely.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const fileRow = (id: string) => s.db.kysely.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     const count = async (table: 'file_chunks' | 'job_results' | 'job_chunks' | 'released_blobs', col: 'file_id' | 'job_id' | null, id?: string) => {
-      let q = db.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'));
+      let q = s.db.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'));
       if (col) q = q.where(col, '=', id!);
       return Number((await q.executeTakeFirstOrThrow()).n);
     };
 
     test('a deleted input keeps its bytes while a job reads it and gives them back when the job ends', opts, async () => {
       const now = Date.now();
-      const job = await seedJob(db, blobs, 'ws-keep', 20, { now });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const job = await seedJob(s.db, s.blobs, 'ws-keep', 20, { now });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
       const fileId = inputOf(job);
       const key = (await fileRow(fileId)).blob_key;
-      assert.ok(await markFileDeleted(db.kysely, 'ws-keep', fileId, now));
-      assert.equal(await releaseFile(db.kysely, db.kind, blobs, fileId, now), false, 'a running job still reads it');
-      await sweepStorage(db.kysely, db.kind, blobs, now);
-      assert.ok(await hasBytes(blobs, key));
+      assert.ok(await markFileDeleted(s.db.kysely, 'ws-keep', fileId, now));
+      assert.equal(await releaseFile(s.db.kysely, s.db.kind, s.blobs, fileId, now), false, 'a running job still reads it');
+      await sweepStorage(s.db.kysely, s.db.kind, s.blobs, now);
+      assert.ok(await hasBytes(s.blobs, key));
       assert.ok((await count('file_chunks', 'file_id', fileId)) > 0);
 
-      await db.kysely.updateTable('batch_jobs').set({ status: 'SUCCESS', completed_at: now }).where('id', '=', job.id).execute();
-      const report = await sweepStorage(db.kysely, db.kind, blobs, now);
+      await s.db.kysely.updateTable('batch_jobs').set({ status: 'SUCCESS', completed_at: now }).where('id', '=', job.id).execute();
+      const report = await sweepStorage(s.db.kysely, s.db.kind, s.blobs, now);
       assert.ok(report.releasedFiles >= 1);
-      assert.equal(await hasBytes(blobs, key), false);
+      assert.equal(await hasBytes(s.blobs, key), false);
       assert.equal((await fileRow(fileId)).blob_key, '');
       assert.equal(await count('file_chunks', 'file_id', fileId), 0);
       assert.equal(await count('released_blobs', null), 0);
@@ -73,66 +58,66 @@ for (const name of STORES) {
 
     test('an unused deleted file is released at once; an expired one by the sweep; a live one never', opts, async () => {
       const now = Date.now();
-      const gone = await seedInputFile(db, blobs, 'ws-files', 5);
-      const live = await seedInputFile(db, blobs, 'ws-files', 5);
-      const expiring = await seedInputFile(db, blobs, 'ws-files', 5);
-      await db.kysely.updateTable('files').set({ expires_at: now - 1 }).where('id', '=', expiring.id).execute();
-      await markFileDeleted(db.kysely, 'ws-files', gone.id, now);
-      assert.equal(await releaseFile(db.kysely, db.kind, blobs, gone.id, now), true);
-      assert.equal(await hasBytes(blobs, gone.blobKey), false);
-      assert.equal(await releaseFile(db.kysely, db.kind, blobs, live.id, now), false);
-      await sweepStorage(db.kysely, db.kind, blobs, now);
-      assert.equal(await hasBytes(blobs, expiring.blobKey), false);
-      assert.ok(await hasBytes(blobs, live.blobKey));
+      const gone = await seedInputFile(s.db, s.blobs, 'ws-files', 5);
+      const live = await seedInputFile(s.db, s.blobs, 'ws-files', 5);
+      const expiring = await seedInputFile(s.db, s.blobs, 'ws-files', 5);
+      await s.db.kysely.updateTable('files').set({ expires_at: now - 1 }).where('id', '=', expiring.id).execute();
+      await markFileDeleted(s.db.kysely, 'ws-files', gone.id, now);
+      assert.equal(await releaseFile(s.db.kysely, s.db.kind, s.blobs, gone.id, now), true);
+      assert.equal(await hasBytes(s.blobs, gone.blobKey), false);
+      assert.equal(await releaseFile(s.db.kysely, s.db.kind, s.blobs, live.id, now), false);
+      await sweepStorage(s.db.kysely, s.db.kind, s.blobs, now);
+      assert.equal(await hasBytes(s.blobs, expiring.blobKey), false);
+      assert.ok(await hasBytes(s.blobs, live.blobKey));
       assert.equal((await fileRow(live.id)).blob_key, live.blobKey);
     });
 
     test('a job cannot be created over an input that was released meanwhile', opts, async () => {
       const now = Date.now();
-      const file = await seedInputFile(db, blobs, 'ws-race', 5);
-      await markFileDeleted(db.kysely, 'ws-race', file.id, now);
-      await releaseFile(db.kysely, db.kind, blobs, file.id, now);
-      const job = await seedJob(db, blobs, 'ws-race', 1, { now });
+      const file = await seedInputFile(s.db, s.blobs, 'ws-race', 5);
+      await markFileDeleted(s.db.kysely, 'ws-race', file.id, now);
+      await releaseFile(s.db.kysely, s.db.kind, s.blobs, file.id, now);
+      const job = await seedJob(s.db, s.blobs, 'ws-race', 1, { now });
       const row = { ...job, id: `${job.id}-2`, idempotency_key: null };
-      await assert.rejects(insertJob(db.kysely, db.kind, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null), InputFileGone);
+      await assert.rejects(insertJob(s.db.kysely, s.db.kind, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null), InputFileGone);
       assert.equal(await count('job_chunks', 'job_id', row.id), 0);
-      assert.equal(await db.kysely.selectFrom('batch_jobs').select('id').where('id', '=', row.id).executeTakeFirst(), undefined);
+      assert.equal(await s.db.kysely.selectFrom('batch_jobs').select('id').where('id', '=', row.id).executeTakeFirst(), undefined);
     });
 
     test('a deleted job is purged: records, work items, metadata, result files and hidden inputs', opts, async () => {
       const now = Date.now();
-      const job = await seedJob(db, blobs, 'ws-purge', 30, { now });
-      await admitQueuedJobs(db.kysely, 1_000_000, now);
+      const job = await seedJob(s.db, s.blobs, 'ws-purge', 30, { now });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
       // Stand-in for an inline job: its input is a hidden file only this job reads.
       const fileId = inputOf(job);
       const key = (await fileRow(fileId)).blob_key;
-      await db.kysely.updateTable('files').set({ hidden: 1 }).where('id', '=', fileId).execute();
-      await db.kysely.insertInto('job_metadata').values({ job_id: job.id, key: 'k', value: 'v' }).execute();
-      const c = await claimChunk(db.kysely, db.kind, 'w', now, LEASE);
+      await s.db.kysely.updateTable('files').set({ hidden: 1 }).where('id', '=', fileId).execute();
+      await s.db.kysely.insertInto('job_metadata').values({ job_id: job.id, key: 'k', value: 'v' }).execute();
+      const c = await claimChunk(s.db.kysely, s.db.kind, 'w', now, LEASE);
       assert.ok(c && c.job_id === job.id);
-      assert.ok(await recordOutcomes(db.kysely, db.kind, { job_id: job.id, chunk_no: c.chunk_no, token: c.token }, [0, 1, 2].map(okOutcome), now, LEASE));
-      await db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLED', completed_at: now }).where('id', '=', job.id).execute();
-      assert.ok(await markJobDeleted(db.kysely, 'ws-purge', job.id, now));
+      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, { job_id: job.id, chunk_no: c.chunk_no, token: c.token }, [0, 1, 2].map(okOutcome), now, LEASE));
+      await s.db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLED', completed_at: now }).where('id', '=', job.id).execute();
+      assert.ok(await markJobDeleted(s.db.kysely, 'ws-purge', job.id, now));
 
-      await sweepStorage(db.kysely, db.kind, blobs, now);
+      await sweepStorage(s.db.kysely, s.db.kind, s.blobs, now);
       assert.equal(await count('job_results', 'job_id', job.id), 0);
       assert.equal(await count('job_chunks', 'job_id', job.id), 0);
-      const meta = await db.kysely.selectFrom('job_metadata').select('key').where('job_id', '=', job.id).execute();
+      const meta = await s.db.kysely.selectFrom('job_metadata').select('key').where('job_id', '=', job.id).execute();
       assert.equal(meta.length, 0);
       assert.notEqual((await fileRow(fileId)).deleted_at, null);
-      assert.equal(await hasBytes(blobs, key), false);
-      const results = await db.kysely.selectFrom('files').select('deleted_at').where('job_id', '=', job.id).execute();
+      assert.equal(await hasBytes(s.blobs, key), false);
+      const results = await s.db.kysely.selectFrom('files').select('deleted_at').where('job_id', '=', job.id).execute();
       assert.ok(results.every((r) => r.deleted_at !== null));
     });
 
     test('bytes whose deletion a crash interrupted are deleted by the next sweep', opts, async () => {
-      const file = await seedInputFile(db, blobs, 'ws-crash', 3);
+      const file = await seedInputFile(s.db, s.blobs, 'ws-crash', 3);
       // What a crash right after the releasing transaction leaves: a tombstone and the bytes.
-      await db.kysely.updateTable('files').set({ blob_key: '', deleted_at: Date.now() }).where('id', '=', file.id).execute();
-      await db.kysely.insertInto('released_blobs').values({ blob_key: file.blobKey, released_at: Date.now() }).execute();
-      assert.ok(await hasBytes(blobs, file.blobKey));
-      await sweepStorage(db.kysely, db.kind, blobs, Date.now());
-      assert.equal(await hasBytes(blobs, file.blobKey), false);
+      await s.db.kysely.updateTable('files').set({ blob_key: '', deleted_at: Date.now() }).where('id', '=', file.id).execute();
+      await s.db.kysely.insertInto('released_blobs').values({ blob_key: file.blobKey, released_at: Date.now() }).execute();
+      assert.ok(await hasBytes(s.blobs, file.blobKey));
+      await sweepStorage(s.db.kysely, s.db.kind, s.blobs, Date.now());
+      assert.equal(await hasBytes(s.blobs, file.blobKey), false);
       assert.equal(await count('released_blobs', null), 0);
     });
   });

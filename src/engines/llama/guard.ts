@@ -1,25 +1,10 @@
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { MODERATION_CATEGORIES, zeroScores, type Scores } from '../moderation.js';
+import { CATEGORY_MEANING, MODERATION_CATEGORIES, zeroScores, type Category, type Scores } from '../moderation.js';
 import type { PromptFormatter } from './prompts.js';
 import { badRequest } from './sampling.js';
 
-type Category = (typeof MODERATION_CATEGORIES)[number];
-
-/** What each of Mistral's categories asks the guard model. */
-const QUESTIONS: Record<Category, string> = {
-  sexual: 'sexual content',
-  hate_and_discrimination: 'hate speech or discrimination against a group',
-  violence_and_threats: 'violence or threats of violence',
-  dangerous_and_criminal_content: 'instructions for dangerous or criminal activities',
-  selfharm: 'self-harm or suicide',
-  health: 'medical or health advice',
-  financial: 'financial advice',
-  law: 'legal advice',
-  pii: 'personal identifiable information such as names, addresses, phone numbers or ID numbers',
-};
-
 const question = (text: string, category: Category) =>
-  `You are a content moderation classifier.\n\nText:\n"""\n${text}\n"""\n\nDoes the text above contain ${QUESTIONS[category]}? Answer yes or no.`;
+  `You are a content moderation classifier.\n\nText:\n"""\n${text}\n"""\n\nDoes the text above contain ${CATEGORY_MEANING[category]}? Answer yes or no.`;
 
 /**
  * A guard classifier over any chat model. For each category the model is asked a

@@ -1,18 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../store/schema.js';
+import type { Database, JobChunkTable } from '../../store/schema.js';
 import type { StoreKind } from '../../store/database.js';
 
-export interface ClaimedChunk {
-  job_id: string;
-  chunk_no: number;
-  blob_key: string;
-  byte_start: number;
-  byte_end: number;
-  first_line: number;
-  line_count: number;
+export type ClaimedChunk = Pick<JobChunkTable, 'job_id' | 'chunk_no' | 'blob_key' | 'byte_start' | 'byte_end' | 'first_line' | 'line_count'> & {
   /** The fencing token: every later write for this chunk must present it. */
   token: number;
-}
+};
 
 /** A chunk is claimable when pending, or leased by a worker whose lease has run out (a crash or a stall). */
 const claimable = (now: number) => sql<boolean>`(c.state = 'pending' or (c.state = 'leased' and c.lease_expires_at < ${now}))`;

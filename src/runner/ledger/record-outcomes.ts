@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../store/schema.js';
+import type { Database, JobResultTable } from '../../store/schema.js';
 import type { StoreKind } from '../../store/database.js';
 import { renderResultLine, type LineOutcome } from '../../results/render.js';
 import { extendLease, type Lease } from './extend-lease.js';
@@ -9,16 +9,10 @@ export interface ResultFiles {
   error_file: string | null;
 }
 
-interface ResultRow {
-  line_no: number;
-  ok: number;
-  line: string;
-  error_message: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
+type ResultRow = Omit<JobResultTable, 'job_id' | 'created_at'> & {
   /** Bytes the line adds to its result file, newline included. */
   bytes: number;
-}
+};
 
 /**
  * Writes terminal records for a group of lines, fenced by the chunk's lease token.
