@@ -10,6 +10,7 @@ import { killHard, startChildServer, startChildWorker, stopProcess, type ChildSe
 import { chatLines, jsonl, upstreamModels } from '../helpers/server.js';
 
 const KEY = 'key-a';
+const KEY_B = 'key-b';
 const opts = await postgresTestOptions();
 
 describe('PostgreSQL: one API node and three worker processes', opts, () => {
@@ -27,7 +28,7 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-cluster-'));
     fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify(upstreamModels(up.url, { max_in_flight: 16 })));
     args = ['--data-dir', dir, '--database', schema.url, '--config', path.join(dir, 'models.json')];
-    env = { BATCHD_API_KEYS: `a:${KEY}`, BATCHD_LEASE_MS: '1500', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50', BATCHD_CHUNK_LINES: '200' };
+    env = { BATCHD_API_KEYS: `a:${KEY},b:${KEY_B}`, BATCHD_LEASE_MS: '1500', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50', BATCHD_CHUNK_LINES: '200' };
     api = await startChildServer(['serve', '--no-worker', '--port', '0', ...args], env);
     for (let i = 0; i < 3; i++) workers.push(await startChildWorker(args, env));
   });
@@ -39,20 +40,20 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, url: string, body?: unknown) => {
-    const res = await fetch(`${api.url}${url}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (method: string, url: string, body?: unknown, key = KEY) => {
+    const res = await fetch(`${api.url}${url}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as Record<string, any>;
   };
-  async function upload(n: number, prefix: string) {
+  async function upload(n: number, prefix: string, key = KEY) {
     const form = new FormData();
     form.append('file', new Blob([chatLines(n, prefix).map((l) => JSON.stringify(l)).join('\n')]), 'in.jsonl');
     form.append('purpose', 'batch');
-    return (await (await fetch(`${api.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form })).json()) as { id: string };
+    return (await (await fetch(`${api.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form })).json()) as { id: string };
   }
-  async function waitUntil(id: string, done: (job: Record<string, any>) => boolean, timeoutMs = 120_000) {
+  async function waitUntil(id: string, done: (job: Record<string, any>) => boolean, timeoutMs = 120_000, key = KEY) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const job = await call('GET', `/v1/batch/jobs/${id}`);
+      const job = await call('GET', `/v1/batch/jobs/${id}`, undefined, key);
       if (done(job)) return job;
       if (Date.now() > deadline) throw new Error(`job ${id} stuck: ${JSON.stringify(job)}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -88,6 +89,25 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 3000, 'kill');
     workers[0] = await startChildWorker(args, env);
+    up.setLatency(2);
+  });
+
+  test('fair share holds across worker processes: a small job of another workspace does not wait behind a big one', async () => {
+    up.setLatency(30);
+    const big = await upload(8000, 'fairA');
+    const small = await upload(600, 'fairB', KEY_B);
+    const a = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [big.id] });
+    // Every worker is busy with workspace a's chunks before workspace b asks for anything.
+    await waitUntil(a.id, (j) => j.completed_requests >= 500);
+    const b = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [small.id] }, KEY_B);
+    const bDone = await waitUntil(b.id, (j) => j.status === 'SUCCESS', 120_000, KEY_B);
+    const aThen = await call('GET', `/v1/batch/jobs/${a.id}`);
+    // First come, first served would run b only once a's 40 chunks were all claimed.
+    assert.equal(aThen.status, 'RUNNING', `a was ${aThen.status} with ${aThen.completed_requests} done when b finished`);
+    assert.ok(aThen.completed_requests < 8000 - 1000, `a had ${aThen.completed_requests} of 8000 done when b finished`);
+    assert.equal(bDone.succeeded_requests, 600);
+    const aDone = await waitUntil(a.id, (j) => j.status === 'SUCCESS');
+    await assertExactlyOnce(aDone, 8000, 'fairA');
     up.setLatency(2);
   });
 
