@@ -188,10 +188,15 @@ export class Worker {
       await Promise.all(inflight);
       await buffer.flush();
       if (signal.aborted) {
-        if (signal.reason instanceof Stopped) await releaseChunk(db, lease);
+        await releaseChunk(db, lease);
         return;
       }
       await finishChunk(db, lease);
+    } catch (err) {
+      // A store write failed (say, the database went away): hand the chunk back now rather than at
+      // lease expiry. Its unrecorded lines are redone by whoever claims it next.
+      await releaseChunk(db, lease).catch(() => undefined);
+      throw err;
     } finally {
       clearInterval(heartbeat);
     }

@@ -11,6 +11,7 @@ import { chatLines, jsonl, upstreamModels } from '../helpers/server.js';
 
 const KEY = 'key-a';
 const KEY_B = 'key-b';
+const APP = `batchd-cluster-${process.pid}`;
 const opts = await postgresTestOptions();
 
 describe('PostgreSQL: one API node and three worker processes', opts, () => {
@@ -27,7 +28,8 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     schema = await createPgSchema();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-cluster-'));
     fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify(upstreamModels(up.url, { max_in_flight: 16 })));
-    args = ['--data-dir', dir, '--database', schema.url, '--config', path.join(dir, 'models.json')];
+    // Tagged connections, so a test can cut exactly this cluster's sessions (other tests share the database).
+    args = ['--data-dir', dir, '--database', `${schema.url}&application_name=${APP}`, '--config', path.join(dir, 'models.json')];
     env = { BATCHD_API_KEYS: `a:${KEY},b:${KEY_B}`, BATCHD_LEASE_MS: '1500', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50', BATCHD_CHUNK_LINES: '200' };
     api = await startChildServer(['serve', '--no-worker', '--port', '0', ...args], env);
     for (let i = 0; i < 3; i++) workers.push(await startChildWorker(args, env));
@@ -108,6 +110,29 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     assert.equal(bDone.succeeded_requests, 600);
     const aDone = await waitUntil(a.id, (j) => j.status === 'SUCCESS');
     await assertExactlyOnce(aDone, 8000, 'fairA');
+    up.setLatency(2);
+  });
+
+  test('PostgreSQL sessions cut mid-run (as in a failover): every process stays up and the job completes exactly once', async () => {
+    up.setLatency(20);
+    const file = await upload(4000, 'cut');
+    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: schema.url });
+    await admin.connect();
+    try {
+      for (const at of [400, 1500]) {
+        await waitUntil(job.id, (j) => j.completed_requests >= at);
+        const cut = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [APP]);
+        assert.ok(cut.rowCount! >= 4, `cut ${cut.rowCount} sessions`);
+      }
+    } finally {
+      await admin.end();
+    }
+    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    assert.equal(done.status, 'SUCCESS');
+    await assertExactlyOnce(done, 4000, 'cut');
+    for (const p of [api.proc, ...workers]) assert.equal(p.exitCode, null, `process ${p.pid} exited`);
     up.setLatency(2);
   });
 

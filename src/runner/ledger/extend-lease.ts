@@ -29,7 +29,7 @@ export async function finishChunk(db: Kysely<Database>, lease: Lease): Promise<b
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Hands a chunk back (a worker shutting down) so another worker takes it at once. */
+/** Hands a chunk back (a worker stopping, a failed store write, a cancelled job) so it need not wait for lease expiry. */
 export async function releaseChunk(db: Kysely<Database>, lease: Lease): Promise<void> {
   await whileHeld(db.updateTable('job_chunks').set({ state: 'pending', lease_owner: null, lease_expires_at: null }), lease).execute();
 }
