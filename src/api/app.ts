@@ -107,9 +107,25 @@ export function toApiError(err: FastifyError | Error): ApiError {
   if (e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED' || e.code === '40001' || e.code === '40P01') {
     return new ApiError(503, 'internal_error', 'store_busy', 'The store is busy; nothing was changed. Retry the request.');
   }
+  if (storeUnreachable(e)) {
+    return new ApiError(503, 'internal_error', 'store_unavailable', 'The database is unreachable at the moment. Retry the request shortly.');
+  }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) return new ApiError(status, 'invalid_request_error', (e.code ?? 'bad_request').toLowerCase(), e.message);
   return new ApiError(500, 'internal_error', 'internal_error', 'Internal server error');
+}
+
+/**
+ * PostgreSQL down, restarting or failing over: socket errors, SQLSTATE class 08
+ * (connection exception) and 57P01-03 (shutdown, crash, not accepting connections),
+ * and pg's own messages for a session that died. Upstream model servers never get
+ * here (their failures are EngineErrors), so these are the store's.
+ */
+function storeUnreachable(e: { code?: string; message?: string }): boolean {
+  const code = e.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03'].includes(code)) return true;
+  if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(e.message ?? '');
 }
 
 function fromZod(err: ZodError): ApiError {
