@@ -10,6 +10,7 @@ const CHANNEL = 'batchd_jobs';
 export class PgJobSignals {
   private client: pg.Client | null = null;
   private closed = false;
+  private retrying = false;
 
   constructor(private readonly url: string, private readonly onSignal: () => void) {}
 
@@ -26,12 +27,15 @@ export class PgJobSignals {
     this.client?.query(`NOTIFY ${CHANNEL}`).catch(() => undefined);
   }
 
+  /** One retry at a time: a failed connect reports both an 'error' event and a rejection. */
   private reconnect() {
     const old = this.client;
     this.client = null;
     old?.end().catch(() => undefined);
-    if (this.closed) return;
+    if (this.closed || this.retrying) return;
+    this.retrying = true;
     setTimeout(() => {
+      this.retrying = false;
       if (!this.closed) this.start().catch(() => this.reconnect());
     }, 1000).unref();
   }
