@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, unprocessable } from '../errors.js';
 import { randomUUID } from 'node:crypto';
-import { ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest } from '../engines/engine.js';
+import { asOnePiece, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest } from '../engines/engine.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { AppContext } from './context.js';
 
@@ -77,12 +77,7 @@ async function streamCompletion(reply: FastifyReply, engine: Engine, request: En
   };
   let result;
   try {
-    result = engine.stream
-      ? await engine.stream(request, signal, send)
-      : await engine.execute(request, signal).then((r) => {
-          send(String((r.body.choices as { message?: { content?: unknown } }[])[0]?.message?.content ?? ''));
-          return r;
-        });
+    result = engine.stream ? await engine.stream(request, signal, send) : await asOnePiece(engine.execute(request, signal), send);
   } catch (err) {
     if (!open) throw err;
     // The status line is gone already: end the stream with an error event instead.

@@ -72,3 +72,23 @@ export function invalidRequest(field: string, message: string): EngineError {
   const msg = `${field}: ${message}`;
   return new EngineError(msg, false, 422, { object: 'error', message: msg, type: 'invalid_request_error', param: field, code: null, detail: [{ loc: ['body', field], msg: message, type: 'value_error' }] }, null, 'invalid_request');
 }
+
+/** The text of a completion's first choice (chat message or completions `text`). */
+export function completionText(body: Record<string, unknown>): string {
+  const choice = (body.choices as { message?: { content?: unknown }; text?: unknown }[] | undefined)?.[0];
+  return textOf(choice?.message?.content ?? choice?.text);
+}
+
+/** A result computed whole, handed over as one piece (engines or requests that cannot stream). */
+export async function asOnePiece(result: Promise<EngineResult>, onDelta: (text: string) => void): Promise<EngineResult> {
+  const r = await result;
+  onDelta(completionText(r.body));
+  return r;
+}
+
+/** Text content: a string, or Mistral's list of content chunks (only `text` chunks are the answer). */
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'text' ? String((c as Record<string, unknown>).text ?? '') : '')).join('');
+  return '';
+}

@@ -23,6 +23,7 @@
  * 8 numbers from a SHA-256 of each input, usage counts words. A chat whose system prompt
  * mentions moderation (a guard call) answers a JSON object of the 9 category scores:
  * 0.9 for `violence_and_threats` when the text says "kill", else 0.01.
+ * A request with `stream: true` (chat, completions, FIM) gets server-sent events, a word per event.
  * Pass `record: false` for benchmarks: calls are then counted but not kept.
  */
 import http from 'node:http';
@@ -42,6 +43,8 @@ export interface Behaviour {
   fault?: Fault | null; // what goes wrong; absent or null: a normal answer
   reply?: string; // replaces the generated text of a chat/completions/FIM answer (e.g. a guard's answer)
   respond?: (call: Call) => Record<string, unknown>; // replaces the whole 200 body
+  /** A call with `stream: true` is answered as server-sent events, a word per event; the events after the first wait for this. */
+  streamGate?: Promise<void>;
 }
 
 export interface Rule extends Behaviour {
@@ -111,6 +114,31 @@ const isGuardCall = (body: Json) => {
   const first = (body.messages as Json[] | undefined)?.[0];
   return first?.role === 'system' && typeof first.content === 'string' && first.content.includes('moderation');
 };
+
+/**
+ * A completion as server-sent events, the way OpenAI-compatible servers and Mistral send
+ * it: a chunk per word (`delta.content`, or `text` on /v1/completions), a last chunk with
+ * finish_reason — carrying usage (Mistral), or followed by a usage-only chunk when the
+ * request asked for `stream_options.include_usage` (OpenAI) — then `data: [DONE]`.
+ */
+async function streamEvents(res: http.ServerResponse, path: string, body: Json, whole: Json, gate: Promise<void> | undefined) {
+  const choice = (whole.choices as Json[])[0]!;
+  const content = str((choice.message as Json | undefined)?.content ?? choice.text);
+  const pieces = content.match(/\s*\S+/g) ?? [''];
+  const completions = path === '/v1/completions';
+  const base = { id: whole.id, object: completions ? 'text_completion' : 'chat.completion.chunk', created: whole.created, model: whole.model };
+  const event = (json: Json) => res.write(`data: ${JSON.stringify(json)}\n\n`);
+  const piece = (text: string, finish: string | null) => ({ index: 0, ...(completions ? { text } : { delta: { content: text } }), finish_reason: finish });
+  const openAiUsage = (body.stream_options as Json | undefined)?.include_usage === true;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const [i, p] of pieces.entries()) {
+    event({ ...base, choices: [piece(p, null)] });
+    if (i === 0) await gate;
+  }
+  event({ ...base, choices: [piece('', 'stop')], ...(openAiUsage ? {} : { usage: whole.usage }) });
+  if (openAiUsage) event({ ...base, choices: [], usage: whole.usage });
+  res.end('data: [DONE]\n\n');
+}
 
 /** The 200 body for a route, or null for an unknown route. */
 function answer(path: string, body: Json, text: string, reply: string | undefined): Json | null {
@@ -199,7 +227,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     const rule = rules.find((r) => (r.times === undefined || r.used < r.times) && ruleMatches(r, call, random));
     if (!rule) return defaults;
     rule.used++;
-    return { latencyMs: rule.latencyMs ?? defaults.latencyMs, fault: rule.fault ?? null, reply: rule.reply, respond: rule.respond };
+    return { latencyMs: rule.latencyMs ?? defaults.latencyMs, fault: rule.fault ?? null, reply: rule.reply, respond: rule.respond, streamGate: rule.streamGate ?? defaults.streamGate };
   }
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
@@ -235,6 +263,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
         return void res.write(text.slice(0, text.length >> 1), () => req.socket.destroy());
       }
+      if (body.stream === true && Array.isArray(json.choices)) return await streamEvents(res, path, body, json, b.streamGate);
       if (f?.kind !== 'drip') return void res.writeHead(200, { 'content-type': 'application/json' }).end(text);
       res.writeHead(200, { 'content-type': 'application/json' });
       for (let i = 0; i < text.length && !res.destroyed && !closed; i += f.bytes ?? 16) {

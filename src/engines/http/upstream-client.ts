@@ -57,7 +57,43 @@ export class UpstreamClient {
   }
 
   /** POSTs `body` to `<base URL><path>` (path after /v1, e.g. '/chat/completions'); resolves to the parsed 2xx JSON object. */
-  async postJson(path: string, body: unknown, signal: AbortSignal): Promise<Record<string, unknown>> {
+  postJson(path: string, body: unknown, signal: AbortSignal): Promise<Record<string, unknown>> {
+    return this.post(path, body, signal, 'application/json', async (res) => parseObject(await res.body.text()));
+  }
+
+  /**
+   * POSTs a streaming request and hands each server-sent event's JSON to `onEvent` as it
+   * arrives, until `data: [DONE]` or the end of the body. A server that answers with
+   * plain JSON instead (it ignored `stream`) resolves to that object; otherwise to null.
+   */
+  postEventStream(path: string, body: unknown, signal: AbortSignal, onEvent: (event: Record<string, unknown>) => void): Promise<Record<string, unknown> | null> {
+    return this.post(path, body, signal, 'text/event-stream', async (res) => {
+      if (!String(res.headers['content-type'] ?? '').includes('text/event-stream')) return parseObject(await res.body.text());
+      const decoder = new TextDecoder();
+      let buffered = '';
+      const lines = function* (text: string) {
+        buffered += text;
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).replace(/\r$/, '');
+          buffered = buffered.slice(nl + 1);
+          yield line;
+        }
+      };
+      for await (const piece of res.body) {
+        for (const line of lines(decoder.decode(piece as Buffer, { stream: true }))) {
+          if (!line.startsWith('data:')) continue; // comments, event names, blank separators
+          const data = line.slice(5).trim();
+          if (data === '[DONE]') return null;
+          onEvent(parseObject(data));
+        }
+      }
+      return null;
+    });
+  }
+
+  /** One request with our deadline and the caller's abort; every failure becomes an EngineError. */
+  private async post<T>(path: string, body: unknown, signal: AbortSignal, accept: string, read: (res: Dispatcher.ResponseData) => Promise<T>): Promise<T> {
     if (signal.aborted) throw abortError(signal);
     // One controller ends the request on either the caller's abort or our deadline; which one fired decides the error.
     const ac = new AbortController();
@@ -72,13 +108,12 @@ export class UpstreamClient {
         origin: this.origin,
         path: `${this.basePath}${path}`,
         method: 'POST',
-        headers: this.headers,
+        headers: { ...this.headers, accept },
         body: JSON.stringify(body),
         signal: ac.signal,
       });
-      const text = await res.body.text();
-      if (res.statusCode < 200 || res.statusCode >= 300) throw statusError(res.statusCode, text, res.headers['retry-after']);
-      return parseObject(text);
+      if (res.statusCode < 200 || res.statusCode >= 300) throw statusError(res.statusCode, await res.body.text(), res.headers['retry-after']);
+      return await read(res);
     } catch (err) {
       if (signal.aborted) throw abortError(signal);
       if (timedOut) throw timeoutError(this.opts.requestTimeoutMs);

@@ -1,5 +1,6 @@
 import type { ModelEntry } from '../../models/registry.js';
-import type { Engine, EngineRequest, EngineResult, Usage } from '../engine.js';
+import { asOnePiece, type Engine, type EngineRequest, type EngineResult, type Usage } from '../engine.js';
+import { streamable, streamCompletion } from '../http/completion-stream.js';
 import { clientFor, type UpstreamEngineOptions } from '../http/upstream-client.js';
 import { guardChatBody, parseGuardScores } from '../moderation-guard.js';
 import { moderationResponse, moderationTexts, type Scores } from '../moderation.js';
@@ -32,22 +33,35 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
     return { status_code: 200, usage, body: moderationResponse(clientModel, scores, usage) };
   }
 
+  async function execute(req: EngineRequest, signal: AbortSignal): Promise<EngineResult> {
+    // Responses name the model the client asked for, never the upstream's internal name.
+    const clientModel = typeof req.body.model === 'string' ? req.body.model : model.id;
+    switch (req.endpoint) {
+      case '/v1/chat/completions':
+        return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal), clientModel) };
+      case '/v1/fim/completions':
+        return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal), clientModel) };
+      case '/v1/embeddings':
+        return { status_code: 200, ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel) };
+      case '/v1/moderations':
+      case '/v1/chat/moderations':
+        return moderate(req, clientModel, signal);
+    }
+  }
+
   return {
     maxInFlight: model.max_in_flight,
-    async execute(req, signal) {
-      // Responses name the model the client asked for, never the upstream's internal name.
+    execute,
+    async stream(req, signal, onDelta) {
+      if (!streamable(req)) return asOnePiece(execute(req, signal), onDelta);
       const clientModel = typeof req.body.model === 'string' ? req.body.model : model.id;
-      switch (req.endpoint) {
-        case '/v1/chat/completions':
-          return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal), clientModel) };
-        case '/v1/fim/completions':
-          return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal), clientModel) };
-        case '/v1/embeddings':
-          return { status_code: 200, ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel) };
-        case '/v1/moderations':
-        case '/v1/chat/moderations':
-          return moderate(req, clientModel, signal);
-      }
+      const [path, body] =
+        req.endpoint === '/v1/chat/completions'
+          ? ['/chat/completions', toOpenAiChat(req.body, upstreamModel)]
+          : ['/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template)];
+      // include_usage: the last chunk carries the token counts (vLLM, SGLang, llama.cpp server, Ollama, OpenAI).
+      const raw = await streamCompletion(client, path, { ...body, stream_options: { include_usage: true } }, signal, onDelta);
+      return { status_code: 200, ...fromOpenAiCompletion(raw, clientModel) };
     },
     close: () => client.close(),
   };
