@@ -102,6 +102,18 @@ for (const name of STORES) {
       assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).response.body.n), [0, 1, 2]);
     });
 
+    test('one write of 10,000 records stays under the store parameter limits', opts, async () => {
+      const now = Date.now();
+      const job = await seedJob(s.db, s.blobs, 'ws-wide', 10_000, { now, chunkLines: 10_000 });
+      await admitQueuedJobs(s.db.kysely, 1_000_000, now);
+      const c = await claimChunk(s.db.kysely, s.db.kind, 'w1', now, LEASE);
+      assert.ok(c && c.job_id === job.id);
+      const all = Array.from({ length: 10_000 }, (_, i) => okOutcome(i));
+      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, { job_id: job.id, chunk_no: c.chunk_no, token: c.token }, all, now, LEASE));
+      assert.equal(await resultCount(s.db, job.id), 10_000);
+      assert.equal(Number((await jobRow(s.db, job.id)).succeeded_requests), 10_000);
+    });
+
     test('claims share work between workspaces by their live leases', opts, async () => {
       const now = Date.now();
       const a = await seedJob(s.db, s.blobs, 'ws-fair-a', 40, { now });

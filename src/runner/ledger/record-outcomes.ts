@@ -15,11 +15,18 @@ type ResultRow = Omit<JobResultTable, 'job_id' | 'created_at'> & {
 };
 
 /**
+ * Rows per INSERT: statements have a parameter limit (SQLite 32,766, PostgreSQL 65,535)
+ * and a row takes 7–8, so a large group is written in several statements.
+ */
+const ROWS_PER_STATEMENT = 500;
+
+/**
  * Writes terminal records for a group of lines, fenced by the chunk's lease token.
  * The (job, line) key makes a second record for a line a no-op, and the chunk's
  * counters move by exactly the rows inserted, so counters always equal the records.
- * Only rows of this chunk are touched: workers never contend. Returns false (nothing
- * written) if fenced out.
+ * Only rows of this chunk are touched: workers never contend. Returns false once fenced
+ * out: nothing more is written (on PostgreSQL a large group goes in several statements,
+ * and those committed before the fence stand — they were written under a valid lease).
  */
 export async function recordOutcomes(db: Kysely<Database>, kind: StoreKind, lease: Lease, outcomes: LineOutcome[], now: number, leaseMs: number): Promise<boolean> {
   if (outcomes.length === 0) return true;
@@ -35,21 +42,28 @@ export async function recordOutcomes(db: Kysely<Database>, kind: StoreKind, leas
       bytes: Buffer.byteLength(line) + 1,
     };
   });
-  return kind === 'postgres' ? recordInOneStatement(db, lease, rows, now, leaseMs) : recordInTransaction(db, lease, rows, now, leaseMs);
+  if (kind === 'sqlite') return recordInTransaction(db, lease, rows, now, leaseMs);
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    if (!(await recordInOneStatement(db, lease, rows.slice(i, i + ROWS_PER_STATEMENT), now, leaseMs))) return false;
+  }
+  return true;
 }
 
-/** SQLite: in-process, so the four steps cost no round trips; one IMMEDIATE transaction. */
+/** SQLite: in-process, so the steps cost no round trips; one IMMEDIATE transaction. */
 function recordInTransaction(db: Kysely<Database>, lease: Lease, rows: ResultRow[], now: number, leaseMs: number): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     if (!(await extendLease(tx, lease, now + leaseMs))) return false;
-    const inserted = await tx
-      .insertInto('job_results')
-      .values(rows.map(({ bytes: _bytes, ...r }) => ({ ...r, job_id: lease.job_id, created_at: now })))
-      .onConflict((oc) => oc.columns(['job_id', 'line_no']).doNothing())
-      .returning('line_no')
-      .execute();
-    if (inserted.length === 0) return true;
-    const fresh = new Set(inserted.map((r) => Number(r.line_no)));
+    const fresh = new Set<number>();
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      const inserted = await tx
+        .insertInto('job_results')
+        .values(rows.slice(i, i + ROWS_PER_STATEMENT).map(({ bytes: _bytes, ...r }) => ({ ...r, job_id: lease.job_id, created_at: now })))
+        .onConflict((oc) => oc.columns(['job_id', 'line_no']).doNothing())
+        .returning('line_no')
+        .execute();
+      for (const r of inserted) fresh.add(Number(r.line_no));
+    }
+    if (fresh.size === 0) return true;
     const t = { ok: 0, failed: 0, prompt: 0, completion: 0, okBytes: 0, errBytes: 0 };
     for (const r of rows) {
       if (!fresh.has(r.line_no)) continue;
