@@ -86,13 +86,14 @@ export class Worker {
 
   private async run(): Promise<void> {
     while (this.running) {
-      // One chunk with lines still to send is enough to keep the engine slots full; holding
-      // more would only keep them from other workers, who then idle at the end of a job.
-      const dispatching = [...this.active.values()].some((a) => a.dispatching);
+      // At most one chunk per job with lines still to send: a second one of the same job would
+      // only wait for the same slots, kept from other workers who then idle at the end of the
+      // job. A chunk of another job (another workspace, another model) may run beside it.
+      const sending = [...this.active.entries()].filter(([, a]) => a.dispatching).map(([key]) => key.split('/')[0]!);
       let claimed: ClaimedChunk | null = null;
-      if (this.active.size < this.opts.maxChunks && !dispatching) {
+      if (this.active.size < this.opts.maxChunks && sending.length < 2) {
         try {
-          claimed = await claimChunk(this.deps.db, this.deps.kind, this.id, this.deps.clock.now(), this.opts.leaseMs);
+          claimed = await claimChunk(this.deps.db, this.deps.kind, this.id, this.deps.clock.now(), this.opts.leaseMs, sending);
         } catch (err) {
           console.error(`batchd ${this.id}: claiming work failed: ${(err as Error).message}`);
         }

@@ -206,4 +206,25 @@ describe('batch execution against an upstream', () => {
     const listB = await server.request('GET', '/v1/files?sample_type=batch_result', undefined, 'b');
     assert.ok(listB.body.data.every((f: { id: string }) => f.id !== ja.output_file));
   });
+
+  test("one process runs another workspace's job beside a big one, line by line, not after the big job's chunk", async () => {
+    const one = await startTestServer({ models: upstreamModels(up.url), env: { BATCHD_CHUNK_LINES: '1000' } });
+    up.setLatency(20);
+    try {
+      const big = await uploadJsonl(one, chatLines(3000, 'big'));
+      const small = await uploadJsonl(one, chatLines(100, 'small'), 'b');
+      const a = await one.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [big.id] });
+      await waitFor('the big job under way', async () => ((await one.request('GET', `/v1/batch/jobs/${a.body.id}`)).body.completed_requests >= 50 ? true : undefined));
+      const aBefore = (await one.request('GET', `/v1/batch/jobs/${a.body.id}`)).body.completed_requests;
+      const b = await one.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [small.id] }, 'b');
+      await waitForJob(one, b.body.id, undefined, 'b');
+      const aAfter = (await one.request('GET', `/v1/batch/jobs/${a.body.id}`)).body.completed_requests;
+      // Sharing the model's 8 slots line by line, the big job advances about as much as the small one runs (100 lines);
+      // waiting for the big job's current chunk to be sent first would let it advance by most of its 1,000 lines.
+      assert.ok(aAfter - aBefore < 400, `the big job advanced ${aAfter - aBefore} lines while the small one ran`);
+    } finally {
+      up.setLatency(0);
+      await one.stop();
+    }
+  });
 });

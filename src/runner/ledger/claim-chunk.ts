@@ -13,11 +13,12 @@ const claimable = (now: number) => sql<boolean>`(c.state = 'pending' or (c.state
 /**
  * Picks the workspace with the fewest live leases (fair share across workspaces,
  * counted in the store so it holds across workers), then its oldest running job's
- * next claimable chunk, and leases it with a new fencing token.
+ * next claimable chunk, and leases it with a new fencing token. Chunks of
+ * `excludeJobs` are passed over (a worker already sending lines of those jobs).
  */
-export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
+export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: string, now: number, leaseMs: number, excludeJobs: string[] = []): Promise<ClaimedChunk | null> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const shares = await db
+    let sharesQuery = db
       .selectFrom('job_chunks as c')
       .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
       .select([
@@ -28,9 +29,11 @@ export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: s
       .where('j.status', '=', 'RUNNING')
       .where('j.deadline_at', '>', now)
       .where('c.state', '!=', 'done')
-      .groupBy('j.workspace')
-      .execute();
-    const candidates = shares.filter((s) => Number(s.open) > 0).sort((a, b) => Number(a.active) - Number(b.active) || a.workspace.localeCompare(b.workspace));
+      .groupBy('j.workspace');
+    // Excluded jobs' chunks must not count as open, or a workspace with nothing else would be picked and yield nothing.
+    if (excludeJobs.length) sharesQuery = sharesQuery.select(sql<number>`sum(case when ${claimable(now)} and c.job_id not in (${sql.join(excludeJobs)}) then 1 else 0 end)`.as('open_here'));
+    const shares = (await sharesQuery.execute()) as { workspace: string; active: number; open: number; open_here?: number }[];
+    const candidates = shares.filter((s) => Number(s.open_here ?? s.open) > 0).sort((a, b) => Number(a.active) - Number(b.active) || a.workspace.localeCompare(b.workspace));
     if (candidates.length === 0) return null;
     const workspace = candidates[0]!.workspace;
     const claimed = await db.transaction().execute(async (tx) => {
@@ -42,6 +45,7 @@ export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: s
         .where('j.status', '=', 'RUNNING')
         .where('j.deadline_at', '>', now)
         .where(claimable(now))
+        .$if(excludeJobs.length > 0, (q) => q.where('c.job_id', 'not in', excludeJobs))
         .orderBy('j.created_at')
         .orderBy('c.chunk_no')
         .limit(1);
