@@ -77,7 +77,8 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 20_000, 'big');
-    const owners = await chunkOwners(schema.url, job.id);
+    // A done chunk keeps the owner that finished it.
+    const owners = await chunkStat(schema.url, job.id, "count(distinct lease_owner) filter (where state = 'done')");
     assert.ok(owners >= 2, `chunks were claimed by ${owners} worker(s)`);
   });
 
@@ -91,6 +92,33 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 3000, 'kill');
     workers[0] = await startChildWorker(args, env);
+    up.setLatency(2);
+  });
+
+  test('a paused worker (SIGSTOP) loses its chunks; resumed after the job ended, it cannot change a single result', async () => {
+    up.setLatency(20);
+    const file = await upload(3000, 'pause');
+    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    await waitUntil(job.id, (j) => j.completed_requests >= 300);
+    const paused = workers[1]!;
+    paused.kill('SIGSTOP');
+    let done: Record<string, any>;
+    try {
+      done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    } finally {
+      paused.kill('SIGCONT');
+    }
+    assert.equal(done.status, 'SUCCESS');
+    assert.ok((await chunkStat(schema.url, job.id, 'max(attempts)')) >= 2, 'the paused worker held a chunk that another worker took over');
+    const content = async (id: string) => (await fetch(`${api.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text();
+    const before = await content(done.output_file);
+    // Resumed, it finishes the calls it had in flight and tries to record them: every write is fenced out.
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await call('GET', `/v1/batch/jobs/${job.id}`);
+    assert.equal(await content(done.output_file), before);
+    assert.equal(after.completed_requests, 3000);
+    await assertExactlyOnce(after, 3000, 'pause');
+    assert.equal(paused.exitCode, null, 'the resumed worker keeps running');
     up.setLatency(2);
   });
 
@@ -155,13 +183,13 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
   });
 });
 
-/** How many distinct workers finished chunks of a job (a done chunk keeps the owner that finished it). */
-async function chunkOwners(url: string, jobId: string): Promise<number> {
+/** One number about a job's chunks, read straight from the store. */
+async function chunkStat(url: string, jobId: string, expr: string): Promise<number> {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const res = await client.query("select count(distinct lease_owner) as n from job_chunks where job_id = $1 and state = 'done'", [jobId]);
+    const res = await client.query(`select ${expr} as n from job_chunks where job_id = $1`, [jobId]);
     return Number(res.rows[0].n);
   } finally {
     await client.end();
