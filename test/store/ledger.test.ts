@@ -88,7 +88,7 @@ for (const name of STORES) {
       assert.ok(c && c.job_id === job.id);
       const lease = { job_id: job.id, chunk_no: c.chunk_no, token: c.token };
       assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(0), okOutcome(1)], now, LEASE));
-      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(1), okOutcome(2)], now, LEASE));
+      assert.ok(await recordOutcomes(s.db.kysely, s.db.kind, lease, [okOutcome(1), okOutcome(2), okOutcome(2)], now, LEASE));
       const row = await jobRow(s.db, job.id);
       assert.equal(await resultCount(s.db, job.id), 3);
       assert.equal(Number(row.completed_requests), 3);

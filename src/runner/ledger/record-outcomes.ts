@@ -30,9 +30,12 @@ const ROWS_PER_STATEMENT = 500;
  */
 export async function recordOutcomes(db: Kysely<Database>, kind: StoreKind, lease: Lease, outcomes: LineOutcome[], now: number, leaseMs: number): Promise<boolean> {
   if (outcomes.length === 0) return true;
-  const rows: ResultRow[] = outcomes.map((o) => {
+  // One row per line even if a caller passed a line twice: the counters add the rows inserted.
+  const byLine = new Map<number, ResultRow>();
+  for (const o of outcomes) {
+    if (byLine.has(o.lineNo)) continue;
     const line = renderResultLine(lease.job_id, o);
-    return {
+    byLine.set(o.lineNo, {
       line_no: o.lineNo,
       ok: o.ok ? 1 : 0,
       line,
@@ -40,8 +43,9 @@ export async function recordOutcomes(db: Kysely<Database>, kind: StoreKind, leas
       prompt_tokens: o.promptTokens,
       completion_tokens: o.completionTokens,
       bytes: Buffer.byteLength(line) + 1,
-    };
-  });
+    });
+  }
+  const rows = [...byLine.values()];
   if (kind === 'sqlite') return recordInTransaction(db, lease, rows, now, leaseMs);
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
     if (!(await recordInOneStatement(db, lease, rows.slice(i, i + ROWS_PER_STATEMENT), now, leaseMs))) return false;
