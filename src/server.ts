@@ -67,7 +67,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   }
   const db = await openDatabase(config.databaseUrl);
   const chosen: BlobStore = config.blobDir
-    ? new LocalBlobStore(path.resolve(config.blobDir))
+    ? new LocalBlobStore(path.resolve(config.blobDir), { shared: true })
     : db.kind === 'postgres'
       ? new DatabaseBlobStore(db.kysely)
       : new LocalBlobStore(path.join(config.dataDir, 'blobs'));

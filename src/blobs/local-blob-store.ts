@@ -5,6 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobStore, BlobWriter } from './blob-store.js';
 
+/** A shared directory's partial writes younger than this may be another node's upload in progress. */
+const SHARED_TMP_GRACE_MS = 60 * 60_000;
+
 /**
  * Blobs as files in a directory. Writes go to `tmp/` and are renamed into place after
  * fsync, so a blob path exists only once its bytes are complete.
@@ -12,11 +15,18 @@ import type { BlobStore, BlobWriter } from './blob-store.js';
 export class LocalBlobStore implements BlobStore {
   private readonly tmpDir: string;
 
-  constructor(private readonly root: string) {
+  /** `shared`: other processes (API nodes on other hosts) write to the same directory. */
+  constructor(private readonly root: string, opts: { shared?: boolean } = {}) {
     this.tmpDir = path.join(root, 'tmp');
     fs.mkdirSync(this.tmpDir, { recursive: true });
-    // Leftovers of uploads that a crash interrupted are never referenced: drop them.
-    for (const name of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, name), { force: true });
+    // Leftovers of uploads that a crash interrupted are never referenced: drop them. In a
+    // shared directory only old ones: a fresh one may be another node's upload under way.
+    const cutoff = opts.shared ? Date.now() - SHARED_TMP_GRACE_MS : Infinity;
+    for (const name of fs.readdirSync(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      const mtime = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+      if (mtime < cutoff) fs.rmSync(file, { force: true });
+    }
   }
 
   private pathOf(key: string): string {

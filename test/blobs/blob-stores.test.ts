@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -43,6 +44,21 @@ for (const name of STORES) {
       if (opts.skip) return;
       await db.close();
       await store.cleanup();
+    });
+
+    test('local directory: start-up drops partial writes, but in a shared directory only old ones', opts, async () => {
+      const root = path.join(store.dir, 'shared-blobs');
+      fs.mkdirSync(path.join(root, 'tmp'), { recursive: true });
+      const fresh = path.join(root, 'tmp', 'fresh');
+      const stale = path.join(root, 'tmp', 'stale');
+      fs.writeFileSync(fresh, 'another node is writing this');
+      fs.writeFileSync(stale, 'a crash left this');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      fs.utimesSync(stale, twoHoursAgo, twoHoursAgo);
+      new LocalBlobStore(root, { shared: true });
+      assert.deepEqual(fs.readdirSync(path.join(root, 'tmp')), ['fresh']);
+      new LocalBlobStore(root);
+      assert.deepEqual(fs.readdirSync(path.join(root, 'tmp')), []);
     });
 
     for (const [label, make] of kinds) {
