@@ -73,11 +73,15 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
       : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
   const blobs = opts.blobs ? opts.blobs(chosen) : chosen;
   const engines = new EnginePool(opts.engineFactories ?? {});
-  const runner = withRunner
-    ? new Runner({ db: db.kysely, kind: db.kind, blobs, clock, registry, engines }, { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt })
-    : null;
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
+  let runner: Runner | null = null;
   const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, () => runner?.nudge()) : null;
+  runner = withRunner
+    ? new Runner(
+        { db: db.kysely, kind: db.kind, blobs, clock, registry, engines },
+        { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt, onAdmitted: () => signals?.notify() },
+      )
+    : null;
   await signals?.start();
   const nudge = () => {
     runner?.nudge();

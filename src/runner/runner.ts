@@ -7,8 +7,10 @@ const SWEEP_EVERY_MS = 60_000;
 
 export interface RunnerOptions extends WorkerOptions {
   maxPendingRequests: number;
-  /** How often the scheduler admits, completes, cancels and expires jobs. */
+  /** How often the scheduler admits, completes, cancels and expires jobs (up to 8× less often while idle). */
   tickMs: number;
+  /** Jobs were admitted here: other processes' workers should look for work (a NOTIFY on PostgreSQL). */
+  onAdmitted?: () => void;
 }
 
 export type RunnerDeps = WorkerDeps;
@@ -25,6 +27,8 @@ export class Runner {
   private stopped = false;
   private lastSweep = 0;
   private sweepDue = true;
+  /** Ticks in a row that found nothing to do. */
+  private idleTicks = 0;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -42,9 +46,11 @@ export class Runner {
     this.schedule(0);
   }
 
-  /** Runs the scheduler now (new job, cancel, deletion) instead of at the next tick. */
+  /** Runs the scheduler now (new job, cancel, deletion, work admitted elsewhere) instead of at the next tick. */
   nudge(): void {
     this.sweepDue = true;
+    this.idleTicks = 0;
+    this.worker.wake();
     if (!this.ticking && !this.stopped) this.schedule(0);
   }
 
@@ -60,7 +66,9 @@ export class Runner {
     this.timer = setTimeout(() => {
       this.ticking = this.tick().finally(() => {
         this.ticking = null;
-        if (!this.stopped) this.schedule(this.opts.tickMs);
+        // Idle (nothing done, nothing running here): tick less often, so that many idle
+        // processes do not poll the database hard; a nudge brings the pace back at once.
+        if (!this.stopped) this.schedule(this.opts.tickMs * 2 ** Math.min(this.idleTicks, 3));
       });
     }, delay);
   }
@@ -88,7 +96,10 @@ export class Runner {
       }
       await this.abortStoppedWork();
       const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now(), (ws) => spendLimitReached(db, this.deps.registry, ws));
-      if (admitted.length) this.worker.wake();
+      if (admitted.length) {
+        this.worker.wake();
+        this.opts.onAdmitted?.();
+      }
       const finished = await completeFinishedJobs(db, clock.now());
       // Storage of deleted files and jobs: after a nudge (a job deleted), when a job ends (it may
       // have held a deleted input), and at least every SWEEP_EVERY_MS.
@@ -97,6 +108,8 @@ export class Runner {
         this.lastSweep = clock.now();
         await sweepStorage(db, this.deps.kind, blobs, clock.now());
       }
+      const busy = closing.length || admitted.length || finished.length || this.worker.activeJobs().length;
+      this.idleTicks = busy ? 0 : this.idleTicks + 1;
     } catch (err) {
       console.error(`batchd scheduler: ${(err as Error).message}`);
     }

@@ -50,6 +50,9 @@ export class Worker {
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
+  /** A wake that came while the loop was not waiting (it was claiming): not to be lost. */
+  private woken = false;
+  private idlePolls = 0;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -71,6 +74,8 @@ export class Worker {
   }
 
   wake(): void {
+    this.woken = true;
+    this.idlePolls = 0;
     this.wakeUp?.();
   }
 
@@ -99,17 +104,28 @@ export class Worker {
         }
       }
       if (claimed) {
+        this.idlePolls = 0;
         this.track(claimed);
         continue;
       }
+      if (this.woken) {
+        // Something changed while we were claiming: look again at once.
+        this.woken = false;
+        continue;
+      }
+      // Nothing to claim: poll less and less often (up to 16× pollMs). New work wakes the
+      // worker directly (in this process, or by NOTIFY from another), so the poll is only a
+      // fallback — for leases that expire — and idle workers must not flood the database.
+      const delay = this.opts.pollMs * 2 ** Math.min(this.idlePolls++, 4);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.opts.pollMs);
+        const t = setTimeout(resolve, delay);
         this.wakeUp = () => {
           clearTimeout(t);
           resolve();
         };
       });
       this.wakeUp = null;
+      this.woken = false;
     }
   }
 
