@@ -14,11 +14,13 @@ const KEY_B = 'key-b';
 const APP = `batchd-cluster-${process.pid}`;
 const opts = await postgresTestOptions();
 
-describe('PostgreSQL: one API node and three worker processes', opts, () => {
+describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   let up: FakeUpstream;
   let schema: { url: string; drop(): Promise<void> };
   let dir: string;
   let api: ChildServer;
+  /** A second API node: whatever one node accepted, the other serves. */
+  let api2: ChildServer;
   let workers: ChildProcess[] = [];
   let args: string[];
   let env: Record<string, string>;
@@ -32,18 +34,20 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     args = ['--data-dir', dir, '--database', `${schema.url}&application_name=${APP}`, '--config', path.join(dir, 'models.json')];
     env = { BATCHD_API_KEYS: `a:${KEY},b:${KEY_B}`, BATCHD_LEASE_MS: '1500', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50', BATCHD_CHUNK_LINES: '200' };
     api = await startChildServer(['serve', '--no-worker', '--port', '0', ...args], env);
+    api2 = await startChildServer(['serve', '--no-worker', '--port', '0', ...args], env);
     for (let i = 0; i < 3; i++) workers.push(await startChildWorker(args, env));
   });
   after(async () => {
     await Promise.all(workers.map(stopProcess));
     await api?.stop();
+    await api2?.stop();
     await up?.close();
     await schema?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, url: string, body?: unknown, key = KEY) => {
-    const res = await fetch(`${api.url}${url}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (method: string, url: string, body?: unknown, key = KEY, node = api) => {
+    const res = await fetch(`${node.url}${url}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as Record<string, any>;
   };
   async function upload(n: number, prefix: string, key = KEY) {
@@ -62,7 +66,8 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     }
   }
   async function assertExactlyOnce(job: Record<string, any>, n: number, prefix: string) {
-    const text = async (id: string | null) => (id ? await (await fetch(`${api.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '');
+    // Read through the other API node: results are in the shared store, not in any process.
+    const text = async (id: string | null) => (id ? await (await fetch(`${api2.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '');
     const lines = [...jsonl(await text(job.output_file)), ...jsonl(await text(job.error_file))];
     const ids = lines.map((l) => l.custom_id);
     assert.equal(ids.length, n, 'one line per request');
@@ -160,16 +165,16 @@ describe('PostgreSQL: one API node and three worker processes', opts, () => {
     const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 4000, 'cut');
-    for (const p of [api.proc, ...workers]) assert.equal(p.exitCode, null, `process ${p.pid} exited`);
+    for (const p of [api.proc, api2.proc, ...workers]) assert.equal(p.exitCode, null, `process ${p.pid} exited`);
     up.setLatency(2);
   });
 
-  test('a cancel on the API node stops the work on every worker', async () => {
+  test('a cancel on the other API node stops the work on every worker', async () => {
     up.setLatency(30);
     const file = await upload(5000, 'cancel');
     const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
     await waitUntil(job.id, (j) => j.completed_requests >= 200);
-    const cancelled = await call('POST', `/v1/batch/jobs/${job.id}/cancel`);
+    const cancelled = await call('POST', `/v1/batch/jobs/${job.id}/cancel`, undefined, KEY, api2);
     assert.equal(cancelled.status, 'CANCELLATION_REQUESTED');
     const done = await waitUntil(job.id, (j) => j.status === 'CANCELLED');
     await assertExactlyOnce(done, 5000, 'cancel');
