@@ -9,6 +9,8 @@ export interface Config {
   blobDir: string | null;
   /** `sqlite:` path or `postgres://` URL. */
   databaseUrl: string;
+  /** PostgreSQL connections this process may open (plus one for LISTEN). */
+  pgPoolSize: number;
   /** Model registry file (JSON or YAML), optional. */
   configPath: string | null;
   /** Keys seeded at start: workspace → key. */
@@ -100,6 +102,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     configPath: input.config ?? env.BATCHD_CONFIG ?? null,
     seedKeys: parseSeedKeys(env.BATCHD_API_KEYS),
     modelFiles: parseModelFlags(input.model),
+    pgPoolSize: int(env.BATCHD_PG_POOL_SIZE, 10, 'BATCHD_PG_POOL_SIZE') || 10,
     maxFileBytes: int(env.BATCHD_MAX_FILE_BYTES, 512 * MB, 'BATCHD_MAX_FILE_BYTES'),
     maxLineBytes: int(env.BATCHD_MAX_LINE_BYTES, 10 * MB, 'BATCHD_MAX_LINE_BYTES'),
     maxInlineRequests: 10_000,

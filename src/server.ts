@@ -65,7 +65,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     const { validateModelFile } = await import('./engines/llama/model-file.js');
     for (const p of llamaPaths) await validateModelFile(p);
   }
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize });
   const chosen: BlobStore = config.blobDir
     ? new LocalBlobStore(path.resolve(config.blobDir), { shared: true })
     : db.kind === 'postgres'

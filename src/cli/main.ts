@@ -51,7 +51,7 @@ keys
   .action(async (opts: { workspace: string; label?: string } & ConfigInput) => {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.workspace)) throw new Error('workspace names are 1-64 characters of letters, digits, _ . -');
     const config = loadConfig(opts);
-    const db = await openDatabase(config.databaseUrl);
+    const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize });
     try {
       const key = mintKey();
       await addKey(db.kysely, opts.workspace, key, opts.label ?? null, Date.now());

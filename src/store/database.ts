@@ -11,11 +11,14 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** `sqlite:<path>` (or a bare path) opens SQLite; `postgres://` / `postgresql://` opens PostgreSQL. */
-export async function openDatabase(url: string): Promise<Db> {
+/**
+ * `sqlite:<path>` (or a bare path) opens SQLite; `postgres://` / `postgresql://` opens
+ * PostgreSQL with a pool of at most `pgPoolSize` connections.
+ */
+export async function openDatabase(url: string, opts: { pgPoolSize?: number } = {}): Promise<Db> {
   const isPg = /^postgres(ql)?:\/\//.test(url);
   // pg is loaded only for a PostgreSQL store: an embedded server does not pay its memory.
-  const kysely = isPg ? (await import('./postgres/postgres-database.js')).openPostgres(url) : openSqlite(url.replace(/^sqlite:/, ''));
+  const kysely = isPg ? (await import('./postgres/postgres-database.js')).openPostgres(url, opts.pgPoolSize) : openSqlite(url.replace(/^sqlite:/, ''));
   const db: Db = { kysely, kind: isPg ? 'postgres' : 'sqlite', close: () => kysely.destroy() };
   await migrate(kysely, db.kind);
   return db;

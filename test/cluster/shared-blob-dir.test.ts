@@ -11,6 +11,7 @@ import { uploadFile } from '../helpers/multipart-upload.js';
 import { chatLines, jsonl, upstreamModels } from '../helpers/server.js';
 
 const opts = await postgresTestOptions();
+const WORKER_APP = `batchd-pool-${process.pid}`;
 
 /** PostgreSQL for the store, a shared directory for file bytes: an upload on one node is read by a worker in another process. */
 describe('PostgreSQL with a shared --blob-dir', opts, () => {
@@ -24,10 +25,11 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
     schema = await createPgSchema();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-shared-'));
     fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify(upstreamModels(up.url)));
-    const common = ['--database', schema.url, '--blob-dir', path.join(dir, 'shared'), '--config', path.join(dir, 'models.json')];
+    const common = ['--blob-dir', path.join(dir, 'shared'), '--config', path.join(dir, 'models.json')];
     const env = { BATCHD_API_KEYS: 'a:key-a', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50' };
-    api = await startChildServer(['serve', '--no-worker', '--port', '0', '--data-dir', path.join(dir, 'api'), ...common], env);
-    worker = await startChildWorker(['--data-dir', path.join(dir, 'worker'), ...common], env);
+    api = await startChildServer(['serve', '--no-worker', '--port', '0', '--data-dir', path.join(dir, 'api'), '--database', schema.url, ...common], env);
+    // The worker's sessions are tagged, and its pool is held to 2 connections.
+    worker = await startChildWorker(['--data-dir', path.join(dir, 'worker'), '--database', `${schema.url}&application_name=${WORKER_APP}`, ...common], { ...env, BATCHD_PG_POOL_SIZE: '2' });
   });
   after(async () => {
     await stopProcess(worker);
@@ -37,7 +39,7 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the bytes live in the shared directory, not in the database, and the job runs on the worker', async () => {
+  test('the bytes live in the shared directory, not in the database, and the job runs on a worker with a pool of 2', async () => {
     const input = path.join(dir, 'in.jsonl');
     fs.writeFileSync(input, chatLines(2000, 's').map((l) => JSON.stringify(l)).join('\n'));
     const file = await uploadFile(api.url, 'key-a', input);
@@ -56,6 +58,8 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
     await client.connect();
     try {
       assert.equal(Number((await client.query('select count(*) as n from blob_pieces')).rows[0].n), 0, 'no bytes in the database');
+      const sessions = Number((await client.query('select count(*) as n from pg_stat_activity where application_name = $1', [WORKER_APP])).rows[0].n);
+      assert.ok(sessions >= 1 && sessions <= 3, `the worker holds ${sessions} sessions (pool of 2 plus LISTEN)`);
     } finally {
       await client.end();
     }

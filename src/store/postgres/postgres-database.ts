@@ -5,19 +5,16 @@ import type { Database } from '../schema.js';
 // bigint columns hold unix-millisecond times and counters, all far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-/** Opens a PostgreSQL store. `schema` (for tests) selects a search_path of its own. */
-export function openPostgres(url: string, schema?: string): Kysely<Database> {
+/** Opens a PostgreSQL store with a pool of at most `poolSize` connections. */
+export function openPostgres(url: string, poolSize = 10): Kysely<Database> {
   // application_name shows batchd's sessions in pg_stat_activity (a URL's own application_name wins).
-  const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'batchd' });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'batchd' });
   // A session the server ends (restart, failover, pg_terminate_backend) is an 'error' event on its
   // client — on the pool while idle, on the client itself while checked out (inside a transaction,
   // between statements). Unhandled, either would end the process. The statement or transaction under
   // way fails (the work is retried or reclaimed), the pool drops the dead client and opens a new one.
   const lost = (err: Error) => console.error(`batchd: PostgreSQL session lost: ${err.message}`);
   pool.on('error', lost);
-  pool.on('connect', (client) => {
-    client.on('error', lost);
-    if (schema) client.query(`SET search_path TO "${schema.replace(/"/g, '')}"`).catch(() => undefined);
-  });
+  pool.on('connect', (client) => client.on('error', lost));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
