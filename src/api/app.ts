@@ -8,6 +8,7 @@ import { registerFileRoutes, registerSignedDownload } from './files.js';
 import { registerBatchJobRoutes } from './batch-jobs.js';
 import { registerModelRoutes } from './models.js';
 import { registerInferenceRoutes } from './inference.js';
+import { registerMetrics } from './metrics.js';
 
 const JSON_BODY_LIMIT = 256 * 1024 * 1024;
 
@@ -69,6 +70,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   app.get('/health', async () => ({ status: 'ok' }));
+  registerMetrics(app, ctx);
   registerSignedDownload(app, ctx);
 
   await app.register(async (v1) => {

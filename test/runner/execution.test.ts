@@ -227,4 +227,31 @@ describe('batch execution against an upstream', () => {
       await one.stop();
     }
   });
+
+  test('GET /metrics reports queue depth and worker activity from the store, without a key', async () => {
+    const scrape = async () => {
+      const res = await fetch(`${server.url}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const values = new Map<string, number>();
+      for (const line of (await res.text()).split('\n')) if (line && !line.startsWith('#')) values.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
+      return values;
+    };
+    const before = await scrape();
+    up.setLatency(50);
+    const file = await uploadJsonl(server, chatLines(200, 'metric'));
+    const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    await waitFor('the job under way', async () => ((await server.request('GET', `/v1/batch/jobs/${created.body.id}`)).body.completed_requests > 0 ? true : undefined));
+    const during = await scrape();
+    assert.equal(during.get('batchd_jobs{status="RUNNING"}'), (before.get('batchd_jobs{status="RUNNING"}') ?? 0) + 1);
+    assert.ok(during.get('batchd_requests_waiting')! > 0 && during.get('batchd_requests_waiting')! < 200, `waiting ${during.get('batchd_requests_waiting')}`);
+    assert.equal(during.get('batchd_workers_active'), 1);
+    assert.ok(during.get('batchd_chunks{state="leased"}')! >= 1);
+    assert.ok(during.get('process_resident_memory_bytes')! > 0);
+    up.setLatency(0);
+    await waitForJob(server, created.body.id);
+    const after = await scrape();
+    assert.equal(after.get('batchd_jobs{status="SUCCESS"}'), (before.get('batchd_jobs{status="SUCCESS"}') ?? 0) + 1);
+    assert.equal(after.get('batchd_requests_waiting'), 0);
+  });
 });
