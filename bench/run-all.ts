@@ -9,6 +9,7 @@ const BENCHES = [
   ['upstream', 'Upstream path: batch throughput vs a direct load generator'],
   ['coordination', 'Coordination cost: records/s on SQLite and PostgreSQL'],
   ['scaling', 'Scaling: 4 workers vs 1 on PostgreSQL'],
+  ['claim', 'Claim cost against job size'],
   ['overhead', 'Overhead per request: CPU time and added online latency'],
   ['embedded', 'Embedded engine vs node-llama-cpp direct'],
 ] as const;

@@ -7,54 +7,73 @@ export type ClaimedChunk = Pick<JobChunkTable, 'job_id' | 'chunk_no' | 'blob_key
   token: number;
 };
 
-/** A chunk is claimable when pending, or leased by a worker whose lease has run out (a crash or a stall). */
-const claimable = (now: number) => sql<boolean>`(c.state = 'pending' or (c.state = 'leased' and c.lease_expires_at < ${now}))`;
-
 /**
  * Picks the workspace with the fewest live leases (fair share across workspaces,
  * counted in the store so it holds across workers), then its oldest running job's
- * next claimable chunk, and leases it with a new fencing token. Chunks of
- * `excludeJobs` are passed over (a worker already sending lines of those jobs).
+ * next claimable chunk — pending, or leased by a worker whose lease has run out (a
+ * crash or a stall) — and leases it with a new fencing token. Chunks of `excludeJobs`
+ * are passed over (a worker already sending lines of those jobs).
+ *
+ * Every step is a small query: the running jobs that have a chunk to take, the live
+ * leases per workspace, then an index probe for the chosen job's first claimable chunk.
+ * Nothing scans a big job's chunks (a 10M-line job has 20,000), so a claim costs about
+ * the same at any size.
  */
 export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: string, now: number, leaseMs: number, excludeJobs: string[] = []): Promise<ClaimedChunk | null> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    let sharesQuery = db
-      .selectFrom('job_chunks as c')
-      .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
-      .select([
-        'j.workspace',
-        sql<number>`sum(case when c.state = 'leased' and c.lease_expires_at >= ${now} then 1 else 0 end)`.as('active'),
-        sql<number>`sum(case when ${claimable(now)} then 1 else 0 end)`.as('open'),
-      ])
-      .where('j.status', '=', 'RUNNING')
-      .where('j.deadline_at', '>', now)
-      .where('c.state', '!=', 'done')
-      .groupBy('j.workspace');
-    // Excluded jobs' chunks must not count as open, or a workspace with nothing else would be picked and yield nothing.
-    if (excludeJobs.length) sharesQuery = sharesQuery.select(sql<number>`sum(case when ${claimable(now)} and c.job_id not in (${sql.join(excludeJobs)}) then 1 else 0 end)`.as('open_here'));
-    const shares = (await sharesQuery.execute()) as { workspace: string; active: number; open: number; open_here?: number }[];
-    const candidates = shares.filter((s) => Number(s.open_here ?? s.open) > 0).sort((a, b) => Number(a.active) - Number(b.active) || a.workspace.localeCompare(b.workspace));
-    if (candidates.length === 0) return null;
-    const workspace = candidates[0]!.workspace;
+  const jobs = await db
+    .selectFrom('batch_jobs as j')
+    .select(['j.id', 'j.workspace'])
+    .where('j.status', '=', 'RUNNING')
+    .where('j.deadline_at', '>', now)
+    .$if(excludeJobs.length > 0, (q) => q.where('j.id', 'not in', excludeJobs))
+    // Only jobs with a chunk to take (two index probes each).
+    .where(({ or, exists, selectFrom }) =>
+      or([
+        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', 'pending')),
+        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', 'leased').where('c.lease_expires_at', '<', now)),
+      ]),
+    )
+    .orderBy('j.created_at')
+    .orderBy('j.id')
+    .execute();
+  if (jobs.length === 0) return null;
+  const live = await db
+    .selectFrom('job_chunks as c')
+    .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
+    .select(['j.workspace', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('c.state', '=', 'leased')
+    .where('c.lease_expires_at', '>=', now)
+    .groupBy('j.workspace')
+    .execute();
+  const active = new Map(live.map((r) => [r.workspace, Number(r.n)]));
+  const workspaces = [...new Set(jobs.map((j) => j.workspace))].sort((a, b) => (active.get(a) ?? 0) - (active.get(b) ?? 0) || a.localeCompare(b));
+  for (const workspace of workspaces) {
+    for (const job of jobs.filter((j) => j.workspace === workspace)) {
+      const claimed = await claimInJob(db, kind, job.id, owner, now, leaseMs);
+      if (claimed) return claimed;
+    }
+  }
+  return null;
+}
+
+/** The job's lowest-numbered claimable chunk, leased to `owner`; null if it has none free. */
+async function claimInJob(db: Kysely<Database>, kind: StoreKind, jobId: string, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
+  for (const expired of [false, true]) {
     const claimed = await db.transaction().execute(async (tx) => {
       let pick = tx
-        .selectFrom('job_chunks as c')
-        .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
-        .select(['c.job_id', 'c.chunk_no'])
-        .where('j.workspace', '=', workspace)
-        .where('j.status', '=', 'RUNNING')
-        .where('j.deadline_at', '>', now)
-        .where(claimable(now))
-        .$if(excludeJobs.length > 0, (q) => q.where('c.job_id', 'not in', excludeJobs))
-        .orderBy('j.created_at')
-        .orderBy('c.chunk_no')
+        .selectFrom('job_chunks')
+        .select('chunk_no')
+        .where('job_id', '=', jobId)
+        .where('state', '=', expired ? 'leased' : 'pending')
+        .$if(expired, (q) => q.where('lease_expires_at', '<', now))
+        .orderBy('chunk_no')
         .limit(1);
       // PostgreSQL: workers skip chunks another worker is claiming instead of queueing on their locks.
-      if (kind === 'postgres') pick = pick.forUpdate('c').skipLocked();
+      if (kind === 'postgres') pick = pick.forUpdate().skipLocked();
       const next = await pick.executeTakeFirst();
       if (!next) return undefined;
       return tx
-        .updateTable('job_chunks as c')
+        .updateTable('job_chunks')
         .set({
           state: 'leased',
           lease_owner: owner,
@@ -62,13 +81,13 @@ export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: s
           lease_expires_at: now + leaseMs,
           attempts: sql`attempts + 1`,
         })
-        .where('c.job_id', '=', next.job_id)
-        .where('c.chunk_no', '=', next.chunk_no)
-        .where(claimable(now))
+        .where('job_id', '=', jobId)
+        .where('chunk_no', '=', next.chunk_no)
+        // Still claimable: on SQLite nothing locked the row between the two statements' snapshots.
+        .where((eb) => eb.or([eb('state', '=', 'pending'), eb.and([eb('state', '=', 'leased'), eb('lease_expires_at', '<', now)])]))
         .returning(['job_id', 'chunk_no', 'blob_key', 'byte_start', 'byte_end', 'first_line', 'line_count', 'lease_token'])
         .executeTakeFirst();
     });
-    // Another worker may have won the race for this chunk; look again.
     if (claimed) return { ...claimed, token: Number(claimed.lease_token) };
   }
   return null;

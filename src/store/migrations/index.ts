@@ -5,6 +5,7 @@ import * as m003 from './003-blobs.js';
 import * as m004 from './004-idempotency.js';
 import * as m005 from './005-chunk-progress.js';
 import * as m006 from './006-released-blobs.js';
+import * as m007 from './007-chunk-claim-index.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '004-idempotency': m004,
   '005-chunk-progress': m005,
   '006-released-blobs': m006,
+  '007-chunk-claim-index': m007,
 };
 
 export const migrationProvider: MigrationProvider = {
