@@ -54,6 +54,8 @@ export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, 
     .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
     .select(['j.workspace', sql<number>`sum(c.line_count - c.succeeded - c.failed)`.as('pending')])
     .where('j.status', 'in', ['RUNNING', 'CANCELLATION_REQUESTED'])
+    // Only workspaces with something queued: other workspaces' running chunks are not needed.
+    .where('j.workspace', 'in', [...new Set(queued.map((q) => q.workspace))])
     .groupBy('j.workspace')
     .execute();
   const pending = new Map(running.map((r) => [r.workspace, Number(r.pending)]));
