@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { createPgSchema, postgresTestOptions } from '../helpers/stores.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { killHard, startChildServer, startChildWorker, stopProcess, type ChildServer } from '../helpers/child-process.js';
+import { killHard, startChildServer, startChildWorker, stopProcess, type ChildServer, type ChildWorker } from '../helpers/child-process.js';
 import { chatLines, jsonl, upstreamModels } from '../helpers/server.js';
 
 const KEY = 'key-a';
@@ -21,7 +20,7 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   let api: ChildServer;
   /** A second API node: whatever one node accepted, the other serves. */
   let api2: ChildServer;
-  let workers: ChildProcess[] = [];
+  let workers: ChildWorker[] = [];
   let args: string[];
   let env: Record<string, string>;
 
@@ -97,6 +96,24 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 3000, 'kill');
     workers[0] = await startChildWorker(args, env);
+    up.setLatency(2);
+  });
+
+  test('a worker stopped with SIGTERM hands its chunks back at once (no wait for its leases to expire)', async () => {
+    up.setLatency(20);
+    const file = await upload(3000, 'term');
+    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    await waitUntil(job.id, (j) => j.completed_requests >= 300);
+    const leaving = workers[2]!;
+    const held = await chunkStat(schema.url, job.id, `count(*) filter (where state = 'leased' and lease_owner = '${leaving.workerId}')`);
+    assert.ok(held >= 1, 'the worker held a chunk when it was stopped');
+    await stopProcess(leaving);
+    assert.equal(leaving.exitCode, 0, 'a clean exit');
+    assert.equal(await chunkStat(schema.url, job.id, `count(*) filter (where state = 'leased' and lease_owner = '${leaving.workerId}')`), 0, `it held ${held} chunk(s) and kept none`);
+    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    assert.equal(done.status, 'SUCCESS');
+    await assertExactlyOnce(done, 3000, 'term');
+    workers[2] = await startChildWorker(args, env);
     up.setLatency(2);
   });
 

@@ -10,15 +10,19 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
+/** A `batchd worker` process and the id it leases chunks under. */
+export type ChildWorker = ChildProcess & { workerId: string };
+
 /** Starts `batchd worker` (no HTTP) and resolves once it reports running. */
-export function startChildWorker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+export function startChildWorker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildWorker> {
   const proc = spawn(process.execPath, [BIN, 'worker', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stderr!.on('data', (d) => (out += d));
     proc.stdout!.on('data', (d) => {
       out += d;
-      if (/batchd worker \S+ running/.test(out)) resolve(proc);
+      const m = /batchd worker (\S+) running/.exec(out);
+      if (m) resolve(Object.assign(proc, { workerId: m[1]! }));
     });
     proc.once('exit', (code) => reject(new Error(`batchd worker exited with ${code}: ${out}`)));
   });
