@@ -52,7 +52,8 @@ class Cursor {
     this.pos += n;
     return this.buf.subarray(at, at + n);
   }
-  skip(n: number) {
+  /** Moves past `n` bytes without reading them (string arrays, scalar arrays). */
+  advance(n: number) {
     if (n < 0 || !Number.isSafeInteger(n) || this.pos + n > this.size) throw new Error(`the header runs past the end of the file (at byte ${this.pos}, ${this.size} bytes in all)`);
     this.pos += n;
   }
@@ -83,8 +84,8 @@ function readValue(c: Cursor, type: number): string | number | boolean | { lengt
   if (type === ARRAY) {
     const inner = c.u32();
     const length = c.u64();
-    if (inner === STRING) for (let i = 0; i < length; i++) c.skip(c.u64());
-    else if (SCALAR_BYTES[inner] !== undefined) c.skip(SCALAR_BYTES[inner]! * length);
+    if (inner === STRING) for (let i = 0; i < length; i++) c.advance(c.u64());
+    else if (SCALAR_BYTES[inner] !== undefined) c.advance(SCALAR_BYTES[inner]! * length);
     else throw new Error(`unknown array element type ${inner}`);
     return { length };
   }
