@@ -1,3 +1,5 @@
+import { onAbort } from '../abort-links.js';
+
 export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
@@ -19,13 +21,12 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      unlink();
       resolve();
     }, ms);
-    const onAbort = () => {
+    const unlink = onAbort(signal, () => {
       clearTimeout(t);
       reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
   });
 }

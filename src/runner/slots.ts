@@ -1,3 +1,5 @@
+import { onAbort } from '../abort-links.js';
+
 /** A counting semaphore: at most `size` holders; waiters are served in order. */
 export class Slots {
   private used = 0;
@@ -13,15 +15,16 @@ export class Slots {
     }
     return new Promise((resolve, reject) => {
       const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
+        unlink();
         resolve();
       };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(grant);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const unlink = signal
+        ? onAbort(signal, () => {
+            const i = this.waiters.indexOf(grant);
+            if (i >= 0) this.waiters.splice(i, 1);
+            reject(signal.reason);
+          })
+        : () => true;
       this.waiters.push(grant);
     });
   }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { StoreKind } from '../store/database.js';
@@ -132,8 +131,6 @@ export class Worker {
   private track(chunk: ClaimedChunk) {
     const key = `${chunk.job_id}/${chunk.chunk_no}`;
     const entry = { dispatching: true, abort: new AbortController(), done: Promise.resolve() };
-    // Every call in flight and every line waiting for a slot listens on this signal: many listeners is the normal case.
-    setMaxListeners(0, entry.abort.signal);
     this.active.set(key, entry);
     entry.done = this.runChunk(chunk, entry)
       .catch((err) => {

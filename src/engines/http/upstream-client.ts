@@ -1,4 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
+import { onAbort } from '../../abort-links.js';
 import type { ModelEntry } from '../../models/registry.js';
 import { EngineError } from '../engine.js';
 import { abortError, malformedResponse, networkError, statusError, timeoutError } from './errors.js';
@@ -140,23 +141,6 @@ export function clientFor(model: ModelEntry, opts: UpstreamEngineOptions = {}): 
     requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     dispatcher: opts.dispatcher,
   });
-}
-
-/**
- * The runner passes one chunk-wide signal to many concurrent requests; one listener per
- * signal fanning out to the requests in flight keeps it from collecting thousands of
- * listeners (and Node's MaxListeners warning) while still cancelling every one of them.
- */
-const linked = new WeakMap<AbortSignal, Set<() => void>>();
-function onAbort(signal: AbortSignal, fn: () => void): () => void {
-  let fns = linked.get(signal);
-  if (!fns) {
-    const set = (fns = new Set());
-    linked.set(signal, set);
-    signal.addEventListener('abort', () => set.forEach((f) => f()), { once: true });
-  }
-  fns.add(fn);
-  return () => fns.delete(fn);
 }
 
 function parseObject(text: string): Record<string, unknown> {

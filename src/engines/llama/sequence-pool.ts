@@ -1,10 +1,12 @@
+import { onAbort } from '../../abort-links.js';
+
 export type Priority = 'online' | 'batch';
 
 interface Waiter<T> {
   priority: Priority;
-  signal: AbortSignal;
   grant(slot: T): void;
-  reject(reason: unknown): void;
+  /** Stops listening for the request's abort (once it got a slot). */
+  unlink(): void;
 }
 
 /**
@@ -17,12 +19,6 @@ interface Waiter<T> {
 export class SlotPool<T> {
   private readonly free: T[];
   private readonly waiting: Record<Priority, Waiter<T>[]> = { online: [], batch: [] };
-  /**
-   * One abort listener per signal, however many waiters share it: the runner passes one
-   * signal for a whole chunk of lines, and one listener each would trip Node's
-   * listener-leak warning.
-   */
-  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter<T>>; onAbort: () => void }>();
   private onlineStreak = 0;
 
   constructor(slots: T[], private readonly onlineRun = 3) {
@@ -43,15 +39,15 @@ export class SlotPool<T> {
     const slot = this.free.pop();
     if (slot !== undefined) return Promise.resolve(slot);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter<T> = { priority, signal, grant: resolve, reject };
-      this.waiting[priority].push(waiter);
-      let entry = this.bySignal.get(signal);
-      if (!entry) {
-        const created = { waiters: new Set<Waiter<T>>(), onAbort: () => this.abortAll(signal) };
-        signal.addEventListener('abort', created.onAbort, { once: true });
-        this.bySignal.set(signal, (entry = created));
-      }
-      entry.waiters.add(waiter);
+      const queue = this.waiting[priority];
+      // Aborted while waiting: leave the queue at once, never take a slot.
+      const unlink = onAbort(signal, () => {
+        const i = queue.indexOf(waiter);
+        if (i >= 0) queue.splice(i, 1);
+        reject(signal.reason);
+      });
+      const waiter: Waiter<T> = { priority, grant: resolve, unlink };
+      queue.push(waiter);
     });
   }
 
@@ -65,27 +61,7 @@ export class SlotPool<T> {
       return;
     }
     this.onlineStreak = batchTurn || batch.length === 0 ? 0 : this.onlineStreak + 1;
-    this.forget(next);
+    next.unlink();
     next.grant(slot);
-  }
-
-  private forget(w: Waiter<T>) {
-    const entry = this.bySignal.get(w.signal);
-    if (!entry) return;
-    entry.waiters.delete(w);
-    if (entry.waiters.size > 0) return;
-    w.signal.removeEventListener('abort', entry.onAbort);
-    this.bySignal.delete(w.signal);
-  }
-
-  /** Requests aborted while waiting leave the queue at once and never take a slot. */
-  private abortAll(signal: AbortSignal) {
-    const entry = this.bySignal.get(signal);
-    this.bySignal.delete(signal);
-    for (const w of entry?.waiters ?? []) {
-      const queue = this.waiting[w.priority];
-      queue.splice(queue.indexOf(w), 1);
-      w.reject(signal.reason);
-    }
   }
 }
