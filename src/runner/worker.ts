@@ -37,6 +37,13 @@ export interface WorkerDeps {
 
 class Stopped extends Error {}
 
+interface ActiveChunk {
+  jobId: string;
+  dispatching: boolean;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
 /**
  * Claims chunks and runs their lines through the engines. Each engine gets one
  * `Slots` of its max_in_flight shared by every chunk of this worker, and each chunk
@@ -45,7 +52,8 @@ class Stopped extends Error {}
 export class Worker {
   readonly id = `worker-${randomUUID().slice(0, 8)}`;
   private readonly slots = new Map<string, Slots>();
-  private readonly active = new Map<string, { dispatching: boolean; abort: AbortController; done: Promise<void> }>();
+  /** Chunks held, by `job/chunk`. `dispatching`: it still has lines to send. */
+  private readonly active = new Map<string, ActiveChunk>();
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -80,12 +88,12 @@ export class Worker {
 
   /** Jobs this worker is running chunks of. */
   activeJobs(): string[] {
-    return [...new Set([...this.active.keys()].map((k) => k.split('/')[0]!))];
+    return [...new Set([...this.active.values()].map((a) => a.jobId))];
   }
 
   /** Aborts this worker's in-flight calls for a job that was cancelled or timed out. */
   abortJob(jobId: string, reason: string): void {
-    for (const [key, a] of this.active) if (key.startsWith(`${jobId}/`)) a.abort.abort(new Error(reason));
+    for (const a of this.active.values()) if (a.jobId === jobId) a.abort.abort(new Error(reason));
   }
 
   private async run(): Promise<void> {
@@ -93,7 +101,7 @@ export class Worker {
       // At most one chunk per job with lines still to send: a second one of the same job would
       // only wait for the same slots, kept from other workers who then idle at the end of the
       // job. A chunk of another job (another workspace, another model) may run beside it.
-      const sending = [...this.active.entries()].filter(([, a]) => a.dispatching).map(([key]) => key.split('/')[0]!);
+      const sending = [...this.active.values()].filter((a) => a.dispatching).map((a) => a.jobId);
       let claimed: ClaimedChunk | null = null;
       if (this.active.size < this.opts.maxChunks && sending.length < 2) {
         try {
@@ -130,7 +138,7 @@ export class Worker {
 
   private track(chunk: ClaimedChunk) {
     const key = `${chunk.job_id}/${chunk.chunk_no}`;
-    const entry = { dispatching: true, abort: new AbortController(), done: Promise.resolve() };
+    const entry: ActiveChunk = { jobId: chunk.job_id, dispatching: true, abort: new AbortController(), done: Promise.resolve() };
     this.active.set(key, entry);
     entry.done = this.runChunk(chunk, entry)
       .catch((err) => {
@@ -148,7 +156,7 @@ export class Worker {
     return s;
   }
 
-  private async runChunk(chunk: ClaimedChunk, entry: { dispatching: boolean; abort: AbortController }) {
+  private async runChunk(chunk: ClaimedChunk, entry: ActiveChunk) {
     const { db, clock } = this.deps;
     const lease: Lease = { job_id: chunk.job_id, chunk_no: chunk.chunk_no, token: chunk.token };
     const signal = entry.abort.signal;
