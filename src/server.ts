@@ -13,7 +13,7 @@ import { buildApp } from './api/app.js';
 import { bootstrapKeys } from './bootstrap-keys.js';
 import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
-import { Runner } from './runner/runner.js';
+import { Runner, type NudgeReason } from './runner/runner.js';
 import { DatabaseBlobStore } from './blobs/database-blob-store.js';
 import type { PgJobSignals } from './store/postgres/job-signals.js';
 import { ValidationPool } from './ingest/validation-pool.js';
@@ -46,7 +46,7 @@ interface Core {
   runner: Runner | null;
   clock: Clock;
   signals: PgJobSignals | null;
-  nudge: () => void;
+  nudge: (reason?: NudgeReason) => void;
 }
 
 /** What every role shares: the store, the blobs, the registry, the engines and (unless API-only) a runner. */
@@ -75,17 +75,17 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const engines = new EnginePool(opts.engineFactories ?? {});
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;
-  const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, () => runner?.nudge()) : null;
+  const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, (payload) => runner?.nudge(payload === 'storage' ? 'storage' : 'jobs')) : null;
   runner = withRunner
     ? new Runner(
         { db: db.kysely, kind: db.kind, blobs, clock, registry, engines },
-        { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt, onAdmitted: () => signals?.notify() },
+        { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt, onAdmitted: () => signals?.notify('jobs') },
       )
     : null;
   await signals?.start();
-  const nudge = () => {
-    runner?.nudge();
-    signals?.notify();
+  const nudge = (reason: NudgeReason = 'jobs') => {
+    runner?.nudge(reason);
+    signals?.notify(reason);
   };
   return { db, blobs, registry, engines, runner, clock, signals, nudge };
 }

@@ -79,7 +79,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     }
     await markJobDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
     // Its records, work items and hidden inputs are purged by the scheduler's storage sweep.
-    ctx.nudge();
+    ctx.nudge('storage');
     return { id, object: 'batch', deleted: true };
   });
 }

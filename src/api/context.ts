@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import type { NudgeReason } from '../runner/runner.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { Config } from '../config.js';
@@ -21,6 +22,6 @@ export interface AppContext {
   validation: ValidationPool;
   /** Online inference; absent when the process has no engines (API-only tests). */
   online?: OnlineGateway;
-  /** Tells this process's runner that jobs changed (created, cancelled) so it need not wait for its tick. */
-  nudge: () => void;
+  /** Tells the runners that jobs changed (created, cancelled) or that storage can be given back (a job deleted), so they need not wait for a tick. */
+  nudge: (reason?: NudgeReason) => void;
 }

@@ -15,6 +15,9 @@ export interface RunnerOptions extends WorkerOptions {
 
 export type RunnerDeps = WorkerDeps;
 
+/** What changed: jobs (created, cancelled, admitted), or storage to give back (a job deleted). */
+export type NudgeReason = 'jobs' | 'storage';
+
 /**
  * A process's share of job execution: a scheduler tick (admission, completion,
  * cancellation, timeouts — all idempotent and guarded in SQL, so any number of
@@ -26,6 +29,7 @@ export class Runner {
   private ticking: Promise<void> | null = null;
   private stopped = false;
   private lastSweep = 0;
+  /** A sweep at start, then after a deletion. */
   private sweepDue = true;
   /** Ticks in a row that found nothing to do. */
   private idleTicks = 0;
@@ -47,8 +51,8 @@ export class Runner {
   }
 
   /** Runs the scheduler now (new job, cancel, deletion, work admitted elsewhere) instead of at the next tick. */
-  nudge(): void {
-    this.sweepDue = true;
+  nudge(reason: NudgeReason = 'jobs'): void {
+    if (reason === 'storage') this.sweepDue = true;
     this.idleTicks = 0;
     this.worker.wake();
     if (!this.ticking && !this.stopped) this.schedule(0);
@@ -101,8 +105,8 @@ export class Runner {
         this.opts.onAdmitted?.();
       }
       const finished = await completeFinishedJobs(db, clock.now());
-      // Storage of deleted files and jobs: after a nudge (a job deleted), when a job ends (it may
-      // have held a deleted input), and at least every SWEEP_EVERY_MS.
+      // Storage of deleted files and jobs: after a job is deleted, when a job ends (it may have
+      // held a deleted input), and at least every SWEEP_EVERY_MS.
       if (this.sweepDue || finished.length || closing.length || clock.now() - this.lastSweep >= SWEEP_EVERY_MS) {
         this.sweepDue = false;
         this.lastSweep = clock.now();

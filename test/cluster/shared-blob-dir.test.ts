@@ -8,7 +8,7 @@ import { createPgSchema, postgresTestOptions } from '../helpers/stores.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startChildServer, startChildWorker, stopProcess, type ChildServer } from '../helpers/child-process.js';
 import { uploadFile } from '../helpers/multipart-upload.js';
-import { chatLines, jsonl, upstreamModels } from '../helpers/server.js';
+import { chatLines, jsonl, upstreamModels, waitFor } from '../helpers/server.js';
 
 const opts = await postgresTestOptions();
 const WORKER_APP = `batchd-pool-${process.pid}`;
@@ -39,7 +39,7 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the bytes live in the shared directory, not in the database, and the job runs on a worker with a pool of 2', async () => {
+  test('the bytes live in the shared directory, not in the database; the job runs on a worker with a pool of 2, which purges it once deleted', async () => {
     const input = path.join(dir, 'in.jsonl');
     fs.writeFileSync(input, chatLines(2000, 's').map((l) => JSON.stringify(l)).join('\n'));
     const file = await uploadFile(api.url, 'key-a', input);
@@ -60,6 +60,10 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
       assert.equal(Number((await client.query('select count(*) as n from blob_pieces')).rows[0].n), 0, 'no bytes in the database');
       const sessions = Number((await client.query('select count(*) as n from pg_stat_activity where application_name = $1', [WORKER_APP])).rows[0].n);
       assert.ok(sessions >= 1 && sessions <= 3, `the worker holds ${sessions} sessions (pool of 2 plus LISTEN)`);
+      // A job deleted on the API node (which runs no scheduler) is purged by the worker, told by NOTIFY.
+      assert.equal((await fetch(`${api.url}/v1/batch/jobs/${job.id}`, { method: 'DELETE', headers })).status, 200);
+      const left = async () => Number((await client.query('select count(*) as n from job_results where job_id = $1', [job.id])).rows[0].n);
+      await waitFor('the deleted job purged', async () => ((await left()) === 0 ? true : undefined), 10_000);
     } finally {
       await client.end();
     }

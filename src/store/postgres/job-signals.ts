@@ -3,28 +3,29 @@ import pg from 'pg';
 const CHANNEL = 'batchd_jobs';
 
 /**
- * Wake-ups between processes sharing a PostgreSQL store: a node that creates or
- * cancels a job NOTIFYs, every runner LISTENs and looks at once instead of polling hard.
- * Polling stays as the fallback, so a lost notification only delays work.
+ * Wake-ups between processes sharing a PostgreSQL store: a node that creates, cancels,
+ * admits or deletes a job NOTIFYs with what changed as the payload; every runner
+ * LISTENs and looks at once instead of polling hard. Polling stays as the fallback, so
+ * a lost notification only delays work.
  */
 export class PgJobSignals {
   private client: pg.Client | null = null;
   private closed = false;
   private retrying = false;
 
-  constructor(private readonly url: string, private readonly onSignal: () => void) {}
+  constructor(private readonly url: string, private readonly onSignal: (payload: string) => void) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    client.on('notification', () => this.onSignal());
+    const client = new pg.Client({ connectionString: this.url, application_name: 'batchd' });
+    client.on('notification', (n) => this.onSignal(n.payload ?? ''));
     client.on('error', () => this.reconnect());
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.client = client;
   }
 
-  notify(): void {
-    this.client?.query(`NOTIFY ${CHANNEL}`).catch(() => undefined);
+  notify(payload: string): void {
+    this.client?.query('select pg_notify($1, $2)', [CHANNEL, payload]).catch(() => undefined);
   }
 
   /** One retry at a time: a failed connect reports both an 'error' event and a rejection. */
