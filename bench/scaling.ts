@@ -16,7 +16,7 @@ import { startFakeUpstream } from '../test/helpers/fake-upstream.js';
 import { startChildServer, startChildWorker, stopProcess } from '../test/helpers/child-process.js';
 import { createPgSchema, postgresUnavailable } from '../test/helpers/stores.js';
 import { runJob, writeChatFile } from './lib/jobs.js';
-import { fmt, quick, writeReport } from './lib/report.js';
+import { cpuSeconds, fmt, quick, writeReport } from './lib/report.js';
 
 const REQUESTS = quick ? 4_000 : 20_000;
 const PER_WORKER = 16;
@@ -32,13 +32,6 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-bench-scale-'));
 const input = path.join(dir, 'input.jsonl');
 writeChatFile(input, REQUESTS);
 fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: [{ id: 'up', engine: 'openai', url: up.url, max_in_flight: PER_WORKER }] }));
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface Run {
   rate: number;

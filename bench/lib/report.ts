@@ -14,6 +14,13 @@ export function writeReport(name: string, title: string, lines: string[]) {
   console.log(text);
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Peak resident set size of a process (VmHWM), in MB. */
 export function peakRssMb(pid: number = process.pid): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
