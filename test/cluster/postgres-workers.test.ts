@@ -64,10 +64,31 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  /** Uploads `n` chat lines and creates a job over them on the first API node. */
+  async function createJob(n: number, prefix: string, key = KEY) {
+    const file = await upload(n, prefix, key);
+    return call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] }, key);
+  }
+  const finished = (id: string) => waitUntil(id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+  // Read through the other API node: results are in the shared store, not in any process.
+  const download = async (id: string | null) => (id ? await (await fetch(`${api2.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '');
+  const leasedBy = (jobId: string, owner: string) => chunkStat(schema.url, jobId, `count(*) filter (where state = 'leased' and lease_owner = '${owner}')`);
+  /** A 3,000-line job at 20 ms a call; `disturb` runs once 300 lines are done; the job must still end SUCCESS, every line once. */
+  async function survives(prefix: string, disturb: (job: Record<string, any>) => Promise<void>) {
+    up.setLatency(20);
+    try {
+      const job = await createJob(3000, prefix);
+      await waitUntil(job.id, (j) => j.completed_requests >= 300);
+      await disturb(job);
+      const done = await finished(job.id);
+      assert.equal(done.status, 'SUCCESS');
+      await assertExactlyOnce(done, 3000, prefix);
+    } finally {
+      up.setLatency(2);
+    }
+  }
   async function assertExactlyOnce(job: Record<string, any>, n: number, prefix: string) {
-    // Read through the other API node: results are in the shared store, not in any process.
-    const text = async (id: string | null) => (id ? await (await fetch(`${api2.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '');
-    const lines = [...jsonl(await text(job.output_file)), ...jsonl(await text(job.error_file))];
+    const lines = [...jsonl(await download(job.output_file)), ...jsonl(await download(job.error_file))];
     const ids = lines.map((l) => l.custom_id);
     assert.equal(ids.length, n, 'one line per request');
     assert.equal(new Set(ids).size, n, 'no request twice');
@@ -76,9 +97,8 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   }
 
   test('a 20,000-line job completes with every line exactly once, spread over the workers', async () => {
-    const file = await upload(20_000, 'big');
-    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
-    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    const job = await createJob(20_000, 'big');
+    const done = await finished(job.id);
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 20_000, 'big');
     // A done chunk keeps the owner that finished it.
@@ -87,57 +107,41 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   });
 
   test('a worker killed with -9 mid-run: its chunks are reclaimed and the job still completes exactly once', async () => {
-    up.setLatency(20);
-    const file = await upload(3000, 'kill');
-    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
-    await waitUntil(job.id, (j) => j.completed_requests >= 300);
-    await killHard(workers[0]!);
-    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
-    assert.equal(done.status, 'SUCCESS');
-    await assertExactlyOnce(done, 3000, 'kill');
+    await survives('kill', () => killHard(workers[0]!));
     workers[0] = await startChildWorker(args, env);
-    up.setLatency(2);
   });
 
   test('a worker stopped with SIGTERM hands its chunks back at once (no wait for its leases to expire)', async () => {
-    up.setLatency(20);
-    const file = await upload(3000, 'term');
-    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
-    await waitUntil(job.id, (j) => j.completed_requests >= 300);
-    const leaving = workers[2]!;
-    const held = await chunkStat(schema.url, job.id, `count(*) filter (where state = 'leased' and lease_owner = '${leaving.workerId}')`);
-    assert.ok(held >= 1, 'the worker held a chunk when it was stopped');
-    await stopProcess(leaving);
-    assert.equal(leaving.exitCode, 0, 'a clean exit');
-    assert.equal(await chunkStat(schema.url, job.id, `count(*) filter (where state = 'leased' and lease_owner = '${leaving.workerId}')`), 0, `it held ${held} chunk(s) and kept none`);
-    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
-    assert.equal(done.status, 'SUCCESS');
-    await assertExactlyOnce(done, 3000, 'term');
+    await survives('term', async (job) => {
+      const leaving = workers[2]!;
+      const held = await leasedBy(job.id, leaving.workerId);
+      assert.ok(held >= 1, 'the worker held a chunk when it was stopped');
+      await stopProcess(leaving);
+      assert.equal(leaving.exitCode, 0, 'a clean exit');
+      assert.equal(await leasedBy(job.id, leaving.workerId), 0, `it held ${held} chunk(s) and kept none`);
+    });
     workers[2] = await startChildWorker(args, env);
-    up.setLatency(2);
   });
 
   test('a paused worker (SIGSTOP) loses its chunks; resumed after the job ended, it cannot change a single result', async () => {
     up.setLatency(20);
-    const file = await upload(3000, 'pause');
-    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    const job = await createJob(3000, 'pause');
     await waitUntil(job.id, (j) => j.completed_requests >= 300);
     const paused = workers[1]!;
     paused.kill('SIGSTOP');
     let done: Record<string, any>;
     try {
-      done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+      done = await finished(job.id);
     } finally {
       paused.kill('SIGCONT');
     }
     assert.equal(done.status, 'SUCCESS');
     assert.ok((await chunkStat(schema.url, job.id, 'max(attempts)')) >= 2, 'the paused worker held a chunk that another worker took over');
-    const content = async (id: string) => (await fetch(`${api.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text();
-    const before = await content(done.output_file);
+    const before = await download(done.output_file);
     // Resumed, it finishes the calls it had in flight and tries to record them: every write is fenced out.
     await new Promise((r) => setTimeout(r, 1500));
     const after = await call('GET', `/v1/batch/jobs/${job.id}`);
-    assert.equal(await content(done.output_file), before);
+    assert.equal(await download(done.output_file), before);
     assert.equal(after.completed_requests, 3000);
     await assertExactlyOnce(after, 3000, 'pause');
     assert.equal(paused.exitCode, null, 'the resumed worker keeps running');
@@ -146,27 +150,25 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
 
   test('fair share holds across worker processes: a small job of another workspace does not wait behind a big one', async () => {
     up.setLatency(30);
-    const big = await upload(8000, 'fairA');
-    const small = await upload(600, 'fairB', KEY_B);
-    const a = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [big.id] });
+    const a = await createJob(8000, 'fairA');
     // Every worker is busy with workspace a's chunks before workspace b asks for anything.
     await waitUntil(a.id, (j) => j.completed_requests >= 500);
-    const b = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [small.id] }, KEY_B);
+    const b = await createJob(600, 'fairB', KEY_B);
     const bDone = await waitUntil(b.id, (j) => j.status === 'SUCCESS', 120_000, KEY_B);
     const aThen = await call('GET', `/v1/batch/jobs/${a.id}`);
     // First come, first served would run b only once a's 40 chunks were all claimed.
     assert.equal(aThen.status, 'RUNNING', `a was ${aThen.status} with ${aThen.completed_requests} done when b finished`);
     assert.ok(aThen.completed_requests < 8000 - 1000, `a had ${aThen.completed_requests} of 8000 done when b finished`);
     assert.equal(bDone.succeeded_requests, 600);
-    const aDone = await waitUntil(a.id, (j) => j.status === 'SUCCESS');
+    const aDone = await finished(a.id);
+    assert.equal(aDone.status, 'SUCCESS');
     await assertExactlyOnce(aDone, 8000, 'fairA');
     up.setLatency(2);
   });
 
   test('PostgreSQL sessions cut mid-run (as in a failover): every process stays up and the job completes exactly once', async () => {
     up.setLatency(20);
-    const file = await upload(4000, 'cut');
-    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    const job = await createJob(4000, 'cut');
     const { default: pg } = await import('pg');
     const admin = new pg.Client({ connectionString: schema.url });
     await admin.connect();
@@ -179,7 +181,7 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
     } finally {
       await admin.end();
     }
-    const done = await waitUntil(job.id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
+    const done = await finished(job.id);
     assert.equal(done.status, 'SUCCESS');
     await assertExactlyOnce(done, 4000, 'cut');
     for (const p of [api.proc, api2.proc, ...workers]) assert.equal(p.exitCode, null, `process ${p.pid} exited`);
@@ -188,8 +190,7 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
 
   test('a cancel on the other API node stops the work on every worker', async () => {
     up.setLatency(30);
-    const file = await upload(5000, 'cancel');
-    const job = await call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
+    const job = await createJob(5000, 'cancel');
     await waitUntil(job.id, (j) => j.completed_requests >= 200);
     const cancelled = await call('POST', `/v1/batch/jobs/${job.id}/cancel`, undefined, KEY, api2);
     assert.equal(cancelled.status, 'CANCELLATION_REQUESTED');
