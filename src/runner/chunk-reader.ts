@@ -22,7 +22,7 @@ export interface ChunkRef {
  * function the upload validator used; blank lines are skipped as they were at upload.
  */
 export async function* readChunk(blobs: BlobStore, chunk: ChunkRef): AsyncGenerator<ChunkLine> {
-  const ready: ChunkLine[] = [];
+  let ready: ChunkLine[] = [];
   let lineNo = Number(chunk.first_line);
   const splitter = new LineSplitter(Number.MAX_SAFE_INTEGER, {
     line: (bytes) => {
@@ -34,10 +34,16 @@ export async function* readChunk(blobs: BlobStore, chunk: ChunkRef): AsyncGenera
     overlong: () => undefined,
   });
   const stream = blobs.read(chunk.blob_key, { start: Number(chunk.byte_start), end: Number(chunk.byte_end) });
+  // Hand over what each piece completed, then start a new list (shift() would copy the array per line).
+  const drain = () => {
+    const lines = ready;
+    ready = [];
+    return lines;
+  };
   for await (const buf of stream) {
     splitter.push(buf as Buffer);
-    while (ready.length) yield ready.shift()!;
+    yield* drain();
   }
   splitter.end();
-  while (ready.length) yield ready.shift()!;
+  yield* drain();
 }
