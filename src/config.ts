@@ -116,7 +116,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     llama: {
       threads: int(env.BATCHD_LLAMA_THREADS, 1, 'BATCHD_LLAMA_THREADS') || 1,
       sequences: int(env.BATCHD_LLAMA_SEQUENCES, 8, 'BATCHD_LLAMA_SEQUENCES') || 8,
-      contextSize: int(env.BATCHD_LLAMA_CONTEXT, 2048, 'BATCHD_LLAMA_CONTEXT') || 2048,
+      contextSize: int(env.BATCHD_LLAMA_CONTEXT, 8192, 'BATCHD_LLAMA_CONTEXT') || 8192,
     },
     runner: {
       leaseMs: int(env.BATCHD_LEASE_MS, 30_000, 'BATCHD_LEASE_MS'),

@@ -53,12 +53,30 @@ interface Core {
 async function openCore(config: Config, opts: ServerOptions, withRunner: boolean): Promise<Core> {
   const clock = opts.clock ?? systemClock;
   const defaultModelPath = path.join(config.dataDir, 'models', 'batchd-tiny.gguf');
-  const registry = buildRegistry({ defaultModelPath, configPath: config.configPath, modelFiles: config.modelFiles });
-  // The generated default model is made on first start, only if some entry still uses it.
+  // Generated embedding models, one per dimension the registry asks for (1024 for mistral-embed).
+  const embeddingModels = new Map<string, number>();
+  const embeddingModelPath = (dimension: number) => {
+    const file = path.join(config.dataDir, 'models', `batchd-embed-${dimension}.gguf`);
+    embeddingModels.set(file, dimension);
+    return file;
+  };
+  const registry = buildRegistry({
+    defaultModelPath,
+    embeddingModelPath,
+    defaultContextLength: config.llama.contextSize,
+    configPath: config.configPath,
+    modelFiles: config.modelFiles,
+  });
+  // Generated models are made on first start, only those some entry still uses.
   const llamaPaths = [...new Set(registry.models.filter((m) => m.engine === 'llama').map((m) => m.path!))];
   if (llamaPaths.includes(defaultModelPath)) {
     const { ensureDefaultModel } = await import('./engines/llama/gguf/tiny-model.js');
     await ensureDefaultModel(path.dirname(defaultModelPath));
+  }
+  for (const [file, dimension] of embeddingModels) {
+    if (!llamaPaths.includes(file)) continue;
+    const { ensureEmbeddingModel } = await import('./engines/llama/gguf/embedding-model.js');
+    await ensureEmbeddingModel(file, dimension);
   }
   // A missing or corrupt model file stops the start with an error naming it, not a failure at first use.
   if (llamaPaths.length && opts.engineFactories?.llama) {

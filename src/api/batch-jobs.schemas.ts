@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Every ApiEndpoint the Mistral SDK knows; batchd runs the first five. */
+/** Every ApiEndpoint the Mistral SDK knows; batchd runs those in ENDPOINTS (engines/engine.ts), the rest are refused as unsupported. */
 export const KNOWN_ENDPOINTS = [
   '/v1/chat/completions',
   '/v1/embeddings',

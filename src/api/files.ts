@@ -13,6 +13,13 @@ import { withLiveSizes } from '../store/job-progress.js';
 import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
 
 const PURPOSES = ['batch', 'fine-tune', 'ocr'];
+/**
+ * Mistral's default when the form has no `purpose`: the Aug–Nov 2024 OpenAPI declared
+ * `default: fine-tune` (later specs give none), the current spec's upload example answers
+ * `purpose: fine-tune, sample_type: instruct`, and the SDK's own async_files.ts example
+ * uploads a fine-tuning JSONL as a bare Blob with no purpose.
+ */
+const DEFAULT_PURPOSE = 'fine-tune';
 const VISIBILITIES = ['workspace', 'user'];
 const FORM_FIELDS = ['purpose', 'visibility', 'expiry'];
 
@@ -49,7 +56,7 @@ export function fileObject(row: FileRow) {
 export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
   app.post('/v1/files', async (req) => {
     if (!req.isMultipart()) {
-      throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Upload files as multipart/form-data with a "file" part and a "purpose" field.');
+      throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
     }
     const fields: Record<string, string> = {};
     let staged: StagedUpload | null = null;
@@ -172,7 +179,7 @@ async function sendFile(ctx: AppContext, row: FileRow, reply: FastifyReply) {
 }
 
 function checkUpload(ctx: AppContext, workspace: string, filename: string, fields: Record<string, string>, staged: StagedUpload): FileRow {
-  const purpose = fields.purpose ?? 'batch';
+  const purpose = fields.purpose ?? DEFAULT_PURPOSE;
   if (!PURPOSES.includes(purpose)) throw unprocessable('invalid_purpose', `purpose must be one of ${PURPOSES.join(', ')}; got '${purpose}'.`, 'purpose');
   const visibility = fields.visibility ?? 'workspace';
   if (!VISIBILITIES.includes(visibility)) throw unprocessable('invalid_visibility', `visibility must be workspace or user; got '${visibility}'.`, 'visibility');
@@ -186,6 +193,7 @@ function checkUpload(ctx: AppContext, workspace: string, filename: string, field
     expiresAt = now + hours * 3600_000;
   }
   const { summary } = staged;
+  // Only a batch input must have the batch-line shape; other purposes are stored as sent.
   if (purpose === 'batch' && summary.errorCount > 0) throw invalidBatchFile(summary.errors, summary.errorCount);
   const ext = path.extname(filename).toLowerCase();
   return {

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, unprocessable } from '../errors.js';
-import { randomUUID } from 'node:crypto';
-import { asOnePiece, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest } from '../engines/engine.js';
+import { asOnePiece, completionId, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest, type StreamPiece } from '../engines/engine.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { AppContext } from './context.js';
 
@@ -9,7 +8,7 @@ export interface OnlineGateway {
   engines: EnginePool;
 }
 
-/** The five endpoints served synchronously, so batchd is also a drop-in online server. */
+/** Every endpoint, served synchronously too, so batchd is also a drop-in online server. */
 export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
   for (const endpoint of ENDPOINTS) {
     app.post(endpoint, async (req, reply) => {
@@ -54,26 +53,29 @@ export function engineToApiError(err: unknown): unknown {
 }
 
 /**
- * Server-sent events in Mistral's chunk shape: a role chunk, one chunk per piece of text
- * as the engine generates it (engines without streaming give it as one piece at the
- * end), a last chunk with finish_reason and usage, then `data: [DONE]`. Headers go out
- * with the first piece, so a request the engine refuses still gets a normal error.
+ * Server-sent events in Mistral's chunk shape: a role chunk, one chunk per piece as the
+ * engine generates it (reasoning as a thinking chunk, text as a string; engines without
+ * streaming give it as one piece at the end), the tool calls whole in one chunk, a last
+ * chunk with finish_reason and usage, then `data: [DONE]`. Headers go out with the first
+ * piece, so a request the engine refuses still gets a normal error.
  */
 async function streamCompletion(reply: FastifyReply, engine: Engine, request: EngineRequest, signal: AbortSignal) {
-  const id = randomUUID().replace(/-/g, '');
+  const id = completionId();
   const created = Math.floor(Date.now() / 1000);
   const modelName = String(request.body.model);
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
   let open = false;
-  const send = (text: string) => {
+  const send = (piece: StreamPiece) => {
     if (!open) {
       open = true;
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       reply.raw.write(chunk({ role: 'assistant', content: '' }, null));
     }
-    if (text) reply.raw.write(chunk({ content: text }, null));
+    if (typeof piece !== 'string') {
+      if (piece.thinking) reply.raw.write(chunk({ content: [{ type: 'thinking', thinking: [{ type: 'text', text: piece.thinking }] }] }, null));
+    } else if (piece) reply.raw.write(chunk({ content: piece }, null));
   };
   let result;
   try {
@@ -86,7 +88,9 @@ async function streamCompletion(reply: FastifyReply, engine: Engine, request: En
     return reply;
   }
   send('');
-  const finish = (result.body.choices as { finish_reason?: string }[])[0]?.finish_reason ?? 'stop';
-  reply.raw.end(`${chunk({ content: '' }, finish, { usage: result.usage })}data: [DONE]\n\n`);
+  const choice = (result.body.choices as { finish_reason?: string; message?: { tool_calls?: unknown[] | null } }[])[0];
+  const calls = choice?.message?.tool_calls;
+  if (Array.isArray(calls) && calls.length > 0) reply.raw.write(chunk({ content: '', tool_calls: calls }, null));
+  reply.raw.end(`${chunk({ content: '' }, choice?.finish_reason ?? 'stop', { usage: result.usage })}data: [DONE]\n\n`);
   return reply;
 }

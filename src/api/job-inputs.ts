@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError, conflict, unprocessable } from '../errors.js';
+import { ApiError, badRequest, conflict, unprocessable } from '../errors.js';
 import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
 import { stageRequests } from '../ingest/stage-upload.js';
 import type { BatchLine } from '../ingest/batch-line.js';
@@ -22,8 +22,14 @@ export async function fileInputs(ctx: AppContext, workspace: string, ids: string
   for (const [i, id] of ids.entries()) {
     const file = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
     if (!file) throw new ApiError(404, 'not_found_error', 'file_not_found', `input_files[${i}]: no file with id '${id}' exists in this workspace.`, 'input_files');
-    if (file.purpose !== 'batch' || file.job_id) {
-      throw unprocessable('invalid_input_file', `input_files[${i}]: file '${id}' has purpose '${file.purpose}'${file.job_id ? ' and is a batch result' : ''}; upload the input with purpose "batch".`, 'input_files');
+    // 400, not 422: Mistral keeps 422 for schema validation ({"detail": [...]}) and answers
+    // semantic refusals with 400 invalid_request_error. Its exact wording for this case is
+    // unpublished, so the message names what the client must fix: the file, its purpose.
+    if (file.purpose !== 'batch') {
+      throw badRequest('invalid_input_file', `input_files[${i}]: file '${id}' has purpose '${file.purpose}', not 'batch'; upload the input with purpose "batch".`, 'input_files');
+    }
+    if (file.job_id) {
+      throw badRequest('invalid_input_file', `input_files[${i}]: file '${id}' is a batch result (sample_type '${file.sample_type}'), not an input; upload the input with purpose "batch".`, 'input_files');
     }
     const counted = await ctx.db.kysely
       .selectFrom('file_chunks')

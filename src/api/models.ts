@@ -1,31 +1,60 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../errors.js';
-import type { ModelEntry } from '../models/registry.js';
+import { servedCapabilities, type ModelEntry } from '../models/registry.js';
 import type { AppContext } from './context.js';
 
-/** Mistral's model card; capabilities are derived from the endpoints the registry says the model serves. */
+/** The embedded engine's temperature when a request has none (src/engines/llama/sampling.ts). */
+const DEFAULT_TEMPERATURE = 0.3;
+
+/**
+ * Mistral's model card (`type: "base"`, as @mistralai/mistralai 2.7.0 parses it), telling
+ * what this server serves: an alias is a card of its own whose `name` is the canonical id
+ * and whose `aliases` are the model's other names, as Mistral's API lists them.
+ */
 function modelCard(m: ModelEntry, created: number) {
+  const caps = servedCapabilities(m);
+  const retires = m.deprecation?.retires_on;
   return {
     id: m.id,
     object: 'model',
     created,
-    owned_by: 'batchd',
-    name: m.id,
+    // Mistral's own names are Mistral's models; a registry file's are the operator's.
+    owned_by: m.mistral_capabilities ? 'mistralai' : 'batchd',
+    capabilities: {
+      completion_chat: caps.completion_chat,
+      function_calling: caps.function_calling,
+      reasoning: caps.reasoning,
+      completion_fim: caps.completion_fim,
+      fine_tuning: false,
+      vision: caps.vision,
+      ocr: false,
+      classification: caps.classification,
+      moderation: caps.moderation,
+      audio: false,
+      audio_transcription: false,
+      audio_transcription_realtime: false,
+      audio_speech: false,
+      unified_resources: false,
+    },
+    name: m.canonical_id ?? m.id,
     description: m.description ?? `${m.engine} model`,
     max_context_length: m.context_length,
-    aliases: [],
-    deprecation: null,
-    default_model_temperature: 0.3,
+    aliases: m.aliases ?? [],
+    // Mistral's date after which the model no longer answers there.
+    deprecation: retires ? `${retires}T00:00:00Z` : null,
+    deprecation_replacement_model: m.deprecation?.replacement ?? null,
+    default_model_temperature: m.engine === 'llama' || m.engine === 'echo' ? DEFAULT_TEMPERATURE : null,
     type: 'base',
-    capabilities: {
-      completion_chat: m.endpoints.includes('/v1/chat/completions'),
-      completion_fim: m.endpoints.includes('/v1/fim/completions'),
-      function_calling: false,
-      fine_tuning: false,
-      vision: false,
-      classification: m.endpoints.includes('/v1/moderations'),
+    batchd: {
+      engine: m.engine,
+      endpoints: m.endpoints,
+      max_in_flight: m.max_in_flight,
+      model_type: m.type ?? null,
+      ...(m.mistral_capabilities ? { mistral_capabilities: m.mistral_capabilities, mistral_max_context_length: m.mistral_context_length ?? null } : {}),
+      ...(m.embedding_dimension !== undefined ? { embedding_dimension: m.embedding_dimension } : {}),
+      input_price_per_mtok: m.input_price_per_mtok,
+      output_price_per_mtok: m.output_price_per_mtok,
     },
-    batchd: { engine: m.engine, endpoints: m.endpoints, max_in_flight: m.max_in_flight },
   };
 }
 

@@ -63,15 +63,18 @@ keys
 
 program
   .command('demo')
-  .description("Run Mistral's batch example end to end on the embedded default model")
-  .option('--requests <n>', 'number of random requests', '100')
-  .option('--model <id>', 'model to run', 'mistral-small-latest')
-  .option('--data-dir <dir>', 'data directory (default: a fresh temporary one)')
-  .option('--out <dir>', 'where to write the downloaded result files', 'demo-results')
-  .action(async (opts: { requests: string; model: string; dataDir?: string; out: string }) => {
+  .description("Run Mistral's end-to-end batch example (the docs' Python, ported) against a batchd started on the embedded default model")
+  // The Python script's flags and defaults (argparse), plus where this batchd keeps its data.
+  .option('--num_samples <n>', 'Number of samples to process', '100')
+  .option('--success_path <path>', 'Path to save successful outputs', 'output.jsonl')
+  .option('--error_path <path>', 'Path to save error outputs', 'error.jsonl')
+  .option('--model <id>', 'Model name to use', 'codestral-latest')
+  .option('--data-dir <dir>', "the demo server's data directory (default: a fresh temporary one)")
+  .action(async (opts: { num_samples: string; success_path: string; error_path: string; model: string; dataDir?: string }) => {
+    const numSamples = Number(opts.num_samples);
+    if (!Number.isInteger(numSamples) || numSamples < 0) throw new Error(`--num_samples must be a whole number; got '${opts.num_samples}'`);
     const { runDemo } = await import('./demo.js');
-    await runDemo({ requests: Number(opts.requests), model: opts.model, dataDir: opts.dataDir, out: opts.out });
-    process.exit(0);
+    process.exit(await runDemo({ numSamples, successPath: opts.success_path, errorPath: opts.error_path, model: opts.model, dataDir: opts.dataDir }));
   });
 
 program

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ModelEntry } from '../models/registry.js';
 import { EngineError, type Engine, type EngineRequest, type EngineResult, type Usage } from './engine.js';
-import { moderationResponse, moderationTexts, zeroScores } from './moderation.js';
+import { classifyRequest } from './classification.js';
 
 const words = (s: string) => (s.match(/\S+/g) ?? []).length;
 
@@ -26,8 +26,8 @@ const usage = (prompt: number, completion: number): Usage => ({ prompt_tokens: p
 
 /**
  * The `echo` engine: answers at once without a model (chat and FIM echo the prompt,
- * embeddings are a hash, moderation scores 0). For dry runs of an input file, for
- * checking a pipeline end to end, and for measuring batchd's own overhead.
+ * embeddings are a hash, moderation and classification score 0). For dry runs of an
+ * input file, for checking a pipeline end to end, and for measuring batchd's own overhead.
  */
 export function createEchoEngine(model: ModelEntry): Engine {
   const execute = async (req: EngineRequest): Promise<EngineResult> => {
@@ -56,11 +56,12 @@ export function createEchoEngine(model: ModelEntry): Engine {
         const data = list.map((s, index) => ({ object: 'embedding', index, embedding: [...createHash('sha256').update(s).digest()].slice(0, 16).map((b) => b / 255 - 0.5) }));
         return { status_code: 200, usage: u, body: { id: randomUUID(), object: 'list', model: name, data, usage: u } };
       }
-      default: {
-        const texts = moderationTexts(req.endpoint, req.body);
-        const u = usage(texts.reduce((n, s) => n + words(s), 0), 0);
-        return { status_code: 200, usage: u, body: moderationResponse(name, texts.map(zeroScores), u) };
-      }
+      case '/v1/moderations':
+      case '/v1/chat/moderations':
+      case '/v1/classifications':
+      case '/v1/chat/classifications':
+        // Every label scores 0 (nothing flagged); usage counts the input's words.
+        return classifyRequest(req, name, async (texts, labels) => texts.map((t) => ({ scores: labels.map(() => 0), inputTokens: words(t) })));
     }
   };
   return { maxInFlight: model.max_in_flight, execute, close: async () => undefined };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ModelEntry } from '../models/registry.js';
 
 /** The endpoints a batch (or an online call) can target. */
@@ -7,6 +8,8 @@ export const ENDPOINTS = [
   '/v1/fim/completions',
   '/v1/moderations',
   '/v1/chat/moderations',
+  '/v1/classifications',
+  '/v1/chat/classifications',
 ] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
@@ -24,6 +27,9 @@ export interface EngineRequest {
   /** Online calls go ahead of batch work on a shared engine. */
   priority: 'online' | 'batch';
 }
+
+/** A piece of a streamed completion: answer text, or reasoning (Mistral's thinking chunk). */
+export type StreamPiece = string | { thinking: string };
 
 /** A successful call: the endpoint's response body in Mistral's shape. */
 export interface EngineResult {
@@ -62,8 +68,9 @@ export interface Engine {
   /**
    * Like execute, but hands the completion's text to `onDelta` piece by piece as it is
    * generated (chat and FIM). Engines without it are streamed as one piece at the end.
+   * Tool calls are not pieces: the caller sends them from the result.
    */
-  stream?(request: EngineRequest, signal: AbortSignal, onDelta: (text: string) => void): Promise<EngineResult>;
+  stream?(request: EngineRequest, signal: AbortSignal, onDelta: (piece: StreamPiece) => void): Promise<EngineResult>;
   close(): Promise<void>;
 }
 
@@ -73,17 +80,30 @@ export function invalidRequest(field: string, message: string): EngineError {
   return new EngineError(msg, false, 422, { object: 'error', message: msg, type: 'invalid_request_error', param: field, code: null, detail: [{ loc: ['body', field], msg: message, type: 'value_error' }] }, null, 'invalid_request');
 }
 
-/** The text of a completion's first choice (chat message or completions `text`). */
-export function completionText(body: Record<string, unknown>): string {
+/** The content of a completion's first choice (chat message content, or completions `text`). */
+function firstContent(body: Record<string, unknown>): unknown {
   const choice = (body.choices as { message?: { content?: unknown }; text?: unknown }[] | undefined)?.[0];
-  return textOf(choice?.message?.content ?? choice?.text);
+  return choice?.message?.content ?? choice?.text;
 }
 
-/** A result computed whole, handed over as one piece (engines or requests that cannot stream). */
-export async function asOnePiece(result: Promise<EngineResult>, onDelta: (text: string) => void): Promise<EngineResult> {
+/** The text of a completion's first choice (chat message or completions `text`). */
+export function completionText(body: Record<string, unknown>): string {
+  return textOf(firstContent(body));
+}
+
+/** A result computed whole, handed over as one piece (engines or requests that cannot stream): its reasoning, then its text. */
+export async function asOnePiece(result: Promise<EngineResult>, onDelta: (piece: StreamPiece) => void): Promise<EngineResult> {
   const r = await result;
+  const thinking = thinkingOf(firstContent(r.body));
+  if (thinking) onDelta({ thinking });
   onDelta(completionText(r.body));
   return r;
+}
+
+/** The reasoning in Mistral's content chunks (`{type: "thinking", thinking: [text chunks]}`). */
+export function thinkingOf(content: unknown): string {
+  if (!Array.isArray(content)) return '';
+  return content.map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'thinking' ? textOf((c as Record<string, unknown>).thinking) : '')).join('');
 }
 
 /** Text content: a string, or Mistral's list of content chunks (only `text` chunks are the answer). */
@@ -92,3 +112,6 @@ export function textOf(content: unknown): string {
   if (Array.isArray(content)) return content.map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'text' ? String((c as Record<string, unknown>).text ?? '') : '')).join('');
   return '';
 }
+
+/** Completion ids as Mistral writes them; streamed chunks carry the same form. */
+export const completionId = () => `cmpl-${randomUUID().replace(/-/g, '')}`;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { EngineError, type Endpoint, type Usage } from './engine.js';
+import type { Usage } from './engine.js';
+import type { ClassifierLabel } from './classification.js';
 
 /** The categories of Mistral's /v1/moderations (the 9-key set of its documented example). */
 export const MODERATION_CATEGORIES = [
@@ -30,47 +31,21 @@ export const CATEGORY_MEANING: Record<Category, string> = {
   pii: 'personally identifiable information (names with addresses, phone numbers, IDs, emails)',
 };
 
-const invalid = (param: string, message: string) =>
-  new EngineError(message, false, 422, { object: 'error', message, type: 'invalid_request_error', param, code: null, detail: [{ loc: ['body', param], msg: message, type: 'value_error' }] }, null, 'invalid_request');
+/** The nine guard questions of moderation, in MODERATION_CATEGORIES order (scores arrays follow it). */
+export const MODERATION_LABELS: ClassifierLabel[] = MODERATION_CATEGORIES.map((c) => ({ target: 'moderation', label: c, meaning: CATEGORY_MEANING[c] }));
 
-/**
- * The texts a moderation request asks about: each string of `/v1/moderations` input, or
- * each conversation of `/v1/chat/moderations` (a message list, or a list of them) as text.
- */
-export function moderationTexts(endpoint: Endpoint, body: Record<string, unknown>): string[] {
-  const input = body.input;
-  if (endpoint === '/v1/moderations') {
-    const list = Array.isArray(input) ? input : [input];
-    if (input === undefined || list.length === 0 || !list.every((s) => typeof s === 'string')) {
-      throw invalid('input', 'input must be a string or a non-empty array of strings');
-    }
-    return list as string[];
-  }
-  if (!Array.isArray(input) || input.length === 0) throw invalid('input', 'input must be a list of chat messages, or a list of such lists');
-  const conversations = Array.isArray(input[0]) ? (input as unknown[][]) : [input];
-  return conversations.map((messages) =>
-    messages
-      .map((m) => {
-        const msg = m as { role?: unknown; content?: unknown };
-        if (typeof msg?.role !== 'string') throw invalid('input', 'each chat message needs a role and content');
-        const content = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content ?? '');
-        return `${msg.role}: ${content}`;
-      })
-      .join('\n'),
-  );
-}
+/** Per-category scores from scores in MODERATION_CATEGORIES order. */
+export const categoryScores = (scores: number[]): Scores => Object.fromEntries(MODERATION_CATEGORIES.map((c, i) => [c, scores[i] ?? 0])) as Scores;
 
-/** Mistral's ModerationResponse from per-text scores: a category is flagged at 0.5. */
-export function moderationResponse(model: string, scores: Scores[], usage: Usage) {
+/** Mistral's ModerationResponse from per-text scores (in MODERATION_CATEGORIES order): a category is flagged at 0.5. */
+export function moderationResponse(model: string, scores: number[][], usage: Usage) {
   return {
     id: randomUUID().replace(/-/g, ''),
     model,
     results: scores.map((s) => ({
-      categories: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, s[c] >= 0.5])),
-      category_scores: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, s[c]])),
+      categories: Object.fromEntries(MODERATION_CATEGORIES.map((c, i) => [c, (s[i] ?? 0) >= 0.5])),
+      category_scores: categoryScores(s),
     })),
     usage: { ...usage, request_count: scores.length },
   };
 }
-
-export const zeroScores = (): Scores => Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, 0])) as Scores;

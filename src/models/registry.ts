@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
+import { mistralCapabilitiesSchema, mistralCatalogue, type CatalogueModel, type MistralCapabilities, type ModelType } from './catalogue.js';
+
+export type { MistralCapabilities, ModelType } from './catalogue.js';
 
 const endpointSchema = z.enum(ENDPOINTS);
 
@@ -31,6 +34,8 @@ const modelSchema = z
       .refine((t) => t.includes('{prefix}') && t.includes('{suffix}'), 'must contain both {prefix} and {suffix}')
       .optional(),
     description: z.string().optional(),
+    /** Overrides what GET /v1/models says the model can do (default: derived from `endpoints`). */
+    capabilities: mistralCapabilitiesSchema.partial().optional(),
   })
   // A misspelt field would otherwise be ignored without a word: name it at start-up instead.
   .strict()
@@ -61,7 +66,30 @@ export interface ModelEntry {
   context_length: number;
   fim_template?: string;
   description?: string;
+  // The fields below are always set by buildRegistry(); they are optional only so that
+  // entries built by hand (engine tests, benchmarks) need not spell them out.
+  /** The model's other names (Mistral's aliases), without this entry's own id. */
+  aliases?: string[];
+  /** The id all names of this model share: Mistral's canonical id, or the entry's own id. */
+  canonical_id?: string;
+  type?: ModelType;
+  /** What batchd serves under this entry (GET /v1/models reports these). */
+  capabilities?: ModelCapabilities;
+  /**
+   * What Mistral's model of this name can do, for catalogue entries: the embedded engine
+   * can say e.g. "pixtral-12b needs vision, which the embedded engine lacks".
+   */
+  mistral_capabilities?: MistralCapabilities;
+  /** Mistral's context length for the model; `context_length` is what this server serves. */
+  mistral_context_length?: number;
+  /** Mistral's deprecation of the model (catalogue entries only). */
+  deprecation?: CatalogueModel['deprecation'];
+  /** Vector size of an embedding model. */
+  embedding_dimension?: number;
 }
+
+/** The same flags as Mistral's, for what batchd serves. */
+export type ModelCapabilities = MistralCapabilities;
 
 export interface ModelRegistry {
   models: ModelEntry[];
@@ -70,32 +98,98 @@ export interface ModelRegistry {
   get(id: string): ModelEntry | undefined;
 }
 
+/** Chat models also moderate, as a guard classifier over the same model. */
 const CHAT: Endpoint[] = ['/v1/chat/completions', '/v1/fim/completions', '/v1/moderations', '/v1/chat/moderations'];
+const MODERATION: Endpoint[] = ['/v1/moderations', '/v1/chat/moderations', '/v1/classifications', '/v1/chat/classifications'];
+const CLASSIFYING = new Set<Endpoint>(MODERATION);
 
-/** The names Mistral's docs use, all served by the embedded default model, so the docs' code runs unchanged. */
-function defaultModels(defaultModelPath: string): ModelEntry[] {
-  const llama = (id: string, endpoints: Endpoint[], inPrice: number, outPrice: number, description: string): ModelEntry => ({
-    id,
-    engine: 'llama',
-    path: defaultModelPath,
-    endpoints,
-    max_in_flight: 16,
-    input_price_per_mtok: inPrice,
-    output_price_per_mtok: outPrice,
-    context_length: 2048,
-    description,
+/** The embedded engine's context per request unless the server says otherwise. */
+export const DEFAULT_CONTEXT_LENGTH = 8192;
+
+function endpointsFor(m: CatalogueModel): Endpoint[] {
+  if (m.type === 'embedding') return ['/v1/embeddings'];
+  if (m.type === 'moderation') return [...MODERATION];
+  return CHAT.filter((e) => e !== '/v1/fim/completions' || m.capabilities.completion_fim);
+}
+
+/**
+ * What the embedded engine really does for a Mistral model: tool calls and structured
+ * outputs through grammar-constrained generation, FIM where Mistral offers it, no images.
+ */
+function embeddedCapabilities(m: CatalogueModel): ModelCapabilities {
+  const chat = m.type === 'chat';
+  const moderation = m.type === 'moderation';
+  return {
+    completion_chat: chat,
+    completion_fim: chat && m.capabilities.completion_fim,
+    function_calling: chat,
+    structured_outputs: chat,
+    vision: false,
+    reasoning: chat && m.capabilities.reasoning,
+    classification: moderation,
+    moderation,
+  };
+}
+
+/**
+ * Every public Mistral model id and alias (src/models/mistral-models.json), each an entry
+ * of its own on the embedded engine, so code written for Mistral's API runs unchanged.
+ */
+function defaultModels(opts: RegistryOptions): ModelEntry[] {
+  const contextLength = opts.defaultContextLength ?? DEFAULT_CONTEXT_LENGTH;
+  return mistralCatalogue().models.flatMap((m) => {
+    const names = [m.id, ...m.aliases];
+    const path = m.type === 'embedding' && opts.embeddingModelPath ? opts.embeddingModelPath(m.embedding_dimension!) : opts.defaultModelPath;
+    const shared = {
+      engine: 'llama' as const,
+      path,
+      endpoints: endpointsFor(m),
+      max_in_flight: 16,
+      input_price_per_mtok: m.input_price_per_mtok,
+      output_price_per_mtok: m.output_price_per_mtok,
+      context_length: contextLength,
+      description: `${m.name} (${m.description.replace(/\.$/, '')}), stood in for by batchd's embedded engine.`,
+      canonical_id: m.id,
+      type: m.type,
+      capabilities: embeddedCapabilities(m),
+      mistral_capabilities: m.capabilities,
+      mistral_context_length: m.max_context_length,
+      deprecation: m.deprecation,
+      ...(m.embedding_dimension !== undefined ? { embedding_dimension: m.embedding_dimension } : {}),
+    };
+    return names.map((id): ModelEntry => ({ id, aliases: names.filter((n) => n !== id), ...shared, endpoints: [...shared.endpoints] }));
   });
-  return [
-    llama('mistral-small-latest', CHAT, 0.1, 0.3, 'Embedded default model standing in for mistral-small-latest'),
-    llama('mistral-large-latest', CHAT, 2, 6, 'Embedded default model standing in for mistral-large-latest'),
-    llama('ministral-8b-latest', CHAT, 0.1, 0.1, 'Embedded default model standing in for ministral-8b-latest'),
-    llama('codestral-latest', CHAT, 0.3, 0.9, 'Embedded default model standing in for codestral-latest'),
-    llama('mistral-embed', ['/v1/embeddings'], 0.1, 0, 'Embedded default model producing embeddings'),
-    llama('mistral-moderation-latest', ['/v1/moderations', '/v1/chat/moderations'], 0.1, 0, 'Guard-model moderation on the embedded default model'),
-  ];
+}
+
+/** For entries of a registry file: the flags their endpoints imply, then the file's own. */
+function configCapabilities(endpoints: Endpoint[], given: Partial<ModelCapabilities> | undefined): ModelCapabilities {
+  const chat = endpoints.includes('/v1/chat/completions');
+  const classifies = endpoints.some((e) => CLASSIFYING.has(e));
+  return {
+    completion_chat: chat,
+    completion_fim: endpoints.includes('/v1/fim/completions'),
+    function_calling: chat,
+    structured_outputs: chat,
+    vision: false,
+    reasoning: false,
+    classification: classifies,
+    moderation: classifies,
+    ...given,
+  };
+}
+
+/** What an entry serves; entries built by hand without flags get those their endpoints imply. */
+export function servedCapabilities(m: ModelEntry): ModelCapabilities {
+  return m.capabilities ?? configCapabilities(m.endpoints, undefined);
+}
+
+function typeOf(endpoints: Endpoint[]): ModelType {
+  if (endpoints.includes('/v1/chat/completions') || endpoints.includes('/v1/fim/completions')) return 'chat';
+  return endpoints.includes('/v1/embeddings') ? 'embedding' : 'moderation';
 }
 
 function normalise(raw: z.infer<typeof modelSchema>): ModelEntry {
+  const endpoints = raw.endpoints ?? (raw.engine === 'llama' || raw.engine === 'echo' ? [...CHAT, '/v1/embeddings'] : ['/v1/chat/completions']);
   return {
     id: raw.id,
     engine: raw.engine,
@@ -103,13 +197,17 @@ function normalise(raw: z.infer<typeof modelSchema>): ModelEntry {
     url: raw.url?.replace(/\/+$/, ''),
     upstream_model: raw.upstream_model,
     api_key: raw.api_key,
-    endpoints: raw.endpoints ?? (raw.engine === 'llama' || raw.engine === 'echo' ? [...CHAT, '/v1/embeddings'] : ['/v1/chat/completions']),
+    endpoints,
     max_in_flight: raw.max_in_flight ?? (raw.engine === 'llama' ? 16 : 64),
     input_price_per_mtok: raw.input_price_per_mtok ?? 0,
     output_price_per_mtok: raw.output_price_per_mtok ?? 0,
     context_length: raw.context_length ?? 2048,
     fim_template: raw.fim_template,
     description: raw.description,
+    aliases: [],
+    canonical_id: raw.id,
+    type: typeOf(endpoints),
+    capabilities: configCapabilities(endpoints, raw.capabilities),
   };
 }
 
@@ -136,7 +234,12 @@ export function readRegistryFile(file: string): z.infer<typeof fileSchema> {
 }
 
 export interface RegistryOptions {
+  /** The GGUF the embedded engine serves Mistral's chat and moderation models with. */
   defaultModelPath: string;
+  /** The GGUF for Mistral's embedding models of a dimension (1024, 1536); else defaultModelPath. */
+  embeddingModelPath?: (dimension: number) => string;
+  /** The embedded engine's context per request, reported as the built-in entries' context_length (default 8192). */
+  defaultContextLength?: number;
   configPath: string | null;
   modelFiles: { id: string; path: string }[];
 }
@@ -144,7 +247,7 @@ export interface RegistryOptions {
 /** Built-in defaults, then the config file, then `--model` flags; a later entry replaces an earlier one of the same id. */
 export function buildRegistry(opts: RegistryOptions): ModelRegistry {
   const byId = new Map<string, ModelEntry>();
-  for (const m of defaultModels(opts.defaultModelPath)) byId.set(m.id, m);
+  for (const m of defaultModels(opts)) byId.set(m.id, m);
   let batchDiscount = 0.5;
   const spendLimits: Record<string, number> = {};
   if (opts.configPath) {
@@ -156,6 +259,8 @@ export function buildRegistry(opts: RegistryOptions): ModelRegistry {
     }
   }
   for (const f of opts.modelFiles) byId.set(f.id, normalise({ id: f.id, engine: 'llama', path: f.path }));
+  // A name taken over by the file or a flag is no longer an alias of its Mistral siblings.
+  for (const m of byId.values()) m.aliases = m.aliases?.filter((a) => byId.get(a)?.canonical_id === m.canonical_id);
   const models = [...byId.values()];
   return { models, batchDiscount, spendLimits, get: (id) => byId.get(id) };
 }

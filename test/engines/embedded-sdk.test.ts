@@ -45,7 +45,7 @@ describe('embedded default model through the official SDK', () => {
     assert.equal(fim.usage?.completionTokens, 5);
     const emb = await client.embeddings.create({ model: 'mistral-embed', inputs: ['hello world', 'batch'] });
     assert.equal(emb.data.length, 2);
-    assert.equal(emb.data[0]!.embedding!.length, 64);
+    assert.equal(emb.data[0]!.embedding!.length, 1024);
     const mod = await client.classifiers.moderate({ model: 'mistral-moderation-latest', inputs: ['some text'] });
     assert.equal(Object.keys(mod.results[0]!.categoryScores!).length, 9);
     const chatMod = await client.classifiers.moderateChat({ model: 'mistral-moderation-latest', inputs: [{ role: 'user', content: 'hi' }] });

@@ -112,7 +112,7 @@ describe('embedded engine: chat and FIM', () => {
 
   test('streaming delivers the same text in pieces, each a valid string', async () => {
     const pieces: string[] = [];
-    const res = await engine.stream!({ endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 16, temperature: 0 }, model: entry(file), priority: 'online' }, never, (d) => pieces.push(d));
+    const res = await engine.stream!({ endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 16, temperature: 0 }, model: entry(file), priority: 'online' }, never, (d) => pieces.push(typeof d === 'string' ? d : ''));
     assert.ok(pieces.length > 1);
     assert.equal(pieces.join(''), content(res));
     assert.equal(content(res), content(await call('/v1/chat/completions', { messages: cheese, max_tokens: 16, temperature: 0 })));

@@ -1,7 +1,8 @@
 /**
  * A real HTTP test double of an upstream model server on 127.0.0.1 (OpenAI-compatible
  * /v1/chat/completions, /v1/completions, /v1/embeddings, plus Mistral's /v1/fim/completions,
- * /v1/moderations and /v1/chat/moderations, so it can also stand in for a Mistral upstream).
+ * /v1/moderations, /v1/chat/moderations, /v1/classifications and /v1/chat/classifications,
+ * so it can also stand in for a Mistral upstream).
  *
  *   const up = await startFakeUpstream({ latencyMs: 5, maxConcurrent: 8, seed: 1 });
  *   up.url                       // 'http://127.0.0.1:PORT/v1', the registry's `url`
@@ -21,8 +22,12 @@
  * Answers are deterministic functions of the request: chat echoes the last user message
  * (`reply: <text>`), completions and FIM answer `fill(<prompt>|<suffix>)`, embeddings are
  * 8 numbers from a SHA-256 of each input, usage counts words. A chat whose system prompt
- * mentions moderation (a guard call) answers a JSON object of the 9 category scores:
- * 0.9 for `violence_and_threats` when the text says "kill", else 0.01.
+ * mentions moderation or a classifier (a guard call) answers a JSON object of the keys its
+ * system prompt lists as `- key: meaning` lines (the 9 moderation categories for a
+ * moderation guard): 0.9 for `violence_and_threats` when the text says "kill", else 0.01;
+ * its usage counts the words of every message, as a real server counts the whole prompt.
+ * /v1/classifications and /v1/chat/classifications (Mistral) answer one `moderation`
+ * target per input with the same scores.
  * A request with `stream: true` (chat, completions, FIM) gets server-sent events, a word per event.
  * Pass `record: false` for benchmarks: calls are then counted but not kept.
  */
@@ -101,7 +106,7 @@ type Json = Record<string, unknown>;
 const words = (s: string) => (s.match(/\S+/g) ?? []).length;
 const usage = (p: number, c: number) => ({ prompt_tokens: p, completion_tokens: c, total_tokens: p + c });
 const CATEGORIES = ['sexual', 'hate_and_discrimination', 'violence_and_threats', 'dangerous_and_criminal_content', 'selfharm', 'health', 'financial', 'law', 'pii'];
-const scoresFor = (text: string) => Object.fromEntries(CATEGORIES.map((k) => [k, k === 'violence_and_threats' && /kill/i.test(text) ? 0.9 : 0.01]));
+const scoresFor = (text: string, keys = CATEGORIES) => Object.fromEntries(keys.map((k) => [k, k === 'violence_and_threats' && /kill/i.test(text) ? 0.9 : 0.01]));
 const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v ?? ''));
 
 function textOf(body: Json): string {
@@ -112,8 +117,11 @@ function textOf(body: Json): string {
 
 const isGuardCall = (body: Json) => {
   const first = (body.messages as Json[] | undefined)?.[0];
-  return first?.role === 'system' && typeof first.content === 'string' && first.content.includes('moderation');
+  return first?.role === 'system' && typeof first.content === 'string' && /moderation|classifier/.test(first.content);
 };
+/** The keys a guard call's system prompt asks for (`- key: meaning` lines). */
+const guardKeys = (body: Json) => [...str((body.messages as Json[])[0]!.content).matchAll(/^- ([^:\n]+):/gm)].map((m) => m[1]!);
+const promptWords = (body: Json) => (body.messages as Json[]).reduce((n, m) => n + words(str(m.content)), 0);
 
 /**
  * A completion as server-sent events, the way OpenAI-compatible servers and Mistral send
@@ -147,8 +155,11 @@ function answer(path: string, body: Json, text: string, reply: string | undefine
   const fill = reply ?? `fill(${text}|${str(body.suffix ?? '')})`;
   const inputs = Array.isArray(body.input) ? body.input : [body.input];
   switch (path) {
-    case '/v1/chat/completions':
-      return chat('chatcmpl-fake', reply ?? (isGuardCall(body) ? JSON.stringify(scoresFor(text)) : `reply: ${text}`));
+    case '/v1/chat/completions': {
+      if (!isGuardCall(body)) return chat('chatcmpl-fake', reply ?? `reply: ${text}`);
+      const content = reply ?? JSON.stringify(scoresFor(text, guardKeys(body)));
+      return { ...chat('chatcmpl-fake', content), usage: usage(promptWords(body), words(content)) };
+    }
     case '/v1/completions':
       return { ...base, id: 'cmpl-fake', object: 'text_completion', choices: [{ index: 0, text: fill, finish_reason: 'stop' }], usage: usage(words(text), 1) };
     case '/v1/fim/completions':
@@ -164,6 +175,13 @@ function answer(path: string, body: Json, text: string, reply: string | undefine
         return { categories: Object.fromEntries(CATEGORIES.map((k) => [k, scores[k]! >= 0.5])), category_scores: scores };
       });
       return { id: 'mod-fake', model: base.model, results, usage: usage(words(text), 0) };
+    }
+    case '/v1/classifications':
+    case '/v1/chat/classifications': {
+      // Chat classification takes one {messages} or a list of them.
+      const items = path === '/v1/chat/classifications' && !Array.isArray(body.input) ? [body.input] : inputs;
+      const results = items.map((s) => ({ moderation: { scores: scoresFor(str(s)) } }));
+      return { id: 'cls-fake', model: base.model, results, usage: usage(words(text), 0) };
     }
     default:
       return null;

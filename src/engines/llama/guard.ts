@@ -1,18 +1,20 @@
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { CATEGORY_MEANING, MODERATION_CATEGORIES, zeroScores, type Category, type Scores } from '../moderation.js';
+import type { ClassifierLabel, GuardVerdict } from '../classification.js';
 import type { PromptFormatter } from './prompts.js';
 import { badRequest } from './sampling.js';
 
-const question = (text: string, category: Category) =>
-  `You are a content moderation classifier.\n\nText:\n"""\n${text}\n"""\n\nDoes the text above contain ${CATEGORY_MEANING[category]}? Answer yes or no.`;
+// The same up to the question for every label of a target, so the questions about one text share that part.
+const question = (text: string, label: ClassifierLabel) =>
+  `You are a content ${label.target === 'moderation' ? 'moderation ' : ''}classifier.\n\nText:\n"""\n${text}\n"""\n\nDoes the text above contain ${label.meaning}? Answer yes or no.`;
 
 /**
- * A guard classifier over any chat model. For each category the model is asked a
- * yes/no question in its own chat format, and the score is P(yes) / (P(yes) + P(no))
- * read from the logits of the next token (every single-token spelling of "yes" and
- * "no" counts). The nine prompts share everything up to the question, so that part is
- * evaluated once; each question is evaluated after it, read, then erased. The scores
- * are only as good as the model given: the generated default model has random weights.
+ * A guard classifier over any chat model. For each label (the 9 moderation categories,
+ * or a classifier's target labels) the model is asked a yes/no question in its own chat
+ * format, and the score is P(yes) / (P(yes) + P(no)) read from the logits of the next
+ * token (every single-token spelling of "yes" and "no" counts). The prompts share
+ * everything up to the question, so that part is evaluated once; each question is
+ * evaluated after it, read, then erased. The scores are only as good as the model given:
+ * the generated default model has random weights.
  */
 export class Guard {
   private readonly yes: Token[];
@@ -23,31 +25,36 @@ export class Guard {
     this.no = this.answerTokens(['no', 'No', 'NO']);
   }
 
-  /** Prompt tokens the guard would use for `text` (checked against the context before a sequence is taken). */
-  prompts(text: string): { shared: Token[]; tails: Token[][] } {
-    const all = MODERATION_CATEGORIES.map((c) => this.formatter.chat([{ role: 'user', content: question(text, c) }]).tokens);
+  /** Prompt tokens the guard uses for `text`: the shared part, then one tail per label. */
+  prompts(text: string, labels: ClassifierLabel[]): { shared: Token[]; tails: Token[][] } {
+    const all = labels.map((l) => this.formatter.chat([{ role: 'user', content: question(text, l) }]).tokens);
     let n = 0;
     while (all.every((p) => n < p.length - 1 && p[n] === all[0]![n])) n++;
     return { shared: all[0]!.slice(0, n), tails: all.map((p) => p.slice(n)) };
   }
 
-  async score(seq: LlamaContextSequence, text: string, signal: AbortSignal): Promise<{ scores: Scores; tokens: number }> {
-    const { shared, tails } = this.prompts(text);
+  /** The text's own tokens: what usage reports, whatever the guard's questions add around it. */
+  inputTokens(text: string): number {
+    return this.model.tokenize(text, false).length;
+  }
+
+  async score(seq: LlamaContextSequence, text: string, labels: ClassifierLabel[], signal: AbortSignal): Promise<GuardVerdict> {
+    if (labels.length === 0) return { scores: [], inputTokens: this.inputTokens(text) };
+    const { shared, tails } = this.prompts(text, labels);
     const longest = shared.length + Math.max(...tails.map((t) => t.length));
     if (longest > seq.contextSize) throw badRequest('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
     await seq.evaluateWithoutGeneratingNewTokens(shared);
-    const scores = zeroScores();
+    const scores: number[] = [];
     const filter = { tokens: [...this.yes, ...this.no] };
-    for (const [i, category] of MODERATION_CATEGORIES.entries()) {
+    for (const tail of tails) {
       if (signal.aborted) throw signal.reason;
-      const tail = tails[i]!;
       const start = seq.nextTokenIndex;
       const out = await seq.controlledEvaluate([...tail.slice(0, -1), [tail[tail.length - 1]!, { generateNext: { logits: { filter } } }]]);
       const logits = out[tail.length - 1]?.next.logits ?? new Map<Token, number>();
-      scores[category] = yesShare(logits, this.yes, this.no);
+      scores.push(yesShare(logits, this.yes, this.no));
       await seq.eraseContextTokenRanges([{ start, end: seq.nextTokenIndex }]);
     }
-    return { scores, tokens: shared.length + tails.reduce((n, t) => n + t.length, 0) };
+    return { scores, inputTokens: this.inputTokens(text) };
   }
 
   /** The first token of each spelling, with and without a leading space, where the spelling is one token. */

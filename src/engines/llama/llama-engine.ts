@@ -1,8 +1,9 @@
 import type { LlamaContextSequence } from 'node-llama-cpp';
 import type { ModelEntry } from '../../models/registry.js';
-import type { Engine, EngineRequest, EngineResult } from '../engine.js';
-import { moderationResponse, moderationTexts } from '../moderation.js';
-import { completionBody, generate, type Generated } from './generate.js';
+import type { Engine, EngineRequest, EngineResult, StreamPiece } from '../engine.js';
+import { classifyRequest } from '../classification.js';
+import { answerChat, completionBody, planChat, type ChatAnswer } from './chat-answer.js';
+import { generate } from './generate.js';
 import { acquireModel, closeAllModels, releaseModel, type LlamaOptions } from './loaded-model.js';
 import { badRequest, samplingOf } from './sampling.js';
 
@@ -33,35 +34,39 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     }
   }
 
-  async function complete(req: EngineRequest, signal: AbortSignal, onDelta?: (text: string) => void): Promise<EngineResult> {
-    const fim = req.endpoint === '/v1/fim/completions';
-    const { tokens, prefix } = fim ? { tokens: rt.formatter.fim(req.body.prompt, req.body.suffix), prefix: '' } : rt.formatter.chat(req.body.messages);
+  async function complete(req: EngineRequest, signal: AbortSignal, onDelta?: (piece: StreamPiece) => void): Promise<EngineResult> {
     const sampling = samplingOf(req.body);
+    const online = req.priority === 'online';
+    const fim = req.endpoint === '/v1/fim/completions';
+    const plan = fim ? null : planChat(rt.formatter, req.body, sampling, { name: modelName(req), reasons: entry.capabilities?.reasoning === true }, rt.contextSize);
+    const tokens = plan ? plan.prompt.tokens : rt.formatter.fim(req.body.prompt, req.body.suffix);
+    const prefix = plan?.prompt.prefix ?? '';
     if (tokens.length >= rt.contextSize) {
-      throw badRequest(fim ? 'prompt' : 'messages', `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`);
+      throw badRequest('prompt', `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`);
     }
-    const choices = await withSequence(req, signal, async (seq) => {
+    const answers = await withSequence(req, signal, async (seq) => {
       if (prefix) onDelta?.(prefix);
-      const out: Generated[] = [];
+      const out: ChatAnswer[] = [];
       for (let choice = 0; choice < sampling.n; choice++) {
         if (choice > 0) await seq.clearHistory();
-        const input = { model: rt.model, grammars: rt.grammars, seq, prompt: tokens, continuesPrefix: prefix !== '', sampling, choice, online: req.priority === 'online', signal };
-        out.push(await generate({ ...input, onDelta: choice === 0 ? onDelta : undefined }));
+        const delta = choice === 0 ? onDelta : undefined;
+        if (plan) out.push(await answerChat({ model: rt.model, formatter: rt.formatter, grammars: rt.grammars, seq, plan, choice, online, signal, onDelta: delta }));
+        else {
+          const g = await generate({ model: rt.model, seq, prompt: tokens, sampling, limit: sampling.maxTokens ?? Infinity, choice, continuesPrefix: false, online, signal, onDelta: delta });
+          out.push({ text: g.text, thinking: null, toolCalls: null, finishReason: g.finishReason, completionTokens: g.completionTokens });
+        }
       }
       return out;
     });
-    const completion = choices.reduce((n, c) => n + c.completionTokens, 0);
+    const completion = answers.reduce((n, c) => n + c.completionTokens, 0);
     const usage = { prompt_tokens: tokens.length, completion_tokens: completion, total_tokens: tokens.length + completion };
-    return { status_code: 200, usage, body: completionBody(modelName(req), choices, usage, prefix) };
+    return { status_code: 200, usage, body: completionBody(modelName(req), answers, usage, prefix) };
   }
 
+  /** The four classifier endpoints (moderation and classification), on the guard. */
   async function moderate(req: EngineRequest, signal: AbortSignal): Promise<EngineResult> {
-    const texts = moderationTexts(req.endpoint, req.body);
     // One sequence per text, so the texts of one request are classified side by side.
-    const results = await Promise.all(texts.map((text) => withSequence(req, signal, (seq) => rt.guard.score(seq, text, signal))));
-    const tokens = results.reduce((n, r) => n + r.tokens, 0);
-    const usage = { prompt_tokens: tokens, completion_tokens: 0, total_tokens: tokens };
-    return { status_code: 200, usage, body: moderationResponse(modelName(req), results.map((r) => r.scores), usage) };
+    return classifyRequest(req, modelName(req), (texts, labels) => Promise.all(texts.map((text) => withSequence(req, signal, (seq) => rt.guard.score(seq, text, labels, signal)))));
   }
 
   const modelName = (req: EngineRequest) => (typeof req.body.model === 'string' && req.body.model ? req.body.model : entry.id);
@@ -73,7 +78,10 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
         return complete(req, signal);
       case '/v1/embeddings':
         return (await rt.embedder()).embed(req.body, modelName(req), req.priority, signal);
-      default:
+      case '/v1/moderations':
+      case '/v1/chat/moderations':
+      case '/v1/classifications':
+      case '/v1/chat/classifications':
         return moderate(req, signal);
     }
   }

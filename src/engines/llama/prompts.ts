@@ -7,36 +7,78 @@ interface Message {
   text: string;
   /** Mistral's assistant prefix: the answer continues this text. */
   prefix: boolean;
+  /** An assistant turn's reasoning (Mistral's thinking chunks), replayed in the next turn. */
+  thinking?: string;
+  /** An assistant turn's tool calls; arguments as JSON text. */
+  toolCalls?: { id: string; name: string; arguments: string }[];
+  /** A tool message: the call it answers. */
+  toolCallId?: string;
 }
 
 export interface ChatPrompt {
   tokens: Token[];
   /** The assistant prefix the completion continues (Mistral returns it as part of the content). */
   prefix: string;
+  /** The role of the last message (a tool result is answered differently from a user turn). */
+  lastRole: Message['role'];
 }
 
-/** Text of a Mistral message content: a string, or an array of text chunks. */
-function contentText(content: unknown, at: string): string {
-  if (content === undefined || content === null) return '';
-  if (typeof content === 'string') return content;
+export interface ChatOptions {
+  /** Tools offered to the model, as Mistral's format shows them. */
+  tools?: unknown[];
+  /** Names the model in errors about content it cannot read. */
+  modelName?: string;
+}
+
+/** Content chunks that need a capability the embedded engine does not have. */
+const CHUNK_CAPABILITY: Record<string, string> = { image_url: 'vision', document_url: 'document understanding (OCR)', file: 'document understanding (OCR)', input_audio: 'audio' };
+
+/** Text (and, for assistant turns, reasoning) of a Mistral message content: a string, or an array of content chunks. */
+function contentOf(content: unknown, at: string, role: Message['role'], modelName: string | undefined): { text: string; thinking: string } {
+  if (content === undefined || content === null) return { text: '', thinking: '' };
+  if (typeof content === 'string') return { text: content, thinking: '' };
   if (!Array.isArray(content)) throw invalidRequest(at, 'content must be a string or an array of content chunks');
-  return content
-    .map((c: { type?: unknown; text?: unknown }) => {
-      if (c?.type === 'text' && typeof c.text === 'string') return c.text;
-      throw badRequest(at, `only text content chunks are supported by this model, got type '${String(c?.type)}'`);
-    })
-    .join('');
+  let text = '';
+  let thinking = '';
+  content.forEach((c: { type?: unknown; text?: unknown; thinking?: unknown }, i) => {
+    if (c?.type === 'text' && typeof c.text === 'string') text += c.text;
+    else if (c?.type === 'thinking' && role === 'assistant' && Array.isArray(c.thinking)) thinking += contentOf(c.thinking, `${at}.${i}.thinking`, 'user', modelName).text;
+    else if (typeof c?.type === 'string' && CHUNK_CAPABILITY[c.type]) {
+      const needs = CHUNK_CAPABILITY[c.type]!;
+      throw badRequest(`${at}.${i}`, `${c.type} content needs the '${needs}' capability, which ${modelName ? `model '${modelName}'` : 'this model'} does not have on this server (the embedded llama.cpp engine reads text only); send text, or serve the model from an upstream engine with ${needs}`);
+    } else throw invalidRequest(`${at}.${i}`, `unsupported content chunk type '${String(c?.type)}'`);
+  });
+  return { text, thinking };
+}
+
+function toolCallsOf(raw: unknown, at: string): Message['toolCalls'] {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw invalidRequest(at, 'must be an array of tool calls');
+  return raw.map((c: { id?: unknown; function?: { name?: unknown; arguments?: unknown } }, i) => {
+    const fn = c?.function;
+    if (!fn || typeof fn.name !== 'string') throw invalidRequest(`${at}.${i}.function.name`, 'is required');
+    const args = typeof fn.arguments === 'string' ? fn.arguments : JSON.stringify(fn.arguments ?? {});
+    return { id: typeof c.id === 'string' ? c.id : 'null', name: fn.name, arguments: args };
+  });
 }
 
 /** Checks Mistral's message list: roles, content types, and what the last message may be. */
-export function parseMessages(messages: unknown): Message[] {
+export function parseMessages(messages: unknown, modelName?: string): Message[] {
   if (!Array.isArray(messages) || messages.length === 0) throw invalidRequest('messages', 'must be a non-empty array of {role, content}');
-  const out = messages.map((raw: { role?: unknown; content?: unknown; prefix?: unknown }, i): Message => {
+  const out = messages.map((raw: { role?: unknown; content?: unknown; prefix?: unknown; tool_calls?: unknown; tool_call_id?: unknown }, i): Message => {
     const at = `messages.${i}`;
     if (!raw || typeof raw !== 'object') throw invalidRequest(at, 'must be an object with role and content');
     if (raw.role !== 'system' && raw.role !== 'user' && raw.role !== 'assistant' && raw.role !== 'tool') throw invalidRequest(`${at}.role`, "must be 'system', 'user', 'assistant' or 'tool'");
     if (raw.role !== 'assistant' && typeof raw.content !== 'string' && !Array.isArray(raw.content)) throw invalidRequest(`${at}.content`, 'is required: a string or an array of content chunks');
-    return { role: raw.role, text: contentText(raw.content, `${at}.content`), prefix: raw.role === 'assistant' && raw.prefix === true };
+    const { text, thinking } = contentOf(raw.content, `${at}.content`, raw.role, modelName);
+    const msg: Message = { role: raw.role, text, prefix: raw.role === 'assistant' && raw.prefix === true };
+    if (raw.role === 'assistant') {
+      msg.toolCalls = toolCallsOf(raw.tool_calls, `${at}.tool_calls`);
+      if (thinking) msg.thinking = thinking;
+      if ((raw.content === undefined || raw.content === null) && !msg.toolCalls?.length) throw badRequest(at, 'Assistant message must have either content or tool_calls, but not none.');
+    }
+    if (raw.role === 'tool' && typeof raw.tool_call_id === 'string') msg.toolCallId = raw.tool_call_id;
+    return msg;
   });
   const last = out[out.length - 1]!;
   if (last.role === 'system' || (last.role === 'assistant' && !last.prefix)) {
@@ -46,9 +88,22 @@ export function parseMessages(messages: unknown): Message[] {
   return out;
 }
 
+/** Marker tokens between generation phases: control tokens where the vocabulary has them, text otherwise. */
+export interface Markers {
+  toolCalls: Token[];
+  think: Token[];
+  endThink: Token[];
+}
+
 export interface PromptFormatter {
-  chat(messages: unknown): ChatPrompt;
+  chat(messages: unknown, options?: ChatOptions): ChatPrompt;
   fim(prompt: unknown, suffix: unknown): Token[];
+  markers: Markers;
+  /**
+   * The model's own [TOOL_CALLS] control token (Mistral's tokenizers since v3): with it a
+   * model signals by itself whether it calls a tool. Null for models without one.
+   */
+  toolCallToken: Token | null;
 }
 
 /**
@@ -63,43 +118,84 @@ export function createFormatter(model: LlamaModel): PromptFormatter {
     const t = model.tokenize(s, true);
     return t.length === 1 && model.isSpecialToken(t[0]) ? t : null;
   };
+  const marker = (s: string) => control(s) ?? model.tokenize(s, false);
   const template = model.fileInfo.metadata.tokenizer?.chat_template;
   const inst = control('[INST]');
   const endInst = control('[/INST]');
+  const markers: Markers = { toolCalls: marker('[TOOL_CALLS]'), think: marker('[THINK]'), endThink: marker('[/THINK]') };
   // Without a template of its own a model gets Mistral's layout (markers as plain text if they are not tokens).
   const mistral = typeof template !== 'string' || (inst !== null && endInst !== null && template.includes('[INST]'));
-  const chat = mistral ? mistralChat(model, inst ?? model.tokenize('[INST]', false), endInst ?? model.tokenize('[/INST]', false)) : wrapperChat(model, resolveChatWrapper(model));
-  return { chat: (messages) => chat(parseMessages(messages)), fim: (prompt, suffix) => fimTokens(model, prompt, suffix) };
+  const chat = mistral ? mistralChat(model, inst ?? model.tokenize('[INST]', false), endInst ?? model.tokenize('[/INST]', false), marker, markers) : wrapperChat(model, resolveChatWrapper(model));
+  return {
+    chat: (messages, options = {}) => chat(parseMessages(messages, options.modelName), options.tools ?? []),
+    fim: (prompt, suffix) => fimTokens(model, prompt, suffix),
+    markers,
+    toolCallToken: control('[TOOL_CALLS]')?.[0] ?? null,
+  };
 }
 
-/** `<s>[INST] …[/INST] answer</s>[INST] system\n\nlast user[/INST]`, as MISTRAL_CHAT_TEMPLATE renders it. */
-function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[]) {
+const callsJson = (calls: NonNullable<Message['toolCalls']>) => JSON.stringify(calls.map((c) => ({ name: c.name, arguments: parseOr(c.arguments), id: c.id })));
+const parseOr = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * `<s>[INST] …[/INST] answer</s>[AVAILABLE_TOOLS] […][/AVAILABLE_TOOLS][INST] system\n\nlast user[/INST]`,
+ * as Mistral's template renders it, with tool calls (`[TOOL_CALLS] […]</s>`), tool results
+ * (`[TOOL_RESULTS] {…}[/TOOL_RESULTS]`) and replayed reasoning (`[THINK]…[/THINK]`).
+ */
+function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker: (s: string) => Token[], markers: Markers) {
   const text = (s: string) => model.tokenize(s, false);
   const bos = model.tokens.bos === null ? [] : [model.tokens.bos];
   const eos = model.tokens.eos === null ? [] : [model.tokens.eos];
-  return (messages: Message[]): ChatPrompt => {
+  return (messages: Message[], tools: unknown[]): ChatPrompt => {
     const system = messages.filter((m) => m.role === 'system').map((m) => `${m.text}\n\n`).join('');
     const lastUser = messages.map((m) => m.role).lastIndexOf('user');
     const tokens = [...bos];
     messages.forEach((m, i) => {
-      if (m.role === 'user' || m.role === 'tool') tokens.push(...inst, ...text(` ${i === lastUser ? system : ''}${m.text}`), ...endInst);
-      else if (m.role === 'assistant') tokens.push(...text(` ${m.text}`), ...(m.prefix ? [] : eos));
+      if (m.role === 'user') {
+        if (i === lastUser && tools.length) tokens.push(...marker('[AVAILABLE_TOOLS]'), ...text(` ${JSON.stringify(tools)}`), ...marker('[/AVAILABLE_TOOLS]'));
+        tokens.push(...inst, ...text(` ${i === lastUser ? system : ''}${m.text}`), ...endInst);
+      } else if (m.role === 'tool') {
+        tokens.push(...marker('[TOOL_RESULTS]'), ...text(` ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}`), ...marker('[/TOOL_RESULTS]'));
+      } else if (m.role === 'assistant') {
+        if (m.thinking) tokens.push(...markers.think, ...text(m.thinking), ...markers.endThink);
+        if (m.text || !m.toolCalls?.length) tokens.push(...text(` ${m.text}`));
+        if (m.toolCalls?.length) tokens.push(...markers.toolCalls, ...text(` ${callsJson(m.toolCalls)}`));
+        if (!m.prefix) tokens.push(...eos);
+      }
     });
     const last = messages[messages.length - 1]!;
-    return { tokens, prefix: last.prefix ? last.text : '' };
+    return { tokens, prefix: last.prefix ? last.text : '', lastRole: last.role };
   };
 }
 
-/** Any other model: its chat template, rendered by node-llama-cpp's chat wrapper. */
+/**
+ * Any other model: its chat template, rendered by node-llama-cpp's chat wrapper. Tools,
+ * tool calls and results are written as text in Mistral's notation (the answer's grammar
+ * holds the model to it).
+ */
 function wrapperChat(model: LlamaModel, wrapper: ChatWrapper) {
-  return (messages: Message[]): ChatPrompt => {
-    const history: ChatHistoryItem[] = messages.map((m) =>
-      m.role === 'system' ? { type: 'system', text: m.text } : m.role === 'assistant' ? { type: 'model', response: [m.text] } : { type: 'user', text: m.text },
-    );
+  return (messages: Message[], tools: unknown[]): ChatPrompt => {
+    const toolText = tools.length ? `You can call these functions: ${JSON.stringify(tools)}\nTo call functions, answer [TOOL_CALLS] followed by a JSON array of {"name", "arguments"}.` : '';
+    const history: ChatHistoryItem[] = [];
+    if (toolText) history.push({ type: 'system', text: toolText });
+    for (const m of messages) {
+      if (m.role === 'system') history.push({ type: 'system', text: m.text });
+      else if (m.role === 'assistant') {
+        const parts = [m.thinking ? `[THINK]${m.thinking}[/THINK]` : '', m.text, m.toolCalls?.length ? `[TOOL_CALLS] ${callsJson(m.toolCalls)}` : ''];
+        history.push({ type: 'model', response: [parts.join('')] });
+      } else if (m.role === 'tool') history.push({ type: 'user', text: `[TOOL_RESULTS] ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}` });
+      else history.push({ type: 'user', text: m.text });
+    }
     const last = messages[messages.length - 1]!;
     if (!last.prefix) history.push({ type: 'model', response: [] });
     const { contextText } = wrapper.generateContextState({ chatHistory: history });
-    return { tokens: contextText.tokenize(model.tokenizer), prefix: last.prefix ? last.text : '' };
+    return { tokens: contextText.tokenize(model.tokenizer), prefix: last.prefix ? last.text : '', lastRole: last.role };
   };
 }
 

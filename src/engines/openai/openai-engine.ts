@@ -1,36 +1,34 @@
 import type { ModelEntry } from '../../models/registry.js';
-import { asOnePiece, type Engine, type EngineRequest, type EngineResult, type Usage } from '../engine.js';
+import { asOnePiece, type Engine, type EngineRequest, type EngineResult } from '../engine.js';
 import { streamable, streamCompletion } from '../http/completion-stream.js';
 import { clientFor, type UpstreamEngineOptions } from '../http/upstream-client.js';
-import { guardChatBody, parseGuardScores } from '../moderation-guard.js';
-import { moderationResponse, moderationTexts, type Scores } from '../moderation.js';
+import { classifyRequest, type ClassifierLabel, type GuardVerdict } from '../classification.js';
+import { guardChatBody, inputTokenShare, parseGuardAnswer } from '../moderation-guard.js';
 import { fromOpenAiCompletion, fromOpenAiEmbeddings, toOpenAiChat, toOpenAiEmbeddings, toOpenAiFim } from './translate.js';
 
 export type { UpstreamEngineOptions } from '../http/upstream-client.js';
 
 /**
  * An OpenAI-compatible server (vLLM, SGLang, llama.cpp server, Ollama, LiteLLM) behind
- * Mistral's request and response shapes. Moderation has no OpenAI counterpart, so the
- * model classifies as a guard: one chat call per text, asked for a JSON object of scores.
+ * Mistral's request and response shapes. Moderation and classification have no OpenAI
+ * counterpart, so the model classifies as a guard: one chat call per text, asked for a
+ * JSON object of scores.
  */
 export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOptions = {}): Engine {
   const client = clientFor(model, opts);
   const upstreamModel = model.upstream_model ?? model.id;
 
   // One call at a time per request: a moderation line holds one of the runner's slots, so it may use one connection.
-  async function moderate(req: EngineRequest, clientModel: string, signal: AbortSignal): Promise<EngineResult> {
-    const texts = moderationTexts(req.endpoint, req.body);
-    const usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-    const scores: Scores[] = [];
+  async function guard(texts: string[], labels: ClassifierLabel[], clientModel: string, signal: AbortSignal): Promise<GuardVerdict[]> {
+    const verdicts: GuardVerdict[] = [];
     for (const text of texts) {
-      const res = fromOpenAiCompletion(await client.postJson('/chat/completions', guardChatBody(upstreamModel, text), signal), clientModel);
+      const body = guardChatBody(upstreamModel, text, labels);
+      const res = fromOpenAiCompletion(await client.postJson('/chat/completions', body, signal), clientModel);
       const content = (res.body.choices as { message: { content: unknown } }[])[0]?.message.content ?? '';
-      scores.push(parseGuardScores(typeof content === 'string' ? content : JSON.stringify(content)));
-      usage.prompt_tokens += res.usage.prompt_tokens;
-      usage.completion_tokens += res.usage.completion_tokens;
-      usage.total_tokens += res.usage.total_tokens;
+      const scores = parseGuardAnswer(typeof content === 'string' ? content : JSON.stringify(content), labels);
+      verdicts.push({ scores, inputTokens: inputTokenShare(res.usage.prompt_tokens, text, body) });
     }
-    return { status_code: 200, usage, body: moderationResponse(clientModel, scores, usage) };
+    return verdicts;
   }
 
   async function execute(req: EngineRequest, signal: AbortSignal): Promise<EngineResult> {
@@ -45,7 +43,9 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
         return { status_code: 200, ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel) };
       case '/v1/moderations':
       case '/v1/chat/moderations':
-        return moderate(req, clientModel, signal);
+      case '/v1/classifications':
+      case '/v1/chat/classifications':
+        return classifyRequest(req, clientModel, (texts, labels) => guard(texts, labels, clientModel, signal));
     }
   }
 

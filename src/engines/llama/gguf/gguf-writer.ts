@@ -103,9 +103,10 @@ export function toHalf(v: number): number {
 
 function tensorBytes(t: Tensor): Buffer {
   if ((t.type ?? 'f32') === 'f32') return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const out = Buffer.alloc(t.data.length * 2);
-  for (let i = 0; i < t.data.length; i++) out.writeUInt16LE(toHalf(t.data[i]!), i * 2);
-  return out;
+  // Host order, as for f32 above: every platform node-llama-cpp ships for is little-endian.
+  const out = new Uint16Array(t.data.length);
+  for (let i = 0; i < t.data.length; i++) out[i] = toHalf(t.data[i]!);
+  return Buffer.from(out.buffer);
 }
 
 /**
