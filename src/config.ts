@@ -34,6 +34,8 @@ export interface Config {
   logLevel: string;
   /** The embedded engine: threads per context, parallel sequences, tokens per sequence. */
   llama: { threads: number; sequences: number; contextSize: number };
+  /** Bounds on what one client or tenant may take (README "Limits and hardening"). */
+  limits: Limits;
   runner: {
     leaseMs: number;
     pollMs: number;
@@ -41,6 +43,46 @@ export interface Config {
     maxChunks: number;
     retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
   };
+}
+
+/**
+ * Every bound on clients and tenants, with its variable. Each is documented in the
+ * README's "Limits and hardening" table; 0 turns a cap off where the comment says so.
+ */
+export interface Limits {
+  /** Open connections at once (BATCHD_MAX_CONNECTIONS); beyond it new sockets are closed at once. */
+  maxConnections: number;
+  /** Time for a request's headers (BATCHD_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs: number;
+  /** Time for a whole request but uploads (BATCHD_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (BATCHD_KEEP_ALIVE_TIMEOUT_MS). */
+  keepAliveTimeoutMs: number;
+  /** Uploads slower than this, averaged over BATCHD_UPLOAD_RATE_WINDOW_MS, are cut (BATCHD_MIN_UPLOAD_BYTES_PER_SEC). */
+  minUploadBytesPerSec: number;
+  uploadRateWindowMs: number;
+  /** JSON body of the online inference routes (BATCHD_MAX_ONLINE_BODY_BYTES). */
+  maxOnlineBodyBytes: number;
+  /** JSON body of POST /v1/batch/jobs, inline requests included (BATCHD_MAX_CREATE_BODY_BYTES). */
+  maxCreateBodyBytes: number;
+  /** JSON body of every other route (BATCHD_MAX_JSON_BODY_BYTES). */
+  maxJsonBodyBytes: number;
+  /** Nesting of any JSON body or batch line (BATCHD_MAX_JSON_DEPTH). */
+  maxJsonDepth: number;
+  /** Online requests waiting per model beyond those running; more get 429 (BATCHD_ONLINE_QUEUE_LIMIT). */
+  onlineQueueLimit: number;
+  /** Inputs in one embeddings, moderation or classification request (BATCHD_MAX_INPUTS). */
+  maxInputsPerRequest: number;
+  /** Stored bytes per workspace, uploads and results (BATCHD_MAX_STORAGE_BYTES; 0 = no quota). */
+  maxStorageBytes: number;
+  /** Stored files per workspace (BATCHD_MAX_FILES; 0 = no quota). */
+  maxFiles: number;
+  /** Failed authentications per client address per minute before 429 (BATCHD_AUTH_FAILURES_PER_MINUTE). */
+  authFailuresPerMinute: number;
+  /** Let user-given outbound URLs (webhooks) reach loopback, link-local and private addresses (BATCHD_ALLOW_PRIVATE_WEBHOOKS=1). */
+  allowPrivateWebhooks: boolean;
+  /** Host headers trusted to build signed URLs when --public-url is not set (BATCHD_TRUSTED_HOSTS, comma-separated; empty = any). */
+  trustedHosts: string[];
 }
 
 export interface ConfigInput {
@@ -117,6 +159,25 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
       threads: int(env.BATCHD_LLAMA_THREADS, 1, 'BATCHD_LLAMA_THREADS') || 1,
       sequences: int(env.BATCHD_LLAMA_SEQUENCES, 8, 'BATCHD_LLAMA_SEQUENCES') || 8,
       contextSize: int(env.BATCHD_LLAMA_CONTEXT, 8192, 'BATCHD_LLAMA_CONTEXT') || 8192,
+    },
+    limits: {
+      maxConnections: int(env.BATCHD_MAX_CONNECTIONS, 4096, 'BATCHD_MAX_CONNECTIONS'),
+      headersTimeoutMs: int(env.BATCHD_HEADERS_TIMEOUT_MS, 30_000, 'BATCHD_HEADERS_TIMEOUT_MS'),
+      requestTimeoutMs: int(env.BATCHD_REQUEST_TIMEOUT_MS, 300_000, 'BATCHD_REQUEST_TIMEOUT_MS'),
+      keepAliveTimeoutMs: int(env.BATCHD_KEEP_ALIVE_TIMEOUT_MS, 5_000, 'BATCHD_KEEP_ALIVE_TIMEOUT_MS'),
+      minUploadBytesPerSec: int(env.BATCHD_MIN_UPLOAD_BYTES_PER_SEC, 16 * 1024, 'BATCHD_MIN_UPLOAD_BYTES_PER_SEC'),
+      uploadRateWindowMs: int(env.BATCHD_UPLOAD_RATE_WINDOW_MS, 30_000, 'BATCHD_UPLOAD_RATE_WINDOW_MS') || 30_000,
+      maxOnlineBodyBytes: int(env.BATCHD_MAX_ONLINE_BODY_BYTES, 8 * MB, 'BATCHD_MAX_ONLINE_BODY_BYTES') || 8 * MB,
+      maxCreateBodyBytes: int(env.BATCHD_MAX_CREATE_BODY_BYTES, 64 * MB, 'BATCHD_MAX_CREATE_BODY_BYTES') || 64 * MB,
+      maxJsonBodyBytes: int(env.BATCHD_MAX_JSON_BODY_BYTES, 1 * MB, 'BATCHD_MAX_JSON_BODY_BYTES') || MB,
+      maxJsonDepth: int(env.BATCHD_MAX_JSON_DEPTH, 64, 'BATCHD_MAX_JSON_DEPTH') || 64,
+      onlineQueueLimit: int(env.BATCHD_ONLINE_QUEUE_LIMIT, 256, 'BATCHD_ONLINE_QUEUE_LIMIT'),
+      maxInputsPerRequest: int(env.BATCHD_MAX_INPUTS, 2048, 'BATCHD_MAX_INPUTS') || 2048,
+      maxStorageBytes: int(env.BATCHD_MAX_STORAGE_BYTES, 0, 'BATCHD_MAX_STORAGE_BYTES'),
+      maxFiles: int(env.BATCHD_MAX_FILES, 0, 'BATCHD_MAX_FILES'),
+      authFailuresPerMinute: int(env.BATCHD_AUTH_FAILURES_PER_MINUTE, 30, 'BATCHD_AUTH_FAILURES_PER_MINUTE'),
+      allowPrivateWebhooks: env.BATCHD_ALLOW_PRIVATE_WEBHOOKS === '1',
+      trustedHosts: (env.BATCHD_TRUSTED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     },
     runner: {
       leaseMs: int(env.BATCHD_LEASE_MS, 30_000, 'BATCHD_LEASE_MS'),
