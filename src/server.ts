@@ -11,6 +11,7 @@ import { UrlSigner } from './api/signed-urls.js';
 import { ResultsReader } from './results/results-reader.js';
 import { buildApp } from './api/app.js';
 import { bootstrapKeys } from './bootstrap-keys.js';
+import { prepareDataDir } from './data-dir.js';
 import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
 import { Runner, type NudgeReason } from './runner/runner.js';
@@ -51,6 +52,7 @@ interface Core {
 
 /** What every role shares: the store, the blobs, the registry, the engines and (unless API-only) a runner. */
 async function openCore(config: Config, opts: ServerOptions, withRunner: boolean): Promise<Core> {
+  prepareDataDir(config);
   const clock = opts.clock ?? systemClock;
   const defaultModelPath = path.join(config.dataDir, 'models', 'batchd-tiny.gguf');
   // Generated embedding models, one per dimension the registry asks for (1024 for mistral-embed).
@@ -121,8 +123,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const core = await openCore(config, opts, config.worker);
   const { db, runner } = core;
   try {
-    const generated = await bootstrapKeys(db.kysely, config.dataDir, config.seedKeys, core.clock.now());
-    if (generated) log(`batchd API key for workspace 'default': ${generated}`);
+    await bootstrapKeys(db.kysely, config.dataDir, config.seedKeys, core.clock.now(), { log, warn: opts.log ?? ((line) => console.error(line)) });
     const validation = new ValidationPool(config.validationThreads);
     const ctx: AppContext = {
       validation,

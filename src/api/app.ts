@@ -1,7 +1,7 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ZodError } from 'zod';
-import { ApiError, type ValidationDetail } from '../errors.js';
+import { ApiError, unprocessable, type ValidationDetail } from '../errors.js';
 import type { AppContext } from './context.js';
 import { authHook } from './auth.js';
 import { registerFileRoutes, registerSignedDownload } from './files.js';
@@ -9,23 +9,48 @@ import { registerBatchJobRoutes } from './batch-jobs.js';
 import { registerModelRoutes } from './models.js';
 import { registerInferenceRoutes } from './inference.js';
 import { registerMetrics } from './metrics.js';
+import { bodyLimitOf, bodyTooLarge } from './body-limits.js';
+import { scanJson } from './json-guard.js';
+import { cutError, registerTransportHooks, transportOptions } from './transport.js';
+import { CLIENT_CLOSED_REQUEST, clientClosed, loggerOptions } from './request-log.js';
 
-const JSON_BODY_LIMIT = 256 * 1024 * 1024;
+const UPLOAD_ROUTE = '/v1/files';
+const CREATE_ROUTE = '/v1/batch/jobs';
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const { limits } = ctx.config;
   const app = Fastify({
-    logger: { level: ctx.config.logLevel },
-    bodyLimit: JSON_BODY_LIMIT,
+    logger: loggerOptions(ctx.config.logLevel),
+    bodyLimit: limits.maxJsonBodyBytes,
     // Mistral's ids are UUIDs; the SDK percent-encodes them, nothing else needs long params.
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    ...transportOptions(limits),
+    // Bad URLs and parameters Fastify rejects before routing get the API's error body too.
+    frameworkErrors: (err, _req, reply) => {
+      const apiErr = toApiError(err);
+      void (reply as FastifyReply).status(apiErr.status).type('application/json').send(apiErr.toBody());
+    },
+  });
+  registerTransportHooks(app, limits, (req) => req.method === 'POST' && req.routeOptions.url === UPLOAD_ROUTE);
+  // Each route's JSON body cap (online inference, job create, the rest), set where routes are registered.
+  app.addHook('onRoute', (r) => {
+    if (r.bodyLimit === undefined) r.bodyLimit = bodyLimitOf([r.method].flat()[0]!, r.url, limits).bytes;
   });
 
   // Cancel arrives with no body and no content-type; a JSON content-type with an empty body is tolerated too.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    // Before JSON.parse: a body nested deeper than the limit, or an inline job past its item cap, is refused unparsed.
+    const create = req.method === 'POST' && req.routeOptions.url === CREATE_ROUTE;
+    const problem = scanJson(text, { maxDepth: limits.maxJsonDepth, ...(create ? { countKey: 'requests', maxItems: ctx.config.maxInlineRequests } : {}) });
+    if (problem?.kind === 'too_deep') {
+      return done(new ApiError(400, 'invalid_request_error', 'json_too_deep', `Request body nests objects and arrays deeper than ${problem.limit} levels (BATCHD_MAX_JSON_DEPTH).`), undefined);
+    }
+    if (problem?.kind === 'too_many_items') {
+      return done(unprocessable('too_many_inline_requests', `requests has at least ${problem.limit + 1} items; inline batches take at most ${problem.limit}. Upload a file with purpose "batch" instead.`, 'requests'), undefined);
+    }
     try {
       done(null, JSON.parse(text));
     } catch (err) {
@@ -49,9 +74,17 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, req, reply) => {
-    const apiErr = toApiError(err as FastifyError);
+    const fastifyErr = err as FastifyError;
+    const apiErr =
+      cutError(req) ??
+      (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? bodyTooLarge(bodyLimitOf(req.method, req.routeOptions.url, limits)) : toApiError(fastifyErr));
+    if (clientClosed(req)) {
+      // Nobody is left to answer: the client's choice, not a server failure.
+      req.log.info({ statusCode: CLIENT_CLOSED_REQUEST, code: apiErr.code }, 'client closed the request');
+      return reply.status(CLIENT_CLOSED_REQUEST).type('application/json').send(apiErr.toBody());
+    }
     if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
-    reply.status(apiErr.status).type('application/json').send(apiErr.toBody());
+    return reply.status(apiErr.status).type('application/json').send(apiErr.toBody());
   });
   // Remember every route so a known path with the wrong method answers 405, not 404.
   const routes: { method: string; pattern: RegExp }[] = [];
@@ -100,6 +133,7 @@ export function toApiError(err: FastifyError | Error): ApiError {
     return new ApiError(422, 'invalid_request_error', 'unexpected_file_part', 'The form has more than one file part: send exactly one file, in the part named "file".', 'file');
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'payload_too_large', 'body_too_large', 'Request body is too large.');
+  if (e.code === 'FST_ERR_BAD_URL') return new ApiError(400, 'invalid_request_error', 'invalid_url', 'The request path is not a valid URL (malformed percent-encoding).');
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Unsupported content type: send a JSON body with content-type application/json (uploads to POST /v1/files take multipart/form-data).');
   }

@@ -1,5 +1,6 @@
-import type { FastifyRequest } from 'fastify';
-import { unauthorized } from '../errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, unauthorized } from '../errors.js';
+import { FailureThrottle } from '../net/failure-throttle.js';
 import { authenticate, type Principal } from '../store/keys.js';
 import type { AppContext } from './context.js';
 
@@ -37,11 +38,38 @@ export function requestKey(headers: FastifyRequest['headers']): string {
   return bearer;
 }
 
-/** API key → workspace. Every /v1 route runs behind this; the workspace then scopes every query. */
+/**
+ * API key → workspace. Every /v1 route runs behind this; the workspace then scopes every query.
+ *
+ * Wrong keys are throttled per client address (config.limits.authFailuresPerMinute):
+ * beyond the limit an address gets 429 with Retry-After and its new keys are not
+ * checked, while keys that already worked from it keep working (see FailureThrottle).
+ * The address is the socket's peer (`req.ip`; Fastify's trustProxy is off), so behind a
+ * reverse proxy every client counts as the proxy. Requests that present no key, or a
+ * malformed header, are not guesses and are not counted.
+ */
 export function authHook(ctx: AppContext) {
-  return async (req: FastifyRequest) => {
-    const principal = await authenticate(ctx.db.kysely, requestKey(req.headers));
-    if (!principal) throw unauthorized('Unauthorized: unknown API key');
+  const throttle = new FailureThrottle({ perMinute: ctx.config.limits.authFailuresPerMinute, now: () => ctx.clock.now() });
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const key = requestKey(req.headers);
+    const attempt = throttle.begin(req.ip, key);
+    if (typeof attempt === 'number') {
+      const seconds = Math.max(1, Math.ceil(attempt / 1000));
+      reply.header('retry-after', String(seconds));
+      throw new ApiError(429, 'rate_limited', 'too_many_auth_failures', `Too many failed authentications from this address; retry after ${seconds} s.`);
+    }
+    let principal: Principal | null;
+    try {
+      principal = await authenticate(ctx.db.kysely, key);
+    } catch (err) {
+      attempt.abandoned();
+      throw err;
+    }
+    if (!principal) {
+      attempt.failed();
+      throw unauthorized('Unauthorized: unknown API key');
+    }
+    attempt.succeeded();
     req.principal = principal;
   };
 }

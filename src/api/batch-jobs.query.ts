@@ -1,9 +1,16 @@
 import { badRequest } from '../errors.js';
 import { JOB_STATUSES } from '../store/jobs.js';
 import { queryList, queryString, type Query } from './query.js';
+import { metadataObject } from './job-metadata.js';
 
 /** Query keys the list route understands; any other key is a metadata filter (the SDK explodes metadata). */
 const LIST_KEYS = new Set(['page', 'page_size', 'model', 'agent_id', 'metadata', 'created_after', 'created_by_me', 'status', 'order_by']);
+
+/**
+ * A job has at most 64 metadata keys (batch-jobs.schemas.ts), so a filter on more keys can
+ * match nothing; it is refused rather than compiled into a query of hundreds of conditions.
+ */
+export const MAX_METADATA_FILTERS = 64;
 
 export function parseStatuses(q: Query): string[] | undefined {
   const statuses = queryList(q, 'status');
@@ -28,9 +35,13 @@ export function parseOrder(v: string | undefined): boolean {
   throw badRequest('invalid_query', `order_by must be 'created' or '-created', got '${v}'.`, 'order_by');
 }
 
-/** Metadata filters: `metadata=<json object>` and/or every query key the route does not otherwise know. */
+/**
+ * Metadata filters: `metadata=<json object>` and/or every query key the route does not otherwise know.
+ * A null-prototype object: a `__proto__` key is a filter like any other (assigned to a
+ * plain object it would vanish, and the list would widen to every job).
+ */
 export function parseMetadataFilter(q: Query): Record<string, string> {
-  const filter: Record<string, string> = {};
+  const filter = metadataObject([]);
   const json = queryString(q, 'metadata');
   if (json !== undefined) {
     let parsed: unknown;
@@ -48,6 +59,10 @@ export function parseMetadataFilter(q: Query): Record<string, string> {
     if (LIST_KEYS.has(k) || v === undefined) continue;
     if (Array.isArray(v)) throw badRequest('invalid_query', `metadata filter '${k}' was given ${v.length} times; give it once.`, k);
     filter[k] = v;
+  }
+  const count = Object.keys(filter).length;
+  if (count > MAX_METADATA_FILTERS) {
+    throw badRequest('too_many_metadata_filters', `The job list was given ${count} metadata filters; at most ${MAX_METADATA_FILTERS} are allowed (a job has at most ${MAX_METADATA_FILTERS} metadata keys).`, 'metadata');
   }
   return filter;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { metadataSchema } from './job-metadata.js';
 
 /** Every ApiEndpoint the Mistral SDK knows; batchd runs those in ENDPOINTS (engines/engine.ts), the rest are refused as unsupported. */
 export const KNOWN_ENDPOINTS = [
@@ -22,13 +23,7 @@ export const createJobSchema = z
     endpoint: z.string({ required_error: 'endpoint is required, e.g. "/v1/chat/completions"' }),
     model: z.string().min(1).max(200).nullish(),
     agent_id: z.string().min(1).max(200).nullish(),
-    metadata: z
-      .record(
-        z.string().min(1, 'metadata keys must be 1-32 characters').max(32, 'metadata keys must be 1-32 characters'),
-        z.string({ invalid_type_error: 'metadata values must be strings' }).min(1, 'metadata values must be 1-512 characters').max(512, 'metadata values must be 1-512 characters'),
-      )
-      .refine((m) => Object.keys(m).length <= 64, 'metadata may have at most 64 keys')
-      .nullish(),
+    metadata: metadataSchema.nullish(),
     timeout_hours: z
       .number({ invalid_type_error: 'timeout_hours must be an integer number of hours' })
       .int('timeout_hours must be an integer number of hours')

@@ -8,7 +8,11 @@ import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';
 import { getFile, insertFile, listFiles, markFileDeleted, type FileRow } from '../store/files.js';
 import { releaseFile } from '../store/storage-sweep.js';
+import { StorageQuotaExceeded } from '../store/storage-usage.js';
+import { quotaErrorAtCommit, startUploadMeter, storageQuotaFor } from './storage-quota.js';
 import type { AppContext } from './context.js';
+import { contentDisposition } from './content-disposition.js';
+import { signedUrlBase } from './signed-urls.js';
 import { withLiveSizes } from '../store/job-progress.js';
 import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
 
@@ -54,12 +58,18 @@ export function fileObject(row: FileRow) {
 }
 
 export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
-  app.post('/v1/files', async (req) => {
+  app.post('/v1/files', async (req, reply) => {
     if (!req.isMultipart()) {
       throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
     }
+    const quota = storageQuotaFor(ctx, req.principal.workspace);
+    // A full workspace is refused before the body is read; the connection is then closed, not drained.
+    const meter = await startUploadMeter(ctx, quota).catch((err) => {
+      throw closing(reply, err);
+    });
     const fields: Record<string, string> = {};
     let staged: StagedUpload | null = null;
+    let committed = false;
     let filename = 'file';
     try {
       for await (const part of req.parts()) {
@@ -69,7 +79,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
             throw unprocessable('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, part.fieldname);
           }
           filename = sanitizeFilename((part as MultipartFile).filename);
-          staged = await stageUpload(part.file, ctx.blobs, ctx.validation.check(ctx.config));
+          staged = await stageUpload(part.file, ctx.blobs, ctx.validation.check(ctx.config), meter.onBytes);
         } else {
           if (!FORM_FIELDS.includes(part.fieldname)) {
             throw unprocessable('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, part.fieldname);
@@ -80,11 +90,18 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
       if (!staged) throw unprocessable('missing_file', 'The form has no "file" part: attach the file to upload.', 'file');
       const row = checkUpload(ctx, req.principal.workspace, filename, fields, staged);
       await staged.writer.commit();
-      await insertFile(ctx.db.kysely, row, row.purpose === 'batch' ? staged.summary.chunks : []);
+      committed = true;
+      await insertFile(ctx.db.kysely, row, row.purpose === 'batch' ? staged.summary.chunks : [], quota);
       return fileObject(row);
     } catch (err) {
-      await staged?.writer.abort();
+      // A committed blob whose row was refused (the quota, checked again at commit) is deleted like any other.
+      if (committed) await ctx.blobs.delete(staged!.writer.key).catch(() => undefined);
+      else await staged?.writer.abort();
+      if (err instanceof StorageQuotaExceeded) throw closing(reply, quotaErrorAtCommit(quota, err));
+      if (err instanceof ApiError && QUOTA_CODES.includes(err.code)) throw closing(reply, err);
       throw err;
+    } finally {
+      meter.release();
     }
   });
 
@@ -133,9 +150,9 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
     const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
     const expires = unixSeconds(ctx.clock.now()) + expiryHours * 3600;
     const sig = ctx.signer.sign(row.id, row.workspace, expires);
-    const base = ctx.config.publicUrl ?? `${req.protocol}://${req.host}`;
+    const base = signedUrlBase(ctx.config.publicUrl, ctx.config.limits.trustedHosts, req.protocol, req.host);
     const params = new URLSearchParams({ workspace: row.workspace, expires: String(expires), signature: sig });
-    return { url: `${base.replace(/\/+$/, '')}/signed/files/${row.id}/content?${params}` };
+    return { url: `${base}/signed/files/${row.id}/content?${params}` };
   });
 }
 
@@ -157,6 +174,17 @@ export function registerSignedDownload(app: FastifyInstance, ctx: AppContext) {
   });
 }
 
+const QUOTA_CODES = ['storage_quota_exceeded', 'file_quota_exceeded'];
+
+/**
+ * An upload refused before its body was read to the end: `Connection: close`, so the
+ * server stops reading it instead of draining the rest of a body it will not store.
+ */
+function closing(reply: FastifyReply, err: unknown): unknown {
+  reply.header('connection', 'close');
+  return err;
+}
+
 /** The file (with live sizes if it is a running job's result), or 404 (also for another workspace's id). */
 async function findFile(ctx: AppContext, workspace: string, id: string): Promise<FileRow> {
   const row = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
@@ -167,7 +195,7 @@ async function findFile(ctx: AppContext, workspace: string, id: string): Promise
 /** Raw bytes as application/octet-stream: the SDKs reject application/jsonl on download. */
 async function sendFile(ctx: AppContext, row: FileRow, reply: FastifyReply) {
   reply.header('content-type', 'application/octet-stream');
-  reply.header('content-disposition', `attachment; filename="${row.filename.replace(/["\\\r\n]/g, '_')}"`);
+  reply.header('content-disposition', contentDisposition(row.filename));
   if (row.job_id) {
     const job = await ctx.db.kysely.selectFrom('batch_jobs').select('status').where('id', '=', row.job_id).executeTakeFirst();
     // A running job's file grows while it streams, so only a finished one has a fixed length.

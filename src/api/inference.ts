@@ -2,14 +2,20 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, unprocessable } from '../errors.js';
 import { asOnePiece, completionId, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest, type StreamPiece } from '../engines/engine.js';
 import type { EnginePool } from '../engines/engine-pool.js';
+import { OnlineGate } from '../engines/online-gate.js';
 import type { AppContext } from './context.js';
 
 export interface OnlineGateway {
   engines: EnginePool;
 }
 
-/** Every endpoint, served synchronously too, so batchd is also a drop-in online server. */
+/**
+ * Every endpoint, served synchronously too, so batchd is also a drop-in online server.
+ * Online calls pass one gate per model (engines/online-gate.ts): beyond the engine's
+ * parallel requests and `onlineQueueLimit` waiting ones, a 429 with Retry-After.
+ */
 export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
+  const gate = new OnlineGate(ctx.config.limits.onlineQueueLimit);
   for (const endpoint of ENDPOINTS) {
     app.post(endpoint, async (req, reply) => {
       if (!ctx.online) throw new ApiError(503, 'internal_error', 'no_engines', 'This node serves no inference (started without engines).');
@@ -33,13 +39,21 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
       const stream = b.stream === true && (endpoint === '/v1/chat/completions' || endpoint === '/v1/fim/completions');
       const request = { endpoint: endpoint as Endpoint, body: { ...b, stream: false }, model, priority: 'online' as const };
       try {
-        const engine = await ctx.online.engines.get(model);
+        const engine = gate.wrap(await ctx.online.engines.get(model), model.id);
         if (stream) return await streamCompletion(reply, engine, request, abort.signal);
         return (await engine.execute(request, abort.signal)).body;
       } catch (err) {
+        setRetryAfter(reply, err);
         throw engineToApiError(err);
       }
     });
+  }
+}
+
+/** A 429 or 503 (the online queue, an upstream's own) tells the client when to come back, in whole seconds. */
+function setRetryAfter(reply: FastifyReply, err: unknown) {
+  if (err instanceof EngineError && err.retryable && err.retryAfterMs !== null && !reply.sent) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
   }
 }
 

@@ -4,6 +4,7 @@ import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
 import { getJobByIdempotencyKey, InputFileGone, insertJob, type JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 import { KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
+import { metadataObject } from './job-metadata.js';
 import { discardHiddenInput, failedLineInputs, fileInputs, inlineInputs, type JobInputs } from './job-inputs.js';
 
 export function idempotencyKeyOf(header: string | string[] | undefined): string | null {
@@ -38,7 +39,7 @@ export async function createRetryJob(ctx: AppContext, keyId: string, source: Job
   const model = checkModel(ctx, source.model, source.agent_id, endpoint);
   const now = ctx.clock.now();
   const input = await failedLineInputs(ctx, source, now);
-  const metadata = source.metadata === null ? null : (JSON.parse(source.metadata) as Record<string, string>);
+  const metadata = source.metadata === null ? null : metadataObject(Object.entries(JSON.parse(source.metadata) as Record<string, string>));
   const spec: JobSpec = {
     workspace: source.workspace, keyId, endpoint, model, agentId: source.agent_id, metadata,
     timeoutHours: source.timeout_hours, inputFiles: [],

@@ -4,7 +4,9 @@ import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
 import { stageRequests } from '../ingest/stage-upload.js';
 import type { BatchLine } from '../ingest/batch-line.js';
 import { readChunk } from '../runner/chunk-reader.js';
-import { getFile, insertFile, notExpired } from '../store/files.js';
+import { deleteHiddenFile, getFile, insertFile, notExpired } from '../store/files.js';
+import { StorageQuotaExceeded } from '../store/storage-usage.js';
+import { quotaErrorAtCommit, storageQuotaFor } from './storage-quota.js';
 import type { JobInput, JobRow } from '../store/jobs.js';
 import type { AppContext } from './context.js';
 
@@ -104,22 +106,28 @@ async function hiddenInput(ctx: AppContext, workspace: string, requests: Iterabl
     throw unprocessable('nothing_to_run', 'There are no requests to run.', null);
   }
   const fileId = randomUUID();
+  const quota = storageQuotaFor(ctx, workspace);
   await staged.writer.commit();
-  await insertFile(ctx.db.kysely, {
-    id: fileId, workspace, filename: 'inline-requests.jsonl', bytes: staged.summary.bytes, purpose: 'batch', sample_type: 'batch_request',
-    source: 'inline', num_lines: staged.summary.requests, mimetype: 'application/jsonl', signature: staged.signature, expires_at: null,
-    visibility: 'workspace', created_at: now, blob_key: staged.writer.key, hidden: 1, deleted_at: null, job_id: null, result_kind: null,
-  }, staged.summary.chunks);
+  try {
+    // A hidden input is stored like an upload, so it counts against (and must fit in) the workspace's quota.
+    await insertFile(ctx.db.kysely, {
+      id: fileId, workspace, filename: 'inline-requests.jsonl', bytes: staged.summary.bytes, purpose: 'batch', sample_type: 'batch_request',
+      source: 'inline', num_lines: staged.summary.requests, mimetype: 'application/jsonl', signature: staged.signature, expires_at: null,
+      visibility: 'workspace', created_at: now, blob_key: staged.writer.key, hidden: 1, deleted_at: null, job_id: null, result_kind: null,
+    }, staged.summary.chunks, quota);
+  } catch (err) {
+    await ctx.blobs.delete(staged.writer.key).catch(() => undefined);
+    if (!(err instanceof StorageQuotaExceeded)) throw err;
+    const refusal = quotaErrorAtCommit(quota, err, 'the job\'s input');
+    throw new ApiError(refusal.status, refusal.type, refusal.code, refusal.message, null);
+  }
   return { inputs: [{ fileId, blobKey: staged.writer.key, lineOffset: 0, chunkOffset: 0 }], total: staged.summary.requests };
 }
 
 /** Removes a hidden input (inline requests, retry lines) whose job was never created: row, chunks and bytes. */
 export async function discardHiddenInput(ctx: AppContext, input: JobInputs): Promise<void> {
   for (const { fileId, blobKey } of input.inputs) {
-    await ctx.db.kysely.transaction().execute(async (tx) => {
-      await tx.deleteFrom('file_chunks').where('file_id', '=', fileId).execute();
-      await tx.deleteFrom('files').where('id', '=', fileId).where('hidden', '=', 1).execute();
-    });
+    await deleteHiddenFile(ctx.db.kysely, fileId);
     await ctx.blobs.delete(blobKey);
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobStore, BlobWriter } from './blob-store.js';
+import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../data-dir.js';
 
 /** A shared directory's partial writes younger than this may be another node's upload in progress. */
 const SHARED_TMP_GRACE_MS = 60 * 60_000;
@@ -18,7 +19,7 @@ export class LocalBlobStore implements BlobStore {
   /** `shared`: other processes (API nodes on other hosts) write to the same directory. */
   constructor(private readonly root: string, opts: { shared?: boolean } = {}) {
     this.tmpDir = path.join(root, 'tmp');
-    fs.mkdirSync(this.tmpDir, { recursive: true });
+    ensurePrivateDir(this.tmpDir);
     // Leftovers of uploads that a crash interrupted are never referenced: drop them. In a
     // shared directory only old ones: a fresh one may be another node's upload under way.
     const cutoff = opts.shared ? Date.now() - SHARED_TMP_GRACE_MS : Infinity;
@@ -37,7 +38,7 @@ export class LocalBlobStore implements BlobStore {
   createWriter(): BlobWriter {
     const key = randomUUID();
     const tmp = path.join(this.tmpDir, key);
-    const stream = fs.createWriteStream(tmp, { flags: 'wx' });
+    const stream = fs.createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE });
     const finalPath = this.pathOf(key);
     let done = false;
     return {
@@ -50,7 +51,7 @@ export class LocalBlobStore implements BlobStore {
         } finally {
           await fh.close();
         }
-        await fsp.mkdir(path.dirname(finalPath), { recursive: true });
+        await fsp.mkdir(path.dirname(finalPath), { recursive: true, mode: PRIVATE_DIR_MODE });
         await fsp.rename(tmp, finalPath);
         done = true;
       },

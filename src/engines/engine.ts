@@ -64,6 +64,12 @@ export class EngineError extends Error {
 export interface Engine {
   /** How many requests the engine wants in flight at once. */
   readonly maxInFlight: number;
+  /**
+   * What online admission (online-gate.ts) counts against: the requests the engine runs at
+   * once and the resource they share (registry entries serving one model file share its
+   * sequences). Absent: maxInFlight, per registry entry.
+   */
+  readonly online?: { pool: string; parallel: number };
   execute(request: EngineRequest, signal: AbortSignal): Promise<EngineResult>;
   /**
    * Like execute, but hands the completion's text to `onDelta` piece by piece as it is
@@ -72,6 +78,21 @@ export interface Engine {
    */
   stream?(request: EngineRequest, signal: AbortSignal, onDelta: (piece: StreamPiece) => void): Promise<EngineResult>;
   close(): Promise<void>;
+}
+
+/**
+ * The engine with `around` wrapped about each call, execute and stream alike (admission
+ * checks, online queueing); everything else is the engine's own.
+ */
+export function aroundCalls(engine: Engine, around: (req: EngineRequest, signal: AbortSignal, call: () => Promise<EngineResult>) => Promise<EngineResult>): Engine {
+  const stream = engine.stream;
+  return {
+    maxInFlight: engine.maxInFlight,
+    online: engine.online,
+    execute: (req, signal) => around(req, signal, () => engine.execute(req, signal)),
+    stream: stream && ((req, signal, onDelta) => around(req, signal, () => stream.call(engine, req, signal, onDelta))),
+    close: () => engine.close(),
+  };
 }
 
 /** A request the engine refuses before running it: Mistral's 422 body naming the field. */

@@ -12,16 +12,23 @@ export interface StagedUpload {
   signature: string;
 }
 
+/** Sees every piece of an upload before it is stored; an error returned aborts the upload (a quota crossed). */
+export type UploadMeter = (bytes: number) => Error | undefined;
+
 /**
  * Streams an upload into a blob while validating it as a batch file and hashing it,
  * in one pass with backpressure: memory stays bounded whatever the file size. The form
  * may name the purpose only after the file part, so every upload is validated and the
- * verdict is applied once the purpose is known. The blob is not committed here.
+ * verdict is applied once the purpose is known. The blob is not committed here. A
+ * `meter` error stops the upload at the piece that caused it: nothing more is read,
+ * and what was written is thrown away.
  */
-export async function stageUpload(source: Readable, blobs: BlobStore, check: UploadCheck): Promise<StagedUpload> {
+export async function stageUpload(source: Readable, blobs: BlobStore, check: UploadCheck, meter?: UploadMeter): Promise<StagedUpload> {
   const writer = blobs.createWriter();
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      const stop = meter?.(chunk.length);
+      if (stop) return cb(stop);
       const wait = check.push(chunk);
       if (wait) wait.then(() => cb(null, chunk), cb);
       else cb(null, chunk);

@@ -48,8 +48,12 @@ const modelSchema = z
 const fileSchema = z.object({
   models: z.array(modelSchema).default([]),
   batch_discount: z.number().min(0).max(1).optional(),
-  /** Per-workspace settings: a spend limit checked when a job is admitted. */
-  workspaces: z.record(z.object({ spend_limit_usd: z.number().nonnegative().optional() }).strict()).optional(),
+  /** Per-workspace settings: a spend limit checked when a job is admitted; storage quotas overriding BATCHD_MAX_STORAGE_BYTES / BATCHD_MAX_FILES (0 = none). */
+  workspaces: z.record(z.object({
+    spend_limit_usd: z.number().nonnegative().optional(),
+    max_storage_bytes: z.number().int().nonnegative().optional(),
+    max_files: z.number().int().nonnegative().optional(),
+  }).strict()).optional(),
 }).strict();
 
 export interface ModelEntry {
@@ -95,6 +99,8 @@ export interface ModelRegistry {
   models: ModelEntry[];
   batchDiscount: number;
   spendLimits: Record<string, number>;
+  /** Per-workspace storage quotas from the registry file, overriding the server-wide limits. */
+  storageQuotas: Map<string, { maxStorageBytes?: number; maxFiles?: number }>;
   get(id: string): ModelEntry | undefined;
 }
 
@@ -250,19 +256,23 @@ export function buildRegistry(opts: RegistryOptions): ModelRegistry {
   for (const m of defaultModels(opts)) byId.set(m.id, m);
   let batchDiscount = 0.5;
   const spendLimits: Record<string, number> = {};
+  const storageQuotas: ModelRegistry['storageQuotas'] = new Map();
   if (opts.configPath) {
     const file = readRegistryFile(opts.configPath);
     for (const m of file.models) byId.set(m.id, normalise(m));
     if (file.batch_discount !== undefined) batchDiscount = file.batch_discount;
     for (const [ws, settings] of Object.entries(file.workspaces ?? {})) {
       if (settings.spend_limit_usd !== undefined) spendLimits[ws] = settings.spend_limit_usd;
+      if (settings.max_storage_bytes !== undefined || settings.max_files !== undefined) {
+        storageQuotas.set(ws, { maxStorageBytes: settings.max_storage_bytes, maxFiles: settings.max_files });
+      }
     }
   }
   for (const f of opts.modelFiles) byId.set(f.id, normalise({ id: f.id, engine: 'llama', path: f.path }));
   // A name taken over by the file or a flag is no longer an alias of its Mistral siblings.
   for (const m of byId.values()) m.aliases = m.aliases?.filter((a) => byId.get(a)?.canonical_id === m.canonical_id);
   const models = [...byId.values()];
-  return { models, batchDiscount, spendLimits, get: (id) => byId.get(id) };
+  return { models, batchDiscount, spendLimits, storageQuotas, get: (id) => byId.get(id) };
 }
 
 /** What a job's tokens cost at batch price (USD). */

@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Database, FileTable } from './schema.js';
 import type { ChunkRange } from '../ingest/batch-file-validator.js';
+import { chargeFile, refundFiles, type StorageQuota } from './storage-usage.js';
 
 export type FileRow = FileTable;
 
@@ -29,9 +30,14 @@ function visibleFiles(db: Q, workspace: string, now: number) {
     .where(notExpired(now));
 }
 
-/** The file row and its line chunks become visible together, in one transaction. */
-export async function insertFile(db: Kysely<Database>, row: FileRow, chunks: ChunkRange[]): Promise<void> {
+/**
+ * The file row and its line chunks become visible together, in one transaction, charged
+ * to the workspace's storage: within `quota` when one is given (else StorageQuotaExceeded
+ * is thrown and nothing is inserted).
+ */
+export async function insertFile(db: Kysely<Database>, row: FileRow, chunks: ChunkRange[], quota?: StorageQuota): Promise<void> {
   await db.transaction().execute(async (tx) => {
+    await chargeFile(tx, row, quota);
     await tx.insertInto('files').values(row).execute();
     for (let i = 0; i < chunks.length; i += 200) {
       const slice = chunks.slice(i, i + 200).map((c) => ({ file_id: row.id, ...c }));
@@ -76,4 +82,14 @@ export async function markFileDeleted(db: Q, workspace: string, id: string, now:
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
+}
+
+/** Removes a hidden input whose job was never created: its row, chunks and charge (the caller deletes the bytes). */
+export async function deleteHiddenFile(db: Kysely<Database>, fileId: string): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const res = await tx.deleteFrom('files').where('id', '=', fileId).where('hidden', '=', 1).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) return;
+    await tx.deleteFrom('file_chunks').where('file_id', '=', fileId).execute();
+    await refundFiles(tx, [fileId]);
+  });
 }

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { isTerminal, type JobRow } from './jobs.js';
 import type { FileRow } from './files.js';
+import { chargeResultFiles } from './storage-usage.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -89,7 +90,7 @@ export async function foldProgress(tx: Q, jobId: string, now: number): Promise<P
     .updateTable('batch_jobs')
     .set(counterColumns(p))
     .where('id', '=', jobId)
-    .returning(['output_file', 'error_file'])
+    .returning(['workspace', 'output_file', 'error_file'])
     .executeTakeFirstOrThrow();
   if (job.output_file) await tx.updateTable('files').set({ bytes: p.okBytes, num_lines: p.succeeded }).where('id', '=', job.output_file).execute();
   if (job.error_file) {
@@ -99,5 +100,11 @@ export async function foldProgress(tx: Q, jobId: string, now: number): Promise<P
       .where('id', '=', job.error_file)
       .execute();
   }
+  // Charged whether or not the client deleted them meanwhile: their bytes stay until the job is purged.
+  const charged = [
+    ...(job.output_file ? [{ id: job.output_file, bytes: p.okBytes }] : []),
+    ...(job.error_file && p.failed > 0 ? [{ id: job.error_file, bytes: p.errBytes }] : []),
+  ];
+  await chargeResultFiles(tx, job.workspace, charged);
   return p;
 }

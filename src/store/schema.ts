@@ -144,6 +144,20 @@ export interface ReleasedBlobTable {
   released_at: number;
 }
 
+/** A workspace's stored bytes and files: the sums of its storage_charges rows (see migration 008). */
+export interface StorageUsageTable {
+  workspace: string;
+  bytes: number;
+  files: number;
+}
+
+/** One file counted against its workspace's quota, with the bytes it was charged. */
+export interface StorageChargeTable {
+  file_id: string;
+  workspace: string;
+  bytes: number;
+}
+
 export interface Database {
   blobs: BlobTable;
   blob_pieces: BlobPieceTable;
@@ -156,4 +170,6 @@ export interface Database {
   job_metadata: JobMetadataTable;
   job_chunks: JobChunkTable;
   released_blobs: ReleasedBlobTable;
+  storage_usage: StorageUsageTable;
+  storage_charges: StorageChargeTable;
 }

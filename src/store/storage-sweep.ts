@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { StoreKind } from './database.js';
 import type { Database } from './schema.js';
 import type { BlobStore } from '../blobs/blob-store.js';
+import { refundFiles } from './storage-usage.js';
 
 /** Statuses in which a job may still read its input bytes. */
 const READING = ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'];
@@ -81,6 +82,7 @@ export async function releaseFile(db: Kysely<Database>, kind: StoreKind, blobs: 
     await tx.insertInto('released_blobs').values({ blob_key: f.blob_key, released_at: now }).onConflict((oc) => oc.column('blob_key').doNothing()).execute();
     await tx.deleteFrom('file_chunks').where('file_id', '=', fileId).execute();
     await tx.updateTable('files').set({ blob_key: '' }).where('id', '=', fileId).execute();
+    await refundFiles(tx, [fileId]);
     return f.blob_key;
   });
   if (released === null) return false;
@@ -93,19 +95,27 @@ async function deleteReleased(db: Kysely<Database>, blobs: BlobStore, key: strin
   await db.deleteFrom('released_blobs').where('blob_key', '=', key).execute();
 }
 
-/** A deleted job's records go in batches; its chunks go last, as they mark the purge as unfinished. */
+/**
+ * A deleted job's records go in batches; its chunks go last, as they mark the purge as
+ * unfinished. Its result files stop counting against the quota when the purge starts
+ * (its hidden inputs when the sweep releases their bytes).
+ */
 async function purgeJob(db: Kysely<Database>, jobId: string, now: number) {
-  await db
-    .updateTable('files')
-    .set({ deleted_at: now })
-    .where('deleted_at', 'is', null)
-    .where((eb) =>
-      eb.or([
-        eb('job_id', '=', jobId),
-        eb.and([eb('hidden', '=', 1), eb('blob_key', 'in', eb.selectFrom('job_chunks').select('blob_key').where('job_id', '=', jobId))]),
-      ]),
-    )
-    .execute();
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('files')
+      .set({ deleted_at: now })
+      .where('deleted_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb('job_id', '=', jobId),
+          eb.and([eb('hidden', '=', 1), eb('blob_key', 'in', eb.selectFrom('job_chunks').select('blob_key').where('job_id', '=', jobId))]),
+        ]),
+      )
+      .execute();
+    const results = await tx.selectFrom('files').select('id').where('job_id', '=', jobId).execute();
+    await refundFiles(tx, results.map((r) => r.id));
+  });
   for (;;) {
     const res = await db
       .deleteFrom('job_results')

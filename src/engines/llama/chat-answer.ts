@@ -3,8 +3,8 @@ import { completionId, type StreamPiece, type Usage } from '../engine.js';
 import { generate, type Grammars } from './generate.js';
 import { anyJsonObject, compileGrammar, maxBytes, parseSchema, SchemaError, type JsonNode } from './json-grammar.js';
 import type { ChatPrompt, PromptFormatter } from './prompts.js';
-import { badRequest, type Sampling } from './sampling.js';
-import { parseToolCalls, toolCallNode, toolModeOf, type ToolCall, type ToolMode } from './tools.js';
+import { badRequest, contextTooLong, type Sampling } from './sampling.js';
+import { parseToolCalls, toolCallNode, type ToolCall, type ToolMode } from './tools.js';
 
 /** One choice of a chat answer. */
 export interface ChatAnswer {
@@ -34,6 +34,8 @@ export interface ChatPlan {
   thinking: number | null;
   /** Completion tokens the request may use: max_tokens, or what the context leaves. */
   budget: number;
+  /** Tokens the answer needs at least after any reasoning (a forced grammar's smallest answer). */
+  reserve: number;
 }
 
 export interface ModelTraits {
@@ -42,12 +44,13 @@ export interface ModelTraits {
   reasons: boolean;
 }
 
-/** Reads and checks a chat request against the model and its context. */
-export function planChat(formatter: PromptFormatter, body: Record<string, unknown>, sampling: Sampling, model: ModelTraits, contextSize: number): ChatPlan {
-  const tools = toolModeOf(body);
-  const prompt = formatter.chat(body.messages, { tools: tools.kind === 'none' ? [] : tools.tools.map((t) => t.spec), modelName: model.name });
+/**
+ * Checks a chat request, its prompt already tokenized (tokenizer.ts, with the request's
+ * `tools` as toolModeOf read them), against the model and its context.
+ */
+export function planChat(prompt: ChatPrompt, tools: ToolMode, formatter: PromptFormatter, body: Record<string, unknown>, sampling: Sampling, model: ModelTraits, contextSize: number): ChatPlan {
   if (prompt.tokens.length >= contextSize) {
-    throw badRequest('messages', `the prompt is ${prompt.tokens.length} tokens; this model's context holds ${contextSize} tokens per request, prompt and completion together`);
+    throw contextTooLong('messages', `the prompt is ${prompt.tokens.length} tokens; this model's context holds ${contextSize} tokens per request, prompt and completion together`);
   }
   const budget = Math.min(sampling.maxTokens ?? Infinity, contextSize - prompt.tokens.length);
   const format = formatNode(sampling);
@@ -55,14 +58,16 @@ export function planChat(formatter: PromptFormatter, body: Record<string, unknow
   const thinking = effort ? THINKING_BUDGET[effort] : null;
   // The answer's grammar must fit whatever reasoning leaves: checked here, with the smallest sizes.
   const forced = tools.kind === 'call' ? toolCallNode(tools.allowed, tools.parallel) : format;
+  let reserve = 1;
   if (forced && prompt.prefix === '') {
     const least = maxBytes(forced, { chars: 0, items: 0 }) + (tools.kind === 'call' ? formatter.markers.toolCalls.length : 0);
+    reserve = least;
     if (least > budget) {
       const what = tools.kind === 'call' ? 'tool_choice' : 'response_format';
       throw badRequest(what, `the smallest ${tools.kind === 'call' ? 'tool call' : 'answer of this format'} can need up to ${least} tokens, but only ${budget} are available (max_tokens, or the context after a ${prompt.tokens.length}-token prompt)`);
     }
   }
-  return { prompt, sampling, tools, format, thinking, budget };
+  return { prompt, sampling, tools, format, thinking, budget, reserve };
 }
 
 function formatNode(sampling: Sampling): JsonNode | null {
@@ -119,8 +124,8 @@ export async function answerChat(a: AnswerInput): Promise<ChatAnswer> {
 
   // The [THINK] markers count as completion tokens, as they do for a model that writes them itself.
   const markerCost = m.think.length + m.endThink.length;
-  const reserve = plan.tools.kind === 'call' || plan.format ? 0 : 1;
-  const thinkingLimit = plan.thinking === null || plan.prompt.prefix !== '' ? 0 : Math.min(plan.thinking, left() - markerCost - reserve);
+  // Reasoning leaves the answer room for at least its smallest form (a forced grammar's, or one token).
+  const thinkingLimit = plan.thinking === null || plan.prompt.prefix !== '' ? 0 : Math.min(plan.thinking, left() - markerCost - plan.reserve);
   if (thinkingLimit > 0) {
     tokens = [...tokens, ...m.think];
     const r = await generate({
@@ -158,7 +163,10 @@ export async function answerChat(a: AnswerInput): Promise<ChatAnswer> {
     const allowed = plan.tools.kind === 'call' ? plan.tools.allowed : plan.tools.tools;
     tokens = [...tokens, ...m.toolCalls];
     used += m.toolCalls.length;
-    const r = await generateJson(a, base, tokens, toolCallNode(allowed, plan.tools.parallel), left(), 'tool_choice', undefined);
+    const node = toolCallNode(allowed, plan.tools.parallel);
+    // An auto call the budget can no longer hold ends the answer where it stands.
+    if (maxBytes(node, { chars: 0, items: 0 }) > left()) return { text, thinking, toolCalls: null, finishReason: 'length', completionTokens: used };
+    const r = await generateJson(a, base, tokens, node, left(), 'tool_choice', undefined);
     used += r.completionTokens;
     if (r.finishReason === 'length') return { text: text + r.text, thinking, toolCalls: null, finishReason: 'length', completionTokens: used };
     return { text, thinking, toolCalls: parseToolCalls(r.text), finishReason: 'tool_calls', completionTokens: used };

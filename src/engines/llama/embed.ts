@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
+import type { LlamaEmbeddingContext, Token } from 'node-llama-cpp';
 import { invalidRequest, type EngineResult } from '../engine.js';
-import { badRequest } from './sampling.js';
+import { badRequest, contextTooLong } from './sampling.js';
 import { SlotPool, type Priority } from './sequence-pool.js';
+import type { Tokenizer } from './tokenizer.js';
 
 /**
  * Embeddings on a small pool of embedding contexts (one sequence each, as llama.cpp's
@@ -14,7 +15,7 @@ import { SlotPool, type Priority } from './sequence-pool.js';
 export class Embedder {
   private readonly pool: SlotPool<LlamaEmbeddingContext>;
 
-  constructor(private readonly model: LlamaModel, private readonly contexts: LlamaEmbeddingContext[], private readonly contextSize: number) {
+  constructor(private readonly tokenizer: Tokenizer, private readonly contexts: LlamaEmbeddingContext[], private readonly contextSize: number) {
     this.pool = new SlotPool(contexts);
   }
 
@@ -31,10 +32,10 @@ export class Embedder {
       throw invalidRequest('encoding_format', "must be 'float' or 'base64'");
     }
     // Tokenized once: the same tokens are checked, embedded and counted (with the BOS/EOS the context adds).
-    const inputs = (texts as string[]).map((text, i) => {
-      const tokens = this.model.tokenize(text);
+    const tokenized = await this.tokenizer.texts(texts as string[], signal);
+    const inputs = tokenized.map((tokens, i) => {
       const length = this.contexts[0]!.calculateInputLength(tokens.slice());
-      if (length >= this.contextSize) throw badRequest('input', `input ${i} is ${length} tokens; this model embeds at most ${this.contextSize - 1}`);
+      if (length >= this.contextSize) throw contextTooLong('input', `input ${i} is ${length} tokens; this model's context holds ${this.contextSize} tokens, so it embeds at most ${this.contextSize - 1} per input`);
       return { tokens, length };
     });
     const vectors = await Promise.all(inputs.map((x) => this.vector(x.tokens, priority, signal)));

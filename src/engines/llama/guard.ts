@@ -1,7 +1,14 @@
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import type { ClassifierLabel, GuardVerdict } from '../classification.js';
 import type { PromptFormatter } from './prompts.js';
-import { badRequest } from './sampling.js';
+import { contextTooLong } from './sampling.js';
+
+/** A text's guard prompts, tokenized: the part every label's question shares, one tail per label, and the text's own tokens. */
+export interface GuardPrompt {
+  shared: Token[];
+  tails: Token[][];
+  inputTokens: number;
+}
 
 // The same up to the question for every label of a target, so the questions about one text share that part.
 const question = (text: string, label: ClassifierLabel) =>
@@ -25,24 +32,25 @@ export class Guard {
     this.no = this.answerTokens(['no', 'No', 'NO']);
   }
 
-  /** Prompt tokens the guard uses for `text`: the shared part, then one tail per label. */
-  prompts(text: string, labels: ClassifierLabel[]): { shared: Token[]; tails: Token[][] } {
+  /**
+   * Everything tokenized for one text, before a sequence is taken (and, for a large text,
+   * off the event loop: see tokenizer.ts): the part shared by every label's question, one
+   * tail per label, and the text's own token count. Empty when there are no labels.
+   */
+  prepare(text: string, labels: ClassifierLabel[]): GuardPrompt {
+    const inputTokens = this.model.tokenize(text, false).length;
+    if (labels.length === 0) return { shared: [], tails: [], inputTokens };
     const all = labels.map((l) => this.formatter.chat([{ role: 'user', content: question(text, l) }]).tokens);
     let n = 0;
     while (all.every((p) => n < p.length - 1 && p[n] === all[0]![n])) n++;
-    return { shared: all[0]!.slice(0, n), tails: all.map((p) => p.slice(n)) };
+    return { shared: all[0]!.slice(0, n), tails: all.map((p) => p.slice(n)), inputTokens };
   }
 
-  /** The text's own tokens: what usage reports, whatever the guard's questions add around it. */
-  inputTokens(text: string): number {
-    return this.model.tokenize(text, false).length;
-  }
-
-  async score(seq: LlamaContextSequence, text: string, labels: ClassifierLabel[], signal: AbortSignal): Promise<GuardVerdict> {
-    if (labels.length === 0) return { scores: [], inputTokens: this.inputTokens(text) };
-    const { shared, tails } = this.prompts(text, labels);
+  async score(seq: LlamaContextSequence, prompt: GuardPrompt, signal: AbortSignal): Promise<GuardVerdict> {
+    const { shared, tails, inputTokens } = prompt;
+    if (tails.length === 0) return { scores: [], inputTokens };
     const longest = shared.length + Math.max(...tails.map((t) => t.length));
-    if (longest > seq.contextSize) throw badRequest('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
+    if (longest > seq.contextSize) throw contextTooLong('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
     await seq.evaluateWithoutGeneratingNewTokens(shared);
     const scores: number[] = [];
     const filter = { tokens: [...this.yes, ...this.no] };
@@ -54,7 +62,7 @@ export class Guard {
       scores.push(yesShare(logits, this.yes, this.no));
       await seq.eraseContextTokenRanges([{ start, end: seq.nextTokenIndex }]);
     }
-    return { scores, inputTokens: this.inputTokens(text) };
+    return { scores, inputTokens };
   }
 
   /** The first token of each spelling, with and without a leading space, where the spelling is one token. */

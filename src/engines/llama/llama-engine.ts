@@ -1,11 +1,12 @@
-import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { ModelEntry } from '../../models/registry.js';
 import type { Engine, EngineRequest, EngineResult, StreamPiece } from '../engine.js';
 import { classifyRequest } from '../classification.js';
-import { answerChat, completionBody, planChat, type ChatAnswer } from './chat-answer.js';
+import { answerChat, completionBody, planChat, type ChatAnswer, type ChatPlan } from './chat-answer.js';
 import { generate } from './generate.js';
 import { acquireModel, closeAllModels, releaseModel, type LlamaOptions } from './loaded-model.js';
-import { badRequest, samplingOf } from './sampling.js';
+import { contextTooLong, samplingOf } from './sampling.js';
+import { toolModeOf } from './tools.js';
 
 export { LLAMA_DEFAULTS, type LlamaOptions } from './loaded-model.js';
 
@@ -38,12 +39,20 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     const sampling = samplingOf(req.body);
     const online = req.priority === 'online';
     const fim = req.endpoint === '/v1/fim/completions';
-    const plan = fim ? null : planChat(rt.formatter, req.body, sampling, { name: modelName(req), reasons: entry.capabilities?.reasoning === true }, rt.contextSize);
-    const tokens = plan ? plan.prompt.tokens : rt.formatter.fim(req.body.prompt, req.body.suffix);
-    const prefix = plan?.prompt.prefix ?? '';
-    if (tokens.length >= rt.contextSize) {
-      throw badRequest('prompt', `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`);
+    let plan: ChatPlan | null = null;
+    let tokens: Token[];
+    if (fim) {
+      tokens = await rt.tokenizer.fim(req.body.prompt, req.body.suffix, signal);
+      if (tokens.length >= rt.contextSize) {
+        throw contextTooLong('prompt', `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`);
+      }
+    } else {
+      const tools = toolModeOf(req.body);
+      const prompt = await rt.tokenizer.chat(req.body.messages, { tools: tools.kind === 'none' ? [] : tools.tools.map((t) => t.spec), modelName: modelName(req) }, signal);
+      plan = planChat(prompt, tools, rt.formatter, req.body, sampling, { name: modelName(req), reasons: entry.capabilities?.reasoning === true }, rt.contextSize);
+      tokens = plan.prompt.tokens;
     }
+    const prefix = plan?.prompt.prefix ?? '';
     const answers = await withSequence(req, signal, async (seq) => {
       if (prefix) onDelta?.(prefix);
       const out: ChatAnswer[] = [];
@@ -66,7 +75,15 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
   /** The four classifier endpoints (moderation and classification), on the guard. */
   async function moderate(req: EngineRequest, signal: AbortSignal): Promise<EngineResult> {
     // One sequence per text, so the texts of one request are classified side by side.
-    return classifyRequest(req, modelName(req), (texts, labels) => Promise.all(texts.map((text) => withSequence(req, signal, (seq) => rt.guard.score(seq, text, labels, signal)))));
+    // Each text's prompts are tokenized before it takes a sequence (a large text off the event loop).
+    return classifyRequest(req, modelName(req), (texts, labels) =>
+      Promise.all(
+        texts.map(async (text) => {
+          const prompt = await rt.tokenizer.guard(text, labels, signal);
+          return withSequence(req, signal, (seq) => rt.guard.score(seq, prompt, signal));
+        }),
+      ),
+    );
   }
 
   const modelName = (req: EngineRequest) => (typeof req.body.model === 'string' && req.body.model ? req.body.model : entry.id);
@@ -90,6 +107,7 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
   return {
     // Twice the sequences: a queued request takes a freed sequence at once, without waiting on the caller.
     maxInFlight: rt.sequences * 2,
+    online: { pool: `llama:${key}`, parallel: rt.sequences },
     execute,
     stream: (req, signal, onDelta) => (req.endpoint === '/v1/chat/completions' || req.endpoint === '/v1/fim/completions' ? complete(req, signal, onDelta) : execute(req, signal)),
     close: async () => {

@@ -7,6 +7,8 @@ import { Guard } from './guard.js';
 import { createFormatter, type PromptFormatter } from './prompts.js';
 import { disposeLlama, loadLlama, loadModelFile } from './runtime.js';
 import { SlotPool } from './sequence-pool.js';
+import { longestTokenChars } from './token-bound.js';
+import { Tokenizer } from './tokenizer.js';
 
 export interface LlamaOptions {
   /** CPU threads per context. 1 measured best on 2 cores (bench/results/embedded-sweep.md). */
@@ -50,6 +52,8 @@ export interface LoadedModel {
   formatter: PromptFormatter;
   grammars: Grammars;
   guard: Guard;
+  /** Request tokenization: bounded before it starts, large inputs off the event loop. */
+  tokenizer: Tokenizer;
   pool: SlotPool<LlamaContextSequence>;
   /** Tokens per sequence, as llama.cpp sized it. */
   contextSize: number;
@@ -69,21 +73,25 @@ async function load(file: string, o: Required<LlamaOptions>): Promise<LoadedMode
     const sequences = Array.from({ length: o.sequences }, (_, i) => contexts[i % count]!.getSequence());
     const formatter = createFormatter(model);
     const actualSize = sequences[0]!.contextSize;
+    const guard = new Guard(model, formatter);
+    const tokenizer = new Tokenizer({ model, formatter, guard }, file, actualSize, longestTokenChars(model));
     // Created on first use: embedding contexts cost memory a chat-only deployment never needs.
     let embedder: Promise<Embedder> | null = null;
     return {
       model,
       formatter,
       grammars: new Grammars(await loadLlama()),
-      guard: new Guard(model, formatter),
+      guard,
+      tokenizer,
       pool: new SlotPool(sequences),
       contextSize: actualSize,
       sequences: o.sequences,
       embedder: () =>
         (embedder ??= Promise.all(Array.from({ length: o.embeddingContexts }, () => model.createEmbeddingContext({ threads: o.threads, contextSize: actualSize }))).then(
-          (ctxs) => new Embedder(model, ctxs, actualSize),
+          (ctxs) => new Embedder(tokenizer, ctxs, actualSize),
         )),
       dispose: async () => {
+        await tokenizer.close();
         if (embedder) await (await embedder.catch(() => null))?.dispose();
         await Promise.all(contexts.map((c) => c.dispose()));
         await model.dispose();

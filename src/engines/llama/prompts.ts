@@ -156,17 +156,22 @@ function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker:
     const system = messages.filter((m) => m.role === 'system').map((m) => `${m.text}\n\n`).join('');
     const lastUser = messages.map((m) => m.role).lastIndexOf('user');
     const tokens = [...bos];
+    // Appended piece by piece: `push(...list)` passes every token as an argument and
+    // overflows the stack past ~100k tokens (a 500 on long prompts before issue 17).
+    const add = (...pieces: Token[][]) => {
+      for (const piece of pieces) for (const t of piece) tokens.push(t);
+    };
     messages.forEach((m, i) => {
       if (m.role === 'user') {
-        if (i === lastUser && tools.length) tokens.push(...marker('[AVAILABLE_TOOLS]'), ...text(` ${JSON.stringify(tools)}`), ...marker('[/AVAILABLE_TOOLS]'));
-        tokens.push(...inst, ...text(` ${i === lastUser ? system : ''}${m.text}`), ...endInst);
+        if (i === lastUser && tools.length) add(marker('[AVAILABLE_TOOLS]'), text(` ${JSON.stringify(tools)}`), marker('[/AVAILABLE_TOOLS]'));
+        add(inst, text(` ${i === lastUser ? system : ''}${m.text}`), endInst);
       } else if (m.role === 'tool') {
-        tokens.push(...marker('[TOOL_RESULTS]'), ...text(` ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}`), ...marker('[/TOOL_RESULTS]'));
+        add(marker('[TOOL_RESULTS]'), text(` ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}`), marker('[/TOOL_RESULTS]'));
       } else if (m.role === 'assistant') {
-        if (m.thinking) tokens.push(...markers.think, ...text(m.thinking), ...markers.endThink);
-        if (m.text || !m.toolCalls?.length) tokens.push(...text(` ${m.text}`));
-        if (m.toolCalls?.length) tokens.push(...markers.toolCalls, ...text(` ${callsJson(m.toolCalls)}`));
-        if (!m.prefix) tokens.push(...eos);
+        if (m.thinking) add(markers.think, text(m.thinking), markers.endThink);
+        if (m.text || !m.toolCalls?.length) add(text(` ${m.text}`));
+        if (m.toolCalls?.length) add(markers.toolCalls, text(` ${callsJson(m.toolCalls)}`));
+        if (!m.prefix) add(eos);
       }
     });
     const last = messages[messages.length - 1]!;

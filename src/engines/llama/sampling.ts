@@ -78,3 +78,8 @@ export function samplingOf(body: Record<string, unknown>): Sampling {
 export function badRequest(param: string, message: string): EngineError {
   return new EngineError(message, false, 400, { object: 'error', message, type: 'invalid_request_error', param, code: null }, null, 'invalid_request');
 }
+
+/** A prompt or input longer than the model's context: a 400 whose code says so (OpenAI's code for it), online and in a batch line's error record. */
+export function contextTooLong(param: string, message: string): EngineError {
+  return new EngineError(message, false, 400, { object: 'error', message, type: 'invalid_request_error', param, code: 'context_length_exceeded' }, null, 'context_length_exceeded');
+}

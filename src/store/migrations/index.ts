@@ -6,6 +6,7 @@ import * as m004 from './004-idempotency.js';
 import * as m005 from './005-chunk-progress.js';
 import * as m006 from './006-released-blobs.js';
 import * as m007 from './007-chunk-claim-index.js';
+import * as m008 from './008-storage-quota.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '005-chunk-progress': m005,
   '006-released-blobs': m006,
   '007-chunk-claim-index': m007,
+  '008-storage-quota': m008,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,12 +1,11 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { ensurePrivateFile } from '../../data-dir.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection } from 'kysely';
 import type { Database } from '../schema.js';
 
 /** Opens the embedded store: one file, WAL, so readers never block the writer. */
 export function openSqlite(file: string): Kysely<Database> {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') ensurePrivateFile(file, ['-wal', '-shm', '-journal']);
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit survives power loss, not only a process crash; group commits keep it cheap.

@@ -139,7 +139,7 @@ export function writeGguf(file: string, metadata: [string, MetaValue][], tensors
   });
   b.pad(ALIGNMENT);
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
+  const fd = fs.openSync(tmp, 'w', 0o600); // owner-only, like everything in the data dir
   try {
     fs.writeSync(fd, b.bytes());
     for (const d of data) {

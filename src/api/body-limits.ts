@@ -1,0 +1,28 @@
+import type { Limits } from '../config.js';
+import { ENDPOINTS } from '../engines/engine.js';
+import { ApiError } from '../errors.js';
+
+/** A route's JSON body cap and the variable that sets it (named in the 413). */
+export interface BodyLimit {
+  bytes: number;
+  variable: string;
+}
+
+const ONLINE_ROUTES = new Set<string>(ENDPOINTS);
+
+/**
+ * The body cap of a route: online inference a few MB (a prompt, not a dataset), the job
+ * create route more (up to 10,000 inline requests), every other JSON route little. The
+ * upload route's multipart body is bounded by BATCHD_MAX_FILE_BYTES in the multipart
+ * parser instead; a JSON body sent there gets the general cap.
+ */
+export function bodyLimitOf(method: string, url: string | undefined, limits: Limits): BodyLimit {
+  if (method === 'POST' && url !== undefined && ONLINE_ROUTES.has(url)) return { bytes: limits.maxOnlineBodyBytes, variable: 'BATCHD_MAX_ONLINE_BODY_BYTES' };
+  if (method === 'POST' && url === '/v1/batch/jobs') return { bytes: limits.maxCreateBodyBytes, variable: 'BATCHD_MAX_CREATE_BODY_BYTES' };
+  return { bytes: limits.maxJsonBodyBytes, variable: 'BATCHD_MAX_JSON_BODY_BYTES' };
+}
+
+export function bodyTooLarge(limit: BodyLimit): ApiError {
+  const size = limit.bytes % (1024 * 1024) === 0 ? `${limit.bytes / (1024 * 1024)} MB` : `${limit.bytes} bytes`;
+  return new ApiError(413, 'payload_too_large', 'body_too_large', `Request body exceeds this route's limit of ${size} (${limit.bytes} bytes, set by ${limit.variable}).`);
+}
