@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase, type Db } from '../src/store/database.js';
-import { claimChunk } from '../src/runner/ledger/claim-chunk.js';
+import { createQueue } from '../src/queue/index.js';
+import { ChunkState } from '../src/queue/states.js';
+import { LocalBlobStore } from '../src/blobs/local-blob-store.js';
 import { createPgSchema, postgresUnavailable } from '../test/helpers/stores.js';
 import { fmt, quick, writeReport } from './lib/report.js';
 
@@ -24,7 +26,7 @@ async function seed(db: Db, chunks: number) {
       values (${id}, ${ws}, '/v1/chat/completions', 'm', 24, 'RUNNING', '[]', 0, ${now}, ${now + 3600_000}, ${chunks * 500}, 0, 0, 0, 0, 0, 0)`.execute(db.kysely);
     for (let from = 0; from < chunks; from += 5000) {
       const rows = Array.from({ length: Math.min(5000, chunks - from) }, (_, i) => ({
-        job_id: id, chunk_no: from + i, blob_key: 'k', byte_start: 0, byte_end: 1, first_line: (from + i) * 500, line_count: 500, state: 'pending', lease_token: 0, attempts: 0,
+        job_id: id, chunk_no: from + i, blob_key: 'k', byte_start: 0, byte_end: 1, first_line: (from + i) * 500, line_count: 500, state: ChunkState.PENDING, lease_token: 0, attempts: 0,
         lease_owner: null, lease_expires_at: null, succeeded: 0, failed: 0, prompt_tokens: 0, completion_tokens: 0, ok_bytes: 0, err_bytes: 0,
       }));
       for (let i = 0; i < rows.length; i += 500) await db.kysely.insertInto('job_chunks').values(rows.slice(i, i + 500)).execute();
@@ -37,8 +39,9 @@ async function msPerClaim(open: () => Promise<{ db: Db; done(): Promise<void> }>
   const { db, done } = await open();
   try {
     await seed(db, chunks / 2);
+    const queue = createQueue(db, { blobs: new LocalBlobStore(os.tmpdir()), leaseMs: 60_000 });
     const start = performance.now();
-    for (let i = 0; i < CLAIMS; i++) if (!(await claimChunk(db.kysely, db.kind, `w${i % 8}`, Date.now(), 60_000))) throw new Error('nothing claimed');
+    for (let i = 0; i < CLAIMS; i++) if (!(await queue.claim(`w${i % 8}`, Date.now()))) throw new Error('nothing claimed');
     return (performance.now() - start) / CLAIMS;
   } finally {
     await done();

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
-import type { Database } from './store/schema.js';
+import type { Db } from './store/database.js';
 import { addKey, countKeys, mintKey } from './store/keys.js';
 import { writePrivateFile } from './data-dir.js';
 
@@ -21,7 +20,7 @@ export interface BootstrapOutput {
  * it: this once only, since start-up output tends to end up in logs that others read.
  * Later starts print the key file's path instead.
  */
-export async function bootstrapKeys(db: Kysely<Database>, dataDir: string, seeds: { workspace: string; key: string }[], now: number, out: BootstrapOutput): Promise<void> {
+export async function bootstrapKeys({ kysely: db }: Db, dataDir: string, seeds: { workspace: string; key: string }[], now: number, out: BootstrapOutput): Promise<void> {
   const short = seeds.filter((s) => s.key.length < MIN_SEED_KEY_LENGTH);
   if (short.length) {
     out.warn(

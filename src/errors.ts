@@ -1,18 +1,6 @@
-/**
- * One error type for every failure a client can see. Handlers throw ApiError; the
- * error hook in api/app.ts renders it as Mistral's error body. The `code` is stable
- * and is what tests assert on; the message is for humans and says what to fix.
- */
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'storage_error'
-  | 'internal_error';
+import { ERROR_CATALOGUE, httpVariant, type ErrorType, type HttpEntry, type HttpErrorCode } from './error-catalogue.js';
+
+export { ERROR_CATALOGUE, isErrorCode, type ErrorCode, type ErrorType, type HttpErrorCode, type EngineErrorCode } from './error-catalogue.js';
 
 export interface ValidationDetail {
   loc: (string | number)[];
@@ -20,17 +8,56 @@ export interface ValidationDetail {
   type: string;
 }
 
+export interface ErrorOptions {
+  param?: string | null;
+  /** FastAPI-style entries (422s, invalid batch files). */
+  detail?: ValidationDetail[];
+  /** One of the code's `alsoAs` statuses, where the route answers it with another status than usual. */
+  status?: number;
+}
+
+/** Mistral's error body: `{object: "error", message, type, param, code}`, plus `detail` when there is one. */
+export interface MistralErrorBody {
+  object: 'error';
+  message: string;
+  type: ErrorType;
+  param: string | null;
+  code: string | null;
+  detail?: ValidationDetail[];
+}
+
+/**
+ * One error type for every failure a client can see. Handlers throw ApiError; the
+ * error hook in api/app.ts renders it as Mistral's error body. The `code` is stable
+ * and is what tests assert on; the message is for humans and says what to fix.
+ * Build them by name from the catalogue (error-catalogue.ts) with `apiError`.
+ */
 export class ApiError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly code: string;
+  readonly param: string | null;
+  readonly detail?: ValidationDetail[];
+
+  constructor(init: { status: number; type: ErrorType; code: string; message: string; param?: string | null; detail?: ValidationDetail[] });
+  /** @deprecated Build errors by name: `apiError(code, message, { param })`. Kept until every call site is converted. */
+  constructor(status: number, type: ErrorType, code: string, message: string, param?: string | null, detail?: ValidationDetail[]);
   constructor(
-    readonly status: number,
-    readonly type: ErrorType,
-    readonly code: string,
-    message: string,
-    readonly param: string | null = null,
-    readonly detail?: ValidationDetail[],
+    a: number | { status: number; type: ErrorType; code: string; message: string; param?: string | null; detail?: ValidationDetail[] },
+    type?: ErrorType,
+    code?: string,
+    message?: string,
+    param: string | null = null,
+    detail?: ValidationDetail[],
   ) {
-    super(message);
+    const init = typeof a === 'number' ? { status: a, type: type!, code: code!, message: message!, param, detail } : a;
+    super(init.message);
     this.name = 'ApiError';
+    this.status = init.status;
+    this.type = init.type;
+    this.code = init.code;
+    this.param = init.param ?? null;
+    if (init.detail) this.detail = init.detail;
   }
 
   /**
@@ -38,29 +65,52 @@ export class ApiError extends Error {
    * FastAPI-style `detail` array, which is what Mistral's own 422s contain and what the
    * SDK's HTTPValidationError parses on the inference routes.
    */
-  toBody(): Record<string, unknown> {
-    const body: Record<string, unknown> = {
-      object: 'error',
-      message: this.message,
-      type: this.type,
-      param: this.param,
-      code: this.code,
-    };
-    if (this.detail) body.detail = this.detail;
-    return body;
+  toBody(): MistralErrorBody {
+    return renderBody(this.message, this.type, this.param, this.code, this.detail);
   }
 }
 
-export const badRequest = (code: string, message: string, param: string | null = null) =>
-  new ApiError(400, 'invalid_request_error', code, message, param);
+function renderBody(message: string, type: ErrorType, param: string | null, code: string | null, detail?: ValidationDetail[]): MistralErrorBody {
+  const body: MistralErrorBody = { object: 'error', message, type, param, code };
+  if (detail) body.detail = detail;
+  return body;
+}
 
-export const unprocessable = (code: string, message: string, param: string | null = null, detail?: ValidationDetail[]) =>
-  new ApiError(422, 'invalid_request_error', code, message, param, detail);
+/** The catalogue's error `code`, with its status and type. */
+export function apiError(code: HttpErrorCode, message: string, opts: ErrorOptions = {}): ApiError {
+  const { status, type } = httpVariant(code, opts.status);
+  return new ApiError({ status, type, code, message, param: opts.param ?? null, detail: opts.detail });
+}
 
-export const notFound = (what: string, id: string) =>
-  new ApiError(404, 'not_found_error', `${what}_not_found`, `No ${what.replace(/_/g, ' ')} with id '${id}' exists in this workspace.`, null);
+/**
+ * The body an engine records for a failed request (a batch line's `response.body`): Mistral's
+ * shape, with the catalogue's `bodyType`/`bodyCode` for codes whose body differs from the
+ * online answer (Mistral's own bodies for a refused request carry `code: null`).
+ */
+export function errorBody(code: HttpErrorCode, message: string, opts: Omit<ErrorOptions, 'status'> = {}): MistralErrorBody {
+  const entry = ERROR_CATALOGUE[code] as HttpEntry;
+  const bodyCode = entry.engine?.bodyCode === null ? null : code;
+  return renderBody(message, entry.engine?.bodyType ?? entry.type, opts.param ?? null, bodyCode, opts.detail);
+}
 
-export const conflict = (code: string, message: string) => new ApiError(409, 'conflict_error', code, message);
+// The builders below are the old ones, kept as thin wrappers over the catalogue until every
+// call site names its code with apiError (their status and type are unchanged).
 
-export const unauthorized = (message = 'Unauthorized') =>
-  new ApiError(401, 'authentication_error', 'unauthorized', message);
+/** @deprecated use `apiError(code, message, { param })` */
+export const badRequest = (code: HttpErrorCode, message: string, param: string | null = null) => legacy(400, 'invalid_request_error', code, message, param);
+
+/** @deprecated use `apiError(code, message, { param, detail })` */
+export const unprocessable = (code: HttpErrorCode, message: string, param: string | null = null, detail?: ValidationDetail[]) =>
+  legacy(422, 'invalid_request_error', code, message, param, detail);
+
+/** @deprecated use `apiError('file_not_found', …)` etc. */
+export const notFound = (what: 'file' | 'batch_job' | 'model', id: string) =>
+  legacy(404, 'not_found_error', `${what}_not_found` as const, `No ${what.replace(/_/g, ' ')} with id '${id}' exists in this workspace.`, null);
+
+/** @deprecated use `apiError(code, message)` */
+export const conflict = (code: HttpErrorCode, message: string) => legacy(409, 'conflict_error', code, message, null);
+
+/** Exactly what the old builders sent; test/errors/catalogue.test.ts checks each call's status and type against the catalogue. */
+function legacy(status: number, type: ErrorType, code: HttpErrorCode, message: string, param: string | null, detail?: ValidationDetail[]): ApiError {
+  return new ApiError({ status, type, code, message, param, detail });
+}

@@ -16,6 +16,7 @@ import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
 import type { AppContext } from './api/context.js';
 import { Runner, type NudgeReason } from './runner/runner.js';
 import { DatabaseBlobStore } from './blobs/database-blob-store.js';
+import { createQueue, type Queue } from './queue/index.js';
 import type { PgJobSignals } from './store/postgres/job-signals.js';
 import { ValidationPool } from './ingest/validation-pool.js';
 
@@ -41,6 +42,7 @@ export interface RunningServer {
 
 interface Core {
   db: Db;
+  queue: Queue;
   blobs: BlobStore;
   registry: ModelRegistry;
   engines: EnginePool;
@@ -89,16 +91,17 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const chosen: BlobStore = config.blobDir
     ? new LocalBlobStore(path.resolve(config.blobDir), { shared: true })
     : db.kind === 'postgres'
-      ? new DatabaseBlobStore(db.kysely)
+      ? new DatabaseBlobStore(db)
       : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
   const blobs = opts.blobs ? opts.blobs(chosen) : chosen;
   const engines = new EnginePool(opts.engineFactories ?? {});
+  const queue = createQueue(db, { blobs, leaseMs: config.runner.leaseMs });
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;
   const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, (payload) => runner?.nudge(payload === 'storage' ? 'storage' : 'jobs')) : null;
   runner = withRunner
     ? new Runner(
-        { db: db.kysely, kind: db.kind, blobs, clock, registry, engines },
+        { queue, blobs, clock, registry, engines },
         { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt, onAdmitted: () => signals?.notify('jobs') },
       )
     : null;
@@ -107,7 +110,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     runner?.nudge(reason);
     signals?.notify(reason);
   };
-  return { db, blobs, registry, engines, runner, clock, signals, nudge };
+  return { db, queue, blobs, registry, engines, runner, clock, signals, nudge };
 }
 
 async function closeCore(core: Core) {
@@ -123,17 +126,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const core = await openCore(config, opts, config.worker);
   const { db, runner } = core;
   try {
-    await bootstrapKeys(db.kysely, config.dataDir, config.seedKeys, core.clock.now(), { log, warn: opts.log ?? ((line) => console.error(line)) });
+    await bootstrapKeys(db, config.dataDir, config.seedKeys, core.clock.now(), { log, warn: opts.log ?? ((line) => console.error(line)) });
     const validation = new ValidationPool(config.validationThreads);
     const ctx: AppContext = {
       validation,
       config,
       db,
+      queue: core.queue,
       blobs: core.blobs,
       registry: core.registry,
       clock: core.clock,
       signer: new UrlSigner(await getOrCreateSetting(db.kysely, 'signed_url_secret', randomSecret)),
-      results: new ResultsReader(db.kysely),
+      results: new ResultsReader(core.queue),
       online: { engines: core.engines },
       nudge: core.nudge,
     };

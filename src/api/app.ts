@@ -1,7 +1,8 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ZodError } from 'zod';
-import { ApiError, unprocessable, type ValidationDetail } from '../errors.js';
+import { apiError, ApiError, type ValidationDetail } from '../errors.js';
+import { StoreError, toStoreError, type StoreFailure } from '../store/store-error.js';
 import type { AppContext } from './context.js';
 import { authHook } from './auth.js';
 import { registerFileRoutes, registerSignedDownload } from './files.js';
@@ -46,15 +47,15 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     const create = req.method === 'POST' && req.routeOptions.url === CREATE_ROUTE;
     const problem = scanJson(text, { maxDepth: limits.maxJsonDepth, ...(create ? { countKey: 'requests', maxItems: ctx.config.maxInlineRequests } : {}) });
     if (problem?.kind === 'too_deep') {
-      return done(new ApiError(400, 'invalid_request_error', 'json_too_deep', `Request body nests objects and arrays deeper than ${problem.limit} levels (BATCHD_MAX_JSON_DEPTH).`), undefined);
+      return done(apiError('json_too_deep', `Request body nests objects and arrays deeper than ${problem.limit} levels (BATCHD_MAX_JSON_DEPTH).`), undefined);
     }
     if (problem?.kind === 'too_many_items') {
-      return done(unprocessable('too_many_inline_requests', `requests has at least ${problem.limit + 1} items; inline batches take at most ${problem.limit}. Upload a file with purpose "batch" instead.`, 'requests'), undefined);
+      return done(apiError('too_many_inline_requests', `requests has at least ${problem.limit + 1} items; inline batches take at most ${problem.limit}. Upload a file with purpose "batch" instead.`, { param: 'requests' }), undefined);
     }
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new ApiError(400, 'invalid_request_error', 'invalid_json', `Request body is not valid JSON: ${(err as Error).message}`), undefined);
+      done(apiError('invalid_json', `Request body is not valid JSON: ${(err as Error).message}`), undefined);
     }
   });
 
@@ -69,7 +70,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   // The multipart parser is global, but only the upload route reads a form; elsewhere a form is the wrong media type.
   app.addHook('preValidation', async (req) => {
     if (req.isMultipart() && req.routeOptions.url !== '/v1/files') {
-      throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', `${req.method} ${req.routeOptions.url} takes a JSON body (content-type: application/json), not multipart/form-data.`);
+      throw apiError('unsupported_media_type', `${req.method} ${req.routeOptions.url} takes a JSON body (content-type: application/json), not multipart/form-data.`);
     }
   });
 
@@ -96,8 +97,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     const path = req.url.split('?')[0]!;
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
     const err = allowed.length
-      ? new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`)
-      : new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${path}`);
+      ? apiError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`)
+      : apiError('route_not_found', `No route ${req.method} ${path}`);
     if (allowed.length) reply.header('allow', allowed.join(', '));
     reply.status(err.status).type('application/json').send(err.toBody());
   });
@@ -122,46 +123,40 @@ export function toApiError(err: FastifyError | Error): ApiError {
   if (err instanceof ZodError) return fromZod(err);
   const e = err as FastifyError & { code?: string };
   if (e.code === 'FST_REQ_FILE_TOO_LARGE') {
-    return new ApiError(413, 'payload_too_large', 'file_too_large', `File exceeds the ${e.message.match(/\d+/)?.[0] ?? ''} byte limit (512 MB per file).`, 'file');
+    return apiError('file_too_large', `File exceeds the ${e.message.match(/\d+/)?.[0] ?? ''} byte limit (512 MB per file).`, { param: 'file' });
   }
   // busboy reports malformed multipart bodies with plain errors (no code): the client's fault.
   if (!e.statusCode && /multipart|boundary|unexpected end of form|part terminated/i.test(e.message ?? '')) {
-    return new ApiError(400, 'invalid_request_error', 'invalid_multipart', `Malformed multipart/form-data body: ${e.message}`);
+    return apiError('invalid_multipart', `Malformed multipart/form-data body: ${e.message}`);
   }
   // busboy stops at the second file part (limits.files = 1): the same mistake as a file part under another name.
   if (e.code === 'FST_FILES_LIMIT') {
-    return new ApiError(422, 'invalid_request_error', 'unexpected_file_part', 'The form has more than one file part: send exactly one file, in the part named "file".', 'file');
+    return apiError('unexpected_file_part', 'The form has more than one file part: send exactly one file, in the part named "file".', { param: 'file' });
   }
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'payload_too_large', 'body_too_large', 'Request body is too large.');
-  if (e.code === 'FST_ERR_BAD_URL') return new ApiError(400, 'invalid_request_error', 'invalid_url', 'The request path is not a valid URL (malformed percent-encoding).');
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return apiError('body_too_large', 'Request body is too large.');
+  if (e.code === 'FST_ERR_BAD_URL') return apiError('invalid_url', 'The request path is not a valid URL (malformed percent-encoding).');
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
-    return new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Unsupported content type: send a JSON body with content-type application/json (uploads to POST /v1/files take multipart/form-data).');
+    return apiError('unsupported_media_type', 'Unsupported content type: send a JSON body with content-type application/json (uploads to POST /v1/files take multipart/form-data).');
   }
-  if (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'SQLITE_FULL' || e.code === '53100') {
-    return new ApiError(507, 'storage_error', 'insufficient_storage', 'The server is out of disk space; nothing was stored. Try again later.');
-  }
-  if (e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_LOCKED' || e.code === '40001' || e.code === '40P01') {
-    return new ApiError(503, 'internal_error', 'store_busy', 'The store is busy; nothing was changed. Retry the request.');
-  }
-  if (storeUnreachable(e)) {
-    return new ApiError(503, 'internal_error', 'store_unavailable', 'The database is unreachable at the moment. Retry the request shortly.');
-  }
+  // The driver seam raises StoreError; a blob store's file writes (ENOSPC, EDQUOT) reach here as plain errors, classified the same way.
+  // Upstream model servers never get here (their failures are EngineErrors), so socket errors here are the store's.
+  const store = toStoreError(err);
+  if (store instanceof StoreError) return STORE_ERRORS[store.kind]();
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  if (status >= 400 && status < 500) return new ApiError(status, 'invalid_request_error', (e.code ?? 'bad_request').toLowerCase(), e.message);
-  return new ApiError(500, 'internal_error', 'internal_error', 'Internal server error');
+  if (status >= 400 && status < 500) return frameworkError(status, e);
+  return apiError('internal_error', 'Internal server error');
 }
 
-/**
- * PostgreSQL down, restarting or failing over: socket errors, SQLSTATE class 08
- * (connection exception) and 57P01-03 (shutdown, crash, not accepting connections),
- * and pg's own messages for a session that died. Upstream model servers never get
- * here (their failures are EngineErrors), so these are the store's.
- */
-function storeUnreachable(e: { code?: string; message?: string }): boolean {
-  const code = e.code ?? '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03'].includes(code)) return true;
-  if (/^08[0-9A-Z]{3}$/.test(code)) return true;
-  return /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(e.message ?? '');
+const STORE_ERRORS: Record<StoreFailure, () => ApiError> = {
+  full: () => apiError('insufficient_storage', 'The server is out of disk space; nothing was stored. Try again later.'),
+  busy: () => apiError('store_busy', 'The store is busy; nothing was changed. Retry the request.'),
+  unavailable: () => apiError('store_unavailable', 'The database is unreachable at the moment. Retry the request shortly.'),
+};
+
+/** A 4xx the framework raised: its own code (lowercased) passes through under the catalogue's bad_request entry. */
+function frameworkError(status: number, e: { code?: string; message: string }): ApiError {
+  const err = apiError('bad_request', e.message, { status });
+  return e.code ? new ApiError({ status: err.status, type: err.type, code: e.code.toLowerCase(), message: err.message }) : err;
 }
 
 function fromZod(err: ZodError): ApiError {
@@ -178,5 +173,5 @@ function fromZod(err: ZodError): ApiError {
     first.code === 'unrecognized_keys'
       ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}`
       : first.message;
-  return new ApiError(422, 'invalid_request_error', 'validation_error', `${where}: ${msg}`, param, detail);
+  return apiError('validation_error', `${where}: ${msg}`, { param, detail });
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, unauthorized } from '../errors.js';
+import { apiError } from '../errors.js';
 import { FailureThrottle } from '../net/failure-throttle.js';
 import { authenticate, type Principal } from '../store/keys.js';
 import type { AppContext } from './context.js';
@@ -24,17 +24,17 @@ export function requestKey(headers: FastifyRequest['headers']): string {
   let bearer: string | undefined;
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) throw unauthorized('Unauthorized: the Authorization header must be "Bearer <key>"');
+    if (!match) throw apiError('unauthorized', 'Unauthorized: the Authorization header must be "Bearer <key>"');
     bearer = match[1]!;
   }
   if (apiKey !== undefined) {
-    if (apiKey === '' || /\s/.test(apiKey)) throw unauthorized('Unauthorized: the x-api-key header must be the API key alone');
+    if (apiKey === '' || /\s/.test(apiKey)) throw apiError('unauthorized', 'Unauthorized: the x-api-key header must be the API key alone');
     if (bearer !== undefined && bearer !== apiKey) {
-      throw unauthorized('Unauthorized: the Authorization and x-api-key headers name different keys; send one key');
+      throw apiError('unauthorized', 'Unauthorized: the Authorization and x-api-key headers name different keys; send one key');
     }
     return apiKey;
   }
-  if (bearer === undefined) throw unauthorized('Unauthorized: send your API key as "Authorization: Bearer <key>" or "x-api-key: <key>"');
+  if (bearer === undefined) throw apiError('unauthorized', 'Unauthorized: send your API key as "Authorization: Bearer <key>" or "x-api-key: <key>"');
   return bearer;
 }
 
@@ -56,7 +56,7 @@ export function authHook(ctx: AppContext) {
     if (typeof attempt === 'number') {
       const seconds = Math.max(1, Math.ceil(attempt / 1000));
       reply.header('retry-after', String(seconds));
-      throw new ApiError(429, 'rate_limited', 'too_many_auth_failures', `Too many failed authentications from this address; retry after ${seconds} s.`);
+      throw apiError('too_many_auth_failures', `Too many failed authentications from this address; retry after ${seconds} s.`);
     }
     let principal: Principal | null;
     try {
@@ -67,7 +67,7 @@ export function authHook(ctx: AppContext) {
     }
     if (!principal) {
       attempt.failed();
-      throw unauthorized('Unauthorized: unknown API key');
+      throw apiError('unauthorized', 'Unauthorized: unknown API key');
     }
     attempt.succeeded();
     req.principal = principal;

@@ -1,5 +1,5 @@
-import { badRequest } from '../errors.js';
-import { JOB_STATUSES } from '../store/jobs.js';
+import { apiError } from '../errors.js';
+import { isJobStatus, JOB_STATUSES, type JobStatus } from '../queue/states.js';
 import { queryList, queryString, type Query } from './query.js';
 import { metadataObject } from './job-metadata.js';
 
@@ -12,12 +12,12 @@ const LIST_KEYS = new Set(['page', 'page_size', 'model', 'agent_id', 'metadata',
  */
 export const MAX_METADATA_FILTERS = 64;
 
-export function parseStatuses(q: Query): string[] | undefined {
+export function parseStatuses(q: Query): JobStatus[] | undefined {
   const statuses = queryList(q, 'status');
-  for (const s of statuses ?? []) {
-    if (!(JOB_STATUSES as readonly string[]).includes(s)) throw badRequest('invalid_query', `status '${s}' is not one of ${JOB_STATUSES.join(', ')}.`, 'status');
-  }
-  return statuses;
+  return statuses?.map((s) => {
+    if (!isJobStatus(s)) throw apiError('invalid_query', `status '${s}' is not one of ${JOB_STATUSES.join(', ')}.`, { param: 'status' });
+    return s;
+  });
 }
 
 export function parseCreatedAfter(v: string | undefined): number | undefined {
@@ -25,14 +25,14 @@ export function parseCreatedAfter(v: string | undefined): number | undefined {
   // Python's isoformat() may send a naive time; read it as UTC like Mistral's server.
   const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(v) || !v.includes('T') ? v : `${v}Z`;
   const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw badRequest('invalid_query', `created_after must be an ISO-8601 date-time like 2025-01-02T03:04:05Z, got '${v}'.`, 'created_after');
+  if (Number.isNaN(t)) throw apiError('invalid_query', `created_after must be an ISO-8601 date-time like 2025-01-02T03:04:05Z, got '${v}'.`, { param: 'created_after' });
   return t;
 }
 
 export function parseOrder(v: string | undefined): boolean {
   if (v === undefined || v === '-created') return false;
   if (v === 'created') return true;
-  throw badRequest('invalid_query', `order_by must be 'created' or '-created', got '${v}'.`, 'order_by');
+  throw apiError('invalid_query', `order_by must be 'created' or '-created', got '${v}'.`, { param: 'order_by' });
 }
 
 /**
@@ -48,21 +48,21 @@ export function parseMetadataFilter(q: Query): Record<string, string> {
     try {
       parsed = JSON.parse(json);
     } catch {
-      throw badRequest('invalid_query', 'metadata must be a JSON object of string values, e.g. metadata={"job_type":"test"}.', 'metadata');
+      throw apiError('invalid_query', 'metadata must be a JSON object of string values, e.g. metadata={"job_type":"test"}.', { param: 'metadata' });
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw badRequest('invalid_query', 'metadata must be a JSON object of string values.', 'metadata');
+      throw apiError('invalid_query', 'metadata must be a JSON object of string values.', { param: 'metadata' });
     }
     for (const [k, v] of Object.entries(parsed)) filter[k] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   for (const [k, v] of Object.entries(q)) {
     if (LIST_KEYS.has(k) || v === undefined) continue;
-    if (Array.isArray(v)) throw badRequest('invalid_query', `metadata filter '${k}' was given ${v.length} times; give it once.`, k);
+    if (Array.isArray(v)) throw apiError('invalid_query', `metadata filter '${k}' was given ${v.length} times; give it once.`, { param: k });
     filter[k] = v;
   }
   const count = Object.keys(filter).length;
   if (count > MAX_METADATA_FILTERS) {
-    throw badRequest('too_many_metadata_filters', `The job list was given ${count} metadata filters; at most ${MAX_METADATA_FILTERS} are allowed (a job has at most ${MAX_METADATA_FILTERS} metadata keys).`, 'metadata');
+    throw apiError('too_many_metadata_filters', `The job list was given ${count} metadata filters; at most ${MAX_METADATA_FILTERS} are allowed (a job has at most ${MAX_METADATA_FILTERS} metadata keys).`, { param: 'metadata' });
   }
   return filter;
 }

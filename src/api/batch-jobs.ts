@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { apiError } from '../errors.js';
 import { unixSeconds } from '../clock.js';
-import { getJob, getJobByIdempotencyKey, isTerminal, listJobs, markJobDeleted, requestCancel, type JobRow } from '../store/jobs.js';
+import type { JobRow } from '../queue/index.js';
+import { isTerminal } from '../queue/states.js';
 import type { AppContext } from './context.js';
 import { batchCost } from '../models/registry.js';
-import { withLiveCounters } from '../store/job-progress.js';
 import { createJobSchema } from './batch-jobs.schemas.js';
 import { parseCreatedAfter, parseMetadataFilter, parseOrder, parseStatuses } from './batch-jobs.query.js';
 import { createJob, createRetryJob, idempotencyKeyOf } from './job-create.js';
@@ -17,7 +17,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     const body = createJobSchema.parse(req.body ?? {});
     const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
     if (idempotencyKey) {
-      const existing = await getJobByIdempotencyKey(ctx.db.kysely, req.principal.workspace, idempotencyKey);
+      const existing = await ctx.queue.byIdempotencyKey(req.principal.workspace, idempotencyKey);
       if (existing) return jobObject(ctx, existing, false);
     }
     const job = await createJob(ctx, req.principal.workspace, req.principal.keyId, body, idempotencyKey);
@@ -27,7 +27,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get('/v1/batch/jobs', async (req) => {
     const q = req.query as Query;
-    const { rows, total } = await listJobs(ctx.db.kysely, req.principal.workspace, {
+    const { rows, total } = await ctx.queue.list(req.principal.workspace, {
       ...queryPaging(q),
       statuses: parseStatuses(q),
       model: queryString(q, 'model'),
@@ -37,7 +37,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
       ascending: parseOrder(queryString(q, 'order_by')),
       metadata: parseMetadataFilter(q),
     });
-    const live = await withLiveCounters(ctx.db.kysely, rows);
+    const live = await ctx.queue.withLiveCounters(rows);
     const data = await Promise.all(live.map((r) => jobObject(ctx, r, false)));
     return { data, object: 'list', total };
   });
@@ -52,7 +52,7 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     const id = (req.params as { job_id: string }).job_id;
     await findJob(ctx, req.principal.workspace, id);
     // Cancelling a finished job is a no-op that returns it unchanged, so a retried cancel never fails.
-    await requestCancel(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
+    await ctx.queue.requestCancel(req.principal.workspace, id, ctx.clock.now());
     ctx.nudge();
     return jobObject(ctx, await findJob(ctx, req.principal.workspace, id), false);
   });
@@ -61,11 +61,11 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
   app.post('/v1/batch/jobs/:job_id/retry', async (req) => {
     const source = await findJob(ctx, req.principal.workspace, (req.params as { job_id: string }).job_id);
     if (!isTerminal(source.status)) {
-      throw conflict('job_not_finished', `Job ${source.id} is ${source.status}; failed lines can be retried once it has finished.`);
+      throw apiError('job_not_finished', `Job ${source.id} is ${source.status}; failed lines can be retried once it has finished.`);
     }
-    if (Number(source.failed_requests) === 0) throw conflict('nothing_to_retry', `Job ${source.id} has no failed requests.`);
+    if (Number(source.failed_requests) === 0) throw apiError('nothing_to_retry', `Job ${source.id} has no failed requests.`);
     const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
-    const existing = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, req.principal.workspace, idempotencyKey) : undefined;
+    const existing = idempotencyKey ? await ctx.queue.byIdempotencyKey(req.principal.workspace, idempotencyKey) : undefined;
     const job = existing ?? (await createRetryJob(ctx, req.principal.keyId, source, idempotencyKey));
     ctx.nudge();
     return jobObject(ctx, job, false);
@@ -75,9 +75,9 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     const id = (req.params as { job_id: string }).job_id;
     const job = await findJob(ctx, req.principal.workspace, id);
     if (!isTerminal(job.status)) {
-      throw conflict('job_not_finished', `Job ${id} is ${job.status}; cancel it and wait for CANCELLED before deleting it.`);
+      throw apiError('job_not_finished', `Job ${id} is ${job.status}; cancel it and wait for CANCELLED before deleting it.`);
     }
-    await markJobDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
+    await ctx.queue.markDeleted(req.principal.workspace, id, ctx.clock.now());
     // Its records, work items and hidden inputs are purged by the scheduler's storage sweep.
     ctx.nudge('storage');
     return { id, object: 'batch', deleted: true };
@@ -86,9 +86,9 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
 
 /** The job with its live counters, or 404 (also for another workspace's id). */
 async function findJob(ctx: AppContext, workspace: string, id: string): Promise<JobRow> {
-  const job = await getJob(ctx.db.kysely, workspace, id);
-  if (!job) throw notFound('batch_job', id);
-  return (await withLiveCounters(ctx.db.kysely, [job]))[0]!;
+  const job = await ctx.queue.get(workspace, id);
+  if (!job) throw apiError('batch_job_not_found', `No batch job with id '${id}' exists in this workspace.`);
+  return (await ctx.queue.withLiveCounters([job]))[0]!;
 }
 
 /** The BatchJob object; `outputs` for inline jobs once finished, and for any job with ?inline=true. */
@@ -96,7 +96,7 @@ export async function jobObject(ctx: AppContext, job: JobRow, inline: boolean) {
   const finished = isTerminal(job.status);
   const wantOutputs = inline || (job.inline === 1 && finished);
   if (wantOutputs && inline && Number(job.total_requests) > INLINE_OUTPUT_LIMIT) {
-    throw badRequest('too_many_outputs_for_inline', `Job has ${job.total_requests} requests; inline results are limited to ${INLINE_OUTPUT_LIMIT}. Download output_file instead.`, 'inline');
+    throw apiError('too_many_outputs_for_inline', `Job has ${job.total_requests} requests; inline results are limited to ${INLINE_OUTPUT_LIMIT}. Download output_file instead.`, { param: 'inline' });
   }
   const failed = Number(job.failed_requests);
   return {

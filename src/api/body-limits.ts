@@ -1,6 +1,6 @@
 import type { Limits } from '../config.js';
 import { ENDPOINTS } from '../engines/engine.js';
-import { ApiError } from '../errors.js';
+import { apiError, type ApiError } from '../errors.js';
 
 /** A route's JSON body cap and the variable that sets it (named in the 413). */
 export interface BodyLimit {
@@ -24,5 +24,5 @@ export function bodyLimitOf(method: string, url: string | undefined, limits: Lim
 
 export function bodyTooLarge(limit: BodyLimit): ApiError {
   const size = limit.bytes % (1024 * 1024) === 0 ? `${limit.bytes / (1024 * 1024)} MB` : `${limit.bytes} bytes`;
-  return new ApiError(413, 'payload_too_large', 'body_too_large', `Request body exceeds this route's limit of ${size} (${limit.bytes} bytes, set by ${limit.variable}).`);
+  return apiError('body_too_large', `Request body exceeds this route's limit of ${size} (${limit.bytes} bytes, set by ${limit.variable}).`);
 }

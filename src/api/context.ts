@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import type { Queue } from '../queue/index.js';
 import type { NudgeReason } from '../runner/runner.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { ModelRegistry } from '../models/registry.js';
@@ -6,13 +7,20 @@ import type { Config } from '../config.js';
 import type { Clock } from '../clock.js';
 import type { UrlSigner } from './signed-urls.js';
 import type { ResultsReader } from '../results/results-reader.js';
-import type { OnlineGateway } from './inference.js';
+import type { EnginePool } from '../engines/engine-pool.js';
 import type { ValidationPool } from '../ingest/validation-pool.js';
+
+/** Online inference: the engines this process serves models with. */
+export interface OnlineGateway {
+  engines: EnginePool;
+}
 
 /** What route handlers need, built once at start and passed down (no globals). */
 export interface AppContext {
   config: Config;
   db: Db;
+  /** The batch job lifecycle: every job and ledger statement goes through it. */
+  queue: Queue;
   blobs: BlobStore;
   registry: ModelRegistry;
   clock: Clock;

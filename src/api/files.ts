@@ -7,13 +7,12 @@ import { unixSeconds } from '../clock.js';
 import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';
 import { getFile, insertFile, listFiles, markFileDeleted, type FileRow } from '../store/files.js';
-import { releaseFile } from '../store/storage-sweep.js';
 import { StorageQuotaExceeded } from '../store/storage-usage.js';
 import { quotaErrorAtCommit, startUploadMeter, storageQuotaFor } from './storage-quota.js';
 import type { AppContext } from './context.js';
 import { contentDisposition } from './content-disposition.js';
 import { signedUrlBase } from './signed-urls.js';
-import { withLiveSizes } from '../store/job-progress.js';
+import { isTerminal } from '../queue/states.js';
 import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
 
 const PURPOSES = ['batch', 'fine-tune', 'ocr'];
@@ -122,7 +121,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
       },
       ctx.clock.now(),
     );
-    return { data: (await withLiveSizes(ctx.db.kysely, rows)).map(fileObject), object: 'list', total };
+    return { data: (await ctx.queue.withLiveSizes(rows)).map(fileObject), object: 'list', total };
   });
 
   app.get('/v1/files/:file_id', async (req) => {
@@ -135,7 +134,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
     const row = await findFile(ctx, req.principal.workspace, id);
     await markFileDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
     // Its bytes go now unless a running job still reads them (then when that job ends).
-    if (!row.job_id) await releaseFile(ctx.db.kysely, ctx.db.kind, ctx.blobs, id, ctx.clock.now());
+    if (!row.job_id) await ctx.queue.releaseFile(id, ctx.clock.now());
     return { id, object: 'file', deleted: true };
   });
 
@@ -189,7 +188,7 @@ function closing(reply: FastifyReply, err: unknown): unknown {
 async function findFile(ctx: AppContext, workspace: string, id: string): Promise<FileRow> {
   const row = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
   if (!row) throw notFound('file', id);
-  return (await withLiveSizes(ctx.db.kysely, [row]))[0]!;
+  return (await ctx.queue.withLiveSizes([row]))[0]!;
 }
 
 /** Raw bytes as application/octet-stream: the SDKs reject application/jsonl on download. */
@@ -197,9 +196,9 @@ async function sendFile(ctx: AppContext, row: FileRow, reply: FastifyReply) {
   reply.header('content-type', 'application/octet-stream');
   reply.header('content-disposition', contentDisposition(row.filename));
   if (row.job_id) {
-    const job = await ctx.db.kysely.selectFrom('batch_jobs').select('status').where('id', '=', row.job_id).executeTakeFirst();
+    const [job] = await ctx.queue.jobStates([row.job_id]);
     // A running job's file grows while it streams, so only a finished one has a fixed length.
-    if (job && ['SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED', 'CANCELLED'].includes(job.status)) reply.header('content-length', Number(row.bytes));
+    if (job && isTerminal(job.status)) reply.header('content-length', Number(row.bytes));
     return reply.send(ctx.results.stream(row.job_id, row.result_kind === 'error' ? 'error' : 'output'));
   }
   reply.header('content-length', Number(row.bytes));

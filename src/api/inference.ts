@@ -1,13 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ApiError, unprocessable } from '../errors.js';
+import { apiError, ApiError } from '../errors.js';
 import { asOnePiece, completionId, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest, type StreamPiece } from '../engines/engine.js';
-import type { EnginePool } from '../engines/engine-pool.js';
 import { OnlineGate } from '../engines/online-gate.js';
 import type { AppContext } from './context.js';
-
-export interface OnlineGateway {
-  engines: EnginePool;
-}
 
 /**
  * Every endpoint, served synchronously too, so batchd is also a drop-in online server.
@@ -18,19 +13,19 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
   const gate = new OnlineGate(ctx.config.limits.onlineQueueLimit);
   for (const endpoint of ENDPOINTS) {
     app.post(endpoint, async (req, reply) => {
-      if (!ctx.online) throw new ApiError(503, 'internal_error', 'no_engines', 'This node serves no inference (started without engines).');
+      if (!ctx.online) throw apiError('no_engines', 'This node serves no inference (started without engines).');
       const body = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw unprocessable('invalid_body', 'The request body must be a JSON object.', null, [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }]);
+        throw apiError('invalid_body', 'The request body must be a JSON object.', { detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }] });
       }
       const b = body as Record<string, unknown>;
       if (typeof b.model !== 'string' || b.model === '') {
-        throw unprocessable('missing_model', 'model is required.', 'model', [{ loc: ['body', 'model'], msg: 'Field required', type: 'missing' }]);
+        throw apiError('missing_model', 'model is required.', { param: 'model', detail: [{ loc: ['body', 'model'], msg: 'Field required', type: 'missing' }] });
       }
       const model = ctx.registry.get(b.model);
-      if (!model) throw new ApiError(400, 'invalid_request_error', 'model_not_found', `Invalid model: ${b.model}`, 'model');
+      if (!model) throw apiError('model_not_found', `Invalid model: ${b.model}`, { param: 'model', status: 400 });
       if (!model.endpoints.includes(endpoint)) {
-        throw new ApiError(400, 'invalid_request_error', 'endpoint_not_supported', `Model '${b.model}' does not serve ${endpoint}.`, 'model');
+        throw apiError('endpoint_not_supported', `Model '${b.model}' does not serve ${endpoint}.`, { param: 'model', status: 400 });
       }
       const abort = new AbortController();
       reply.raw.on('close', () => {
@@ -57,13 +52,19 @@ function setRetryAfter(reply: FastifyReply, err: unknown) {
   }
 }
 
+/**
+ * An engine's failure as the online answer: a refusal keeps the engine's status and its
+ * body's message, param and detail; a retryable failure is a 429 (rate limits) or a 503.
+ * The catalogue gives the type (invalid_request_error, rate_limited, internal_error).
+ */
 export function engineToApiError(err: unknown): unknown {
   if (!(err instanceof EngineError)) return err;
   if (!err.retryable) {
     const body = (err.body && typeof err.body === 'object' ? err.body : {}) as Record<string, unknown>;
-    return new ApiError(err.statusCode, 'invalid_request_error', err.code, typeof body.message === 'string' ? body.message : err.message, (body.param as string) ?? null, Array.isArray(body.detail) ? body.detail : undefined);
+    const message = typeof body.message === 'string' ? body.message : err.message;
+    return apiError(err.code, message, { status: err.statusCode, param: (body.param as string) ?? null, detail: Array.isArray(body.detail) ? body.detail : undefined });
   }
-  return new ApiError(err.statusCode === 429 ? 429 : 503, err.statusCode === 429 ? 'rate_limited' : 'internal_error', err.code, err.message);
+  return apiError(err.code, err.message, { status: err.statusCode === 429 ? 429 : 503 });
 }
 
 /**
@@ -98,7 +99,7 @@ async function streamCompletion(reply: FastifyReply, engine: Engine, request: En
     if (!open) throw err;
     // The status line is gone already: end the stream with an error event instead.
     const e = engineToApiError(err);
-    reply.raw.end(`data: ${JSON.stringify(e instanceof ApiError ? e.toBody() : { object: 'error', message: 'generation failed' })}\n\n`);
+    reply.raw.end(`data: ${JSON.stringify((e instanceof ApiError ? e : apiError('internal_error', 'generation failed')).toBody())}\n\n`);
     return reply;
   }
   send('');

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { ApiError, badRequest, unprocessable } from '../errors.js';
 import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
-import { getJobByIdempotencyKey, InputFileGone, insertJob, type JobRow } from '../store/jobs.js';
+import { InputFileGone, type JobRow, type NewJob } from '../queue/index.js';
 import type { AppContext } from './context.js';
 import { KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
 import { metadataObject } from './job-metadata.js';
@@ -27,7 +26,7 @@ export async function createJob(ctx: AppContext, workspace: string, keyId: strin
   const now = ctx.clock.now();
   const input = hasFiles ? await fileInputs(ctx, workspace, body.input_files!) : await inlineInputs(ctx, workspace, body.requests!, now);
   const spec: JobSpec = {
-    workspace, keyId, endpoint, model, agentId: body.agent_id ?? null, metadata: body.metadata ?? null,
+    workspace, createdBy: keyId, endpoint, model, agentId: body.agent_id ?? null, metadata: body.metadata ?? null,
     timeoutHours: body.timeout_hours, inputFiles: hasFiles ? body.input_files! : [],
   };
   return insertNewJob(ctx, spec, input, idempotencyKey, now);
@@ -41,76 +40,33 @@ export async function createRetryJob(ctx: AppContext, keyId: string, source: Job
   const input = await failedLineInputs(ctx, source, now);
   const metadata = source.metadata === null ? null : metadataObject(Object.entries(JSON.parse(source.metadata) as Record<string, string>));
   const spec: JobSpec = {
-    workspace: source.workspace, keyId, endpoint, model, agentId: source.agent_id, metadata,
+    workspace: source.workspace, createdBy: keyId, endpoint, model, agentId: source.agent_id, metadata,
     timeoutHours: source.timeout_hours, inputFiles: [],
   };
   return insertNewJob(ctx, spec, input, idempotencyKey, now);
 }
 
-interface JobSpec {
-  workspace: string;
-  keyId: string;
-  endpoint: Endpoint;
-  model: string;
-  agentId: string | null;
-  metadata: Record<string, string> | null;
-  timeoutHours: number;
-  /** Client-visible input files; empty for inline and retry jobs (their input is a hidden file). */
-  inputFiles: string[];
-}
+/** A validated job, before its input is staged. */
+type JobSpec = Omit<NewJob, 'inputs' | 'total' | 'idempotencyKey'>;
 
 async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
+  // Inline and retry jobs staged a hidden input file for this job alone: it must not outlive a job that was never created.
+  const discard = () => (spec.inputFiles.length === 0 ? discardHiddenInput(ctx, input).catch(() => undefined) : undefined);
   try {
-    return await insertJobRow(ctx, spec, input, idempotencyKey, now);
+    if (input.total > ctx.config.maxPendingRequests) {
+      throw unprocessable('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, spec.inputFiles.length ? 'input_files' : 'requests');
+    }
+    const { job, created } = await ctx.queue.create({ ...spec, inputs: input.inputs, total: input.total, idempotencyKey }, now);
+    if (!created) await discard();
+    return job;
   } catch (err) {
-    // Inline and retry jobs staged a hidden input file for this job alone: it must not outlive a job that was never created.
-    if (spec.inputFiles.length === 0) await discardHiddenInput(ctx, input).catch(() => undefined);
-    // Two concurrent creates with one Idempotency-Key: the unique index lets one win; return it.
-    const winner = idempotencyKey ? await getJobByIdempotencyKey(ctx.db.kysely, spec.workspace, idempotencyKey) : undefined;
-    if (winner) return winner;
+    await discard();
     if (err instanceof InputFileGone) {
       const i = spec.inputFiles.indexOf(err.message);
       throw new ApiError(404, 'not_found_error', 'file_not_found', `input_files[${i}]: file '${err.message}' was deleted while the job was being created.`, 'input_files');
     }
     throw err;
   }
-}
-
-async function insertJobRow(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
-  if (input.total > ctx.config.maxPendingRequests) {
-    throw unprocessable('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, spec.inputFiles.length ? 'input_files' : 'requests');
-  }
-  const row: JobRow = {
-    id: randomUUID(),
-    workspace: spec.workspace,
-    created_by: spec.keyId,
-    endpoint: spec.endpoint,
-    model: spec.model,
-    agent_id: spec.agentId,
-    metadata: spec.metadata ? JSON.stringify(spec.metadata) : null,
-    timeout_hours: spec.timeoutHours,
-    status: 'QUEUED',
-    input_files: JSON.stringify(spec.inputFiles),
-    inline: spec.inputFiles.length ? 0 : 1,
-    output_file: null,
-    error_file: null,
-    created_at: now,
-    started_at: null,
-    completed_at: null,
-    deadline_at: now + spec.timeoutHours * 3600_000,
-    cancel_requested_at: null,
-    total_requests: input.total,
-    completed_requests: 0,
-    succeeded_requests: 0,
-    failed_requests: 0,
-    prompt_tokens: 0,
-    completion_tokens: 0,
-    total_tokens: 0,
-    deleted_at: null,
-    idempotency_key: idempotencyKey,
-  };
-  await insertJob(ctx.db.kysely, ctx.db.kind, row, input.inputs, spec.metadata);
-  return row;
 }
 
 export function checkEndpoint(endpoint: string): Endpoint {

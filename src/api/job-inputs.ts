@@ -3,11 +3,10 @@ import { ApiError, badRequest, conflict, unprocessable } from '../errors.js';
 import { checkBatchRequest, isProblem } from '../ingest/batch-line.js';
 import { stageRequests } from '../ingest/stage-upload.js';
 import type { BatchLine } from '../ingest/batch-line.js';
-import { readChunk } from '../runner/chunk-reader.js';
-import { deleteHiddenFile, getFile, insertFile, notExpired } from '../store/files.js';
+import { countFileChunks, deleteHiddenFile, getFile, insertFile } from '../store/files.js';
 import { StorageQuotaExceeded } from '../store/storage-usage.js';
 import { quotaErrorAtCommit, storageQuotaFor } from './storage-quota.js';
-import type { JobInput, JobRow } from '../store/jobs.js';
+import type { JobInput, JobRow } from '../queue/index.js';
 import type { AppContext } from './context.js';
 
 export interface JobInputs {
@@ -33,14 +32,9 @@ export async function fileInputs(ctx: AppContext, workspace: string, ids: string
     if (file.job_id) {
       throw badRequest('invalid_input_file', `input_files[${i}]: file '${id}' is a batch result (sample_type '${file.sample_type}'), not an input; upload the input with purpose "batch".`, 'input_files');
     }
-    const counted = await ctx.db.kysely
-      .selectFrom('file_chunks')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('file_id', '=', id)
-      .executeTakeFirstOrThrow();
     inputs.push({ fileId: id, blobKey: file.blob_key, lineOffset: total, chunkOffset: chunks });
     total += Number(file.num_lines);
-    chunks += Number(counted.n);
+    chunks += await countFileChunks(ctx.db.kysely, id);
   }
   return { inputs, total };
 }
@@ -69,33 +63,11 @@ export async function inlineInputs(ctx: AppContext, workspace: string, requests:
  * job's chunks in order, streamed into a hidden input file, never held whole in memory.
  */
 export async function failedLineInputs(ctx: AppContext, job: JobRow, now: number): Promise<JobInputs> {
-  const db = ctx.db.kysely;
-  const chunks = await db.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).orderBy('chunk_no').execute();
-  // The failed lines are read from the job's inputs: a deleted (or expired) input has given its bytes back.
-  const keys = [...new Set(chunks.map((c) => c.blob_key))];
-  const live = keys.length
-    ? await db.selectFrom('files').select('blob_key').where('blob_key', 'in', keys).where('deleted_at', 'is', null)
-        .where(notExpired(now)).execute()
-    : [];
-  if (live.length < keys.length) {
+  const failed = await ctx.queue.failedRequests(job.id, now);
+  if (!failed) {
     throw conflict('input_file_deleted', `Job ${job.id} cannot be retried: an input file it read was deleted or has expired, so its failed requests are gone. Upload them again and create a new job.`);
   }
-  async function* failed(): AsyncGenerator<BatchLine> {
-    for (const chunk of chunks) {
-      const bad = await db
-        .selectFrom('job_results')
-        .select('line_no')
-        .where('job_id', '=', job.id)
-        .where('ok', '=', 0)
-        .where('line_no', '>=', Number(chunk.first_line))
-        .where('line_no', '<', Number(chunk.first_line) + chunk.line_count)
-        .execute();
-      if (bad.length === 0) continue;
-      const wanted = new Set(bad.map((r) => Number(r.line_no)));
-      for await (const line of readChunk(ctx.blobs, chunk)) if (line.request && wanted.has(line.lineNo)) yield line.request;
-    }
-  }
-  return hiddenInput(ctx, job.workspace, failed(), now);
+  return hiddenInput(ctx, job.workspace, failed, now);
 }
 
 /** Stores requests as an input file no client lists, with its chunk table, like an upload. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { notFound } from '../errors.js';
+import { apiError } from '../errors.js';
 import { servedCapabilities, type ModelEntry } from '../models/registry.js';
 import type { AppContext } from './context.js';
 
@@ -64,7 +64,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get('/v1/models/:model_id', async (req) => {
     const id = (req.params as { model_id: string }).model_id;
     const m = ctx.registry.get(id);
-    if (!m) throw notFound('model', id);
+    if (!m) throw apiError('model_not_found', `No model with id '${id}' exists in this workspace.`);
     return modelCard(m, created);
   });
 }

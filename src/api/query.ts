@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.js';
+import { apiError } from '../errors.js';
 
 /** Fastify's query parser yields a string for one occurrence and an array for repeated keys. */
 export type Query = Record<string, string | string[] | undefined>;
@@ -12,7 +12,7 @@ export function queryList(q: Query, name: string): string[] | undefined {
 
 export function queryString(q: Query, name: string): string | undefined {
   const v = q[name];
-  if (Array.isArray(v)) throw badRequest('invalid_query', `query parameter '${name}' was given ${v.length} times; give it once`, name);
+  if (Array.isArray(v)) throw apiError('invalid_query', `query parameter '${name}' was given ${v.length} times; give it once`, { param: name });
   return v === '' ? undefined : v;
 }
 
@@ -21,7 +21,7 @@ export function queryInt(q: Query, name: string, fallback: number, min: number, 
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!/^-?\d+$/.test(v) || n < min || n > max) {
-    throw badRequest('invalid_query', `query parameter '${name}' must be an integer from ${min} to ${max}, got '${v}'`, name);
+    throw apiError('invalid_query', `query parameter '${name}' must be an integer from ${min} to ${max}, got '${v}'`, { param: name });
   }
   return n;
 }
@@ -31,7 +31,7 @@ export function queryBool(q: Query, name: string, fallback: boolean): boolean {
   if (v === undefined) return fallback;
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
-  throw badRequest('invalid_query', `query parameter '${name}' must be true or false, got '${v}'`, name);
+  throw apiError('invalid_query', `query parameter '${name}' must be true or false, got '${v}'`, { param: name });
 }
 
 /** `page`/`page_size` as Mistral's list routes take them (0-based pages, 100 per page by default). */

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ApiError } from '../errors.js';
+import { apiError } from '../errors.js';
 
 /**
  * Signed download URLs: an HMAC over (file id, workspace, expiry) with a server secret
@@ -32,7 +32,7 @@ export function signedUrlBase(publicUrl: string | null, trustedHosts: string[], 
   const given = host.toLowerCase();
   const hostname = given.replace(/:\d+$/, '');
   if (trustedHosts.length > 0 && !trustedHosts.includes(given) && !trustedHosts.includes(hostname)) {
-    throw new ApiError(400, 'invalid_request_error', 'untrusted_host', `Cannot build a signed URL for Host '${host}': it is not in BATCHD_TRUSTED_HOSTS. The operator should set --public-url (BATCHD_PUBLIC_URL) or add this host to BATCHD_TRUSTED_HOSTS.`, 'Host');
+    throw apiError('untrusted_host', `Cannot build a signed URL for Host '${host}': it is not in BATCHD_TRUSTED_HOSTS. The operator should set --public-url (BATCHD_PUBLIC_URL) or add this host to BATCHD_TRUSTED_HOSTS.`, { param: 'Host' });
   }
   return `${protocol}://${host}`;
 }

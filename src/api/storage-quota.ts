@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { apiError, type ApiError } from '../errors.js';
 import { readUsage, type StorageQuota, type StorageQuotaExceeded, type StorageUsage } from '../store/storage-usage.js';
 import type { AppContext } from './context.js';
 
@@ -31,14 +31,14 @@ export function bytesQuotaError(q: WorkspaceQuota, usage: StorageUsage, inFlight
   const parts = [`${n(usage.bytes)} in files`];
   if (usage.liveBytes) parts.push(`${n(usage.liveBytes)} in results of unfinished jobs`);
   if (inFlight) parts.push(`${n(inFlight)} in other uploads under way`);
-  return new ApiError(413, 'payload_too_large', 'storage_quota_exceeded',
-    `Storage quota exceeded: workspace '${q.workspace}' may store ${n(q.maxBytes)} bytes (${q.bytesSetting}) and uses ${n(used)} (${parts.join(', ')}); ${detail} Nothing was stored. ${ADVICE}`, 'file');
+  return apiError('storage_quota_exceeded',
+    `Storage quota exceeded: workspace '${q.workspace}' may store ${n(q.maxBytes)} bytes (${q.bytesSetting}) and uses ${n(used)} (${parts.join(', ')}); ${detail} Nothing was stored. ${ADVICE}`, { param: 'file' });
 }
 
 /** 403 file_quota_exceeded: one more file does not fit. */
 export function filesQuotaError(q: WorkspaceQuota, usage: StorageUsage): ApiError {
-  return new ApiError(403, 'invalid_request_error', 'file_quota_exceeded',
-    `File quota exceeded: workspace '${q.workspace}' may store ${n(q.maxFiles)} files (${q.filesSetting}) and stores ${n(usage.files)}, counting inline job inputs and finished jobs' result files. Nothing was stored. ${ADVICE}`, 'file');
+  return apiError('file_quota_exceeded',
+    `File quota exceeded: workspace '${q.workspace}' may store ${n(q.maxFiles)} files (${q.filesSetting}) and stores ${n(usage.files)}, counting inline job inputs and finished jobs' result files. Nothing was stored. ${ADVICE}`, { param: 'file' });
 }
 
 /** The refusal for a charge the store declined at commit (the check that holds across processes). */

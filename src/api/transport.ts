@@ -2,7 +2,7 @@ import http, { type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Limits } from '../config.js';
-import { ApiError } from '../errors.js';
+import { apiError, type ApiError } from '../errors.js';
 
 /**
  * Connection-level bounds, so that no client holds a connection, a file descriptor or a
@@ -42,11 +42,11 @@ function clientErrorHandler(limits: Limits) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     let apiErr: ApiError;
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      apiErr = new ApiError(408, 'invalid_request_error', 'request_timeout', `The request headers did not arrive within ${limits.headersTimeoutMs} ms (BATCHD_HEADERS_TIMEOUT_MS).`);
+      apiErr = apiError('request_timeout', `The request headers did not arrive within ${limits.headersTimeoutMs} ms (BATCHD_HEADERS_TIMEOUT_MS).`);
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-      apiErr = new ApiError(431, 'invalid_request_error', 'headers_too_large', `The request headers exceed ${http.maxHeaderSize} bytes.`);
+      apiErr = apiError('headers_too_large', `The request headers exceed ${http.maxHeaderSize} bytes.`);
     } else {
-      apiErr = new ApiError(400, 'invalid_request_error', 'malformed_request', `Malformed HTTP request (${err.code ?? 'parse error'}).`);
+      apiErr = apiError('malformed_request', `Malformed HTTP request (${err.code ?? 'parse error'}).`);
     }
     this.log.debug({ err }, 'client error');
     if (!socket.writable) return void socket.destroy();
@@ -75,7 +75,7 @@ export function registerTransportHooks(app: FastifyInstance, limits: Limits, isU
   closeConnectionsWhenDone(app.server, () => closing);
 
   app.addHook('onRequest', async (req, reply) => {
-    if (closing) throw new ApiError(503, 'internal_error', 'server_closing', 'The server is shutting down; retry the request on another node or shortly.');
+    if (closing) throw apiError('server_closing', 'The server is shutting down; retry the request on another node or shortly.');
     if (!hasBody(req) || req.raw.complete) return;
     const stop = isUpload(req) ? watchUploadRate(req, reply, limits) : watchBodyTime(req, reply, limits);
     if (stop) reply.raw.once('close', stop);
@@ -94,7 +94,7 @@ function watchBodyTime(req: FastifyRequest, reply: FastifyReply, limits: Limits)
   if (limits.requestTimeoutMs <= 0) return null;
   const timer = setTimeout(() => {
     if (req.raw.complete) return;
-    cut(req, reply, new ApiError(408, 'invalid_request_error', 'request_timeout', `The request body did not arrive within ${limits.requestTimeoutMs} ms (BATCHD_REQUEST_TIMEOUT_MS).`));
+    cut(req, reply, apiError('request_timeout', `The request body did not arrive within ${limits.requestTimeoutMs} ms (BATCHD_REQUEST_TIMEOUT_MS).`));
   }, limits.requestTimeoutMs);
   timer.unref();
   return () => clearTimeout(timer);
@@ -116,7 +116,7 @@ function watchUploadRate(req: FastifyRequest, reply: FastifyReply, limits: Limit
     seen = socket.bytesRead;
     if (req.raw.complete || got >= need || req.raw.readableLength > 0) return;
     clearInterval(timer);
-    cut(req, reply, new ApiError(408, 'invalid_request_error', 'upload_too_slow', `The upload sent ${got} bytes in the last ${windowMs} ms, under the minimum of ${limits.minUploadBytesPerSec} bytes/s (BATCHD_MIN_UPLOAD_BYTES_PER_SEC, averaged over BATCHD_UPLOAD_RATE_WINDOW_MS); nothing was stored.`));
+    cut(req, reply, apiError('upload_too_slow', `The upload sent ${got} bytes in the last ${windowMs} ms, under the minimum of ${limits.minUploadBytesPerSec} bytes/s (BATCHD_MIN_UPLOAD_BYTES_PER_SEC, averaged over BATCHD_UPLOAD_RATE_WINDOW_MS); nothing was stored.`));
   }, windowMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+import type { Db } from '../store/database.js';
+import { blobSize, commitBlob, deleteBlob, deletePieces, insertPiece, readPiece } from '../store/blob-pieces.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
 
 /** 1 MiB pieces: large enough for few round trips, small enough to keep memory flat. */
@@ -12,7 +12,7 @@ export const PIECE_BYTES = 1024 * 1024;
  * Bytes stream in and out one piece at a time; a blob is visible only after commit.
  */
 export class DatabaseBlobStore implements BlobStore {
-  constructor(private readonly db: Kysely<Database>, private readonly now: () => number = Date.now) {}
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
 
   createWriter(): BlobWriter {
     const key = randomUUID();
@@ -24,7 +24,7 @@ export class DatabaseBlobStore implements BlobStore {
     let size = 0;
     let done = false;
     const writePiece = async (piece: Buffer) => {
-      await db.insertInto('blob_pieces').values({ blob_key: key, seq: seq++, data: piece, created_at: now() }).execute();
+      await insertPiece(db, key, seq++, piece, now());
     };
     const stream = new Writable({
       async write(chunk: Buffer, _enc, cb) {
@@ -59,14 +59,14 @@ export class DatabaseBlobStore implements BlobStore {
       key,
       stream,
       commit: async () => {
-        await db.insertInto('blobs').values({ blob_key: key, size, created_at: now() }).execute();
+        await commitBlob(db, key, size, now());
         done = true;
       },
       abort: async () => {
         if (done) return;
         done = true;
         stream.destroy();
-        await db.deleteFrom('blob_pieces').where('blob_key', '=', key).execute();
+        await deletePieces(db, key);
       },
     };
   }
@@ -74,29 +74,22 @@ export class DatabaseBlobStore implements BlobStore {
   read(key: string, range?: { start: number; end: number }): Readable {
     const db = this.db;
     async function* pieces() {
-      const blob = await db.selectFrom('blobs').select('size').where('blob_key', '=', key).executeTakeFirst();
-      if (!blob) throw Object.assign(new Error(`blob ${key} not found`), { code: 'ENOENT' });
+      const size = await blobSize(db, key);
+      if (size === undefined) throw Object.assign(new Error(`blob ${key} not found`), { code: 'ENOENT' });
       const start = range?.start ?? 0;
-      const end = Math.min(range?.end ?? Number(blob.size), Number(blob.size));
+      const end = Math.min(range?.end ?? size, size);
       for (let seq = Math.floor(start / PIECE_BYTES); seq * PIECE_BYTES < end; seq++) {
         const base = seq * PIECE_BYTES;
         const from = Math.max(0, start - base);
         const length = Math.min(PIECE_BYTES, end - base) - from;
         // Only the bytes asked for cross the wire: a chunk of a job is a small slice of a piece.
-        const row = await db
-          .selectFrom('blob_pieces')
-          .select(sql<Buffer>`substr(data, ${from + 1}, ${length})`.as('part'))
-          .where('blob_key', '=', key)
-          .where('seq', '=', seq)
-          .executeTakeFirstOrThrow();
-        yield Buffer.from(row.part);
+        yield await readPiece(db, key, seq, from, length);
       }
     }
     return Readable.from(pieces(), { objectMode: false });
   }
 
   async delete(key: string): Promise<void> {
-    await this.db.deleteFrom('blobs').where('blob_key', '=', key).execute();
-    await this.db.deleteFrom('blob_pieces').where('blob_key', '=', key).execute();
+    await deleteBlob(this.db, key);
   }
 }

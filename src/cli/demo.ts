@@ -8,6 +8,7 @@ import type { BatchJob, CreateFileResponse } from '@mistralai/mistralai/models/c
 import { loadConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { defaultEngineFactories } from '../engines/factories.js';
+import { JobStatus } from '../queue/states.js';
 
 /*
  * Mistral's end-to-end batch example, ported line for line from the Python of the docs
@@ -110,7 +111,7 @@ export async function runBatchJob(client: Mistral, inputFile: CreateFileResponse
     endpoint: '/v1/chat/completions',
     metadata: { job_type: 'testing' },
   });
-  while (['QUEUED', 'RUNNING'].includes(batchJob.status)) {
+  while (batchJob.status === JobStatus.QUEUED || batchJob.status === JobStatus.RUNNING) {
     batchJob = await client.batch.jobs.get({ jobId: batchJob.id });
     printStats(batchJob, print);
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -154,7 +155,7 @@ export async function runDemo(opts: ExampleOptions & { dataDir?: string }): Prom
   const server = await startServer(config, { engineFactories: defaultEngineFactories(config), log: (l) => console.error(l) });
   try {
     const job = await runExample(createClient(apiKey, server.url), opts);
-    const ok = job.status === 'SUCCESS' && job.failedRequests === 0;
+    const ok = job.status === JobStatus.SUCCESS && job.failedRequests === 0;
     if (!ok) console.error(`batchd demo: the job ended ${job.status} with ${job.failedRequests} failed request(s); see ${opts.errorPath}`);
     return ok ? 0 : 1;
   } finally {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ModelEntry } from '../models/registry.js';
-import { EngineError, type Engine, type EngineRequest, type EngineResult, type Usage } from './engine.js';
+import { engineError, type Engine, type EngineRequest, type EngineResult, type Usage } from './engine.js';
 import { classifyRequest } from './classification.js';
 
 const words = (s: string) => (s.match(/\S+/g) ?? []).length;
@@ -8,7 +8,7 @@ const words = (s: string) => (s.match(/\S+/g) ?? []).length;
 function lastUserText(body: Record<string, unknown>): string {
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) {
-    throw new EngineError('messages must be a non-empty array', false, 422, { object: 'error', message: 'messages: Field required', type: 'invalid_request_error', param: 'messages', code: null });
+    throw engineError('invalid_request', 'messages must be a non-empty array', { bodyMessage: 'messages: Field required', param: 'messages' });
   }
   const last = messages[messages.length - 1] as { content?: unknown };
   return typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content ?? '');
@@ -17,7 +17,7 @@ function lastUserText(body: Record<string, unknown>): string {
 function inputs(body: Record<string, unknown>): unknown[] {
   const input = body.input;
   if (input === undefined) {
-    throw new EngineError('input is required', false, 422, { object: 'error', message: 'input: Field required', type: 'invalid_request_error', param: 'input', code: null });
+    throw engineError('invalid_request', 'input is required', { bodyMessage: 'input: Field required', param: 'input' });
   }
   return Array.isArray(input) ? input : [input];
 }

@@ -1,17 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ModelEntry } from '../models/registry.js';
+import type { Endpoint } from './endpoints.js';
+import { ERROR_CATALOGUE, errorBody, type EngineErrorCode, type ValidationDetail } from '../errors.js';
 
-/** The endpoints a batch (or an online call) can target. */
-export const ENDPOINTS = [
-  '/v1/chat/completions',
-  '/v1/embeddings',
-  '/v1/fim/completions',
-  '/v1/moderations',
-  '/v1/chat/moderations',
-  '/v1/classifications',
-  '/v1/chat/classifications',
-] as const;
-export type Endpoint = (typeof ENDPOINTS)[number];
+export { ENDPOINTS, type Endpoint } from './endpoints.js';
 
 export interface Usage {
   prompt_tokens: number;
@@ -41,20 +33,45 @@ export interface EngineResult {
 /**
  * A failed call. `retryable` decides whether the runner tries again (429, 5xx,
  * connection reset, timeout) or records the line as failed with `status_code`/`body`.
+ * `code` is the catalogue's (error-catalogue.ts); build one with `engineError`.
  */
 export class EngineError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly statusCode: number,
-    readonly body: unknown = null,
-    /** Milliseconds the upstream asked us to wait (Retry-After). */
-    readonly retryAfterMs: number | null = null,
-    readonly code: string = retryable ? 'upstream_unavailable' : 'invalid_request',
-  ) {
-    super(message);
+  readonly code: EngineErrorCode;
+  readonly retryable: boolean;
+  readonly statusCode: number;
+  /** What a batch line records as the response body: Mistral's error shape, an upstream's own body, or null (no answer). */
+  readonly body: unknown;
+  /** Milliseconds the upstream asked us to wait (Retry-After). */
+  readonly retryAfterMs: number | null;
+
+  constructor(init: { code: EngineErrorCode; message: string; retryable: boolean; statusCode: number; body: unknown; retryAfterMs?: number | null }) {
+    super(init.message);
     this.name = 'EngineError';
+    this.code = init.code;
+    this.retryable = init.retryable;
+    this.statusCode = init.statusCode;
+    this.body = init.body;
+    this.retryAfterMs = init.retryAfterMs ?? null;
   }
+}
+
+export interface EngineErrorOptions {
+  /** The status the engine answered, when not the catalogue's (a 400 refusal, an upstream's own status). */
+  status?: number;
+  param?: string | null;
+  detail?: ValidationDetail[];
+  retryAfterMs?: number | null;
+  /** The body's message, when it differs from the error's own (which batch lines record as `error.message`). */
+  bodyMessage?: string;
+  /** The body to record instead of the catalogue's rendering: an upstream's own, or null when there was no answer. */
+  body?: unknown;
+}
+
+/** A failed call by its catalogue code: retryable as the catalogue says, with Mistral's error body rendered from it. */
+export function engineError(code: EngineErrorCode, message: string, opts: EngineErrorOptions = {}): EngineError {
+  const entry = ERROR_CATALOGUE[code];
+  const body = opts.body !== undefined ? opts.body : errorBody(code, opts.bodyMessage ?? message, { param: opts.param, detail: opts.detail });
+  return new EngineError({ code, message, retryable: entry.engine.retry, statusCode: opts.status ?? entry.status, body, retryAfterMs: opts.retryAfterMs });
 }
 
 /**
@@ -97,8 +114,7 @@ export function aroundCalls(engine: Engine, around: (req: EngineRequest, signal:
 
 /** A request the engine refuses before running it: Mistral's 422 body naming the field. */
 export function invalidRequest(field: string, message: string): EngineError {
-  const msg = `${field}: ${message}`;
-  return new EngineError(msg, false, 422, { object: 'error', message: msg, type: 'invalid_request_error', param: field, code: null, detail: [{ loc: ['body', field], msg: message, type: 'value_error' }] }, null, 'invalid_request');
+  return engineError('invalid_request', `${field}: ${message}`, { param: field, detail: [{ loc: ['body', field], msg: message, type: 'value_error' }] });
 }
 
 /** The content of a completion's first choice (chat message content, or completions `text`). */

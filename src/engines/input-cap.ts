@@ -1,4 +1,4 @@
-import { aroundCalls, EngineError, type Endpoint, type Engine } from './engine.js';
+import { aroundCalls, engineError, type EngineError, type Endpoint, type Engine } from './engine.js';
 
 /**
  * Inputs one request asks about: embeddings and the four classifier endpoints take a
@@ -29,7 +29,7 @@ export function inputCount(endpoint: Endpoint, body: Record<string, unknown>): n
  */
 export function tooManyInputs(endpoint: Endpoint, count: number, max: number): EngineError {
   const message = `input has ${count} items; ${endpoint} takes at most ${max} inputs per request on this server: split them over several requests, or send them as a batch job (one line per request)`;
-  return new EngineError(message, false, 400, { object: 'error', message, type: 'invalid_request_error', param: 'input', code: 'too_many_inputs' }, null, 'too_many_inputs');
+  return engineError('too_many_inputs', message, { param: 'input' });
 }
 
 /** Refuses requests with more than `max` inputs before the engine sees them (every engine kind, online and batch). */

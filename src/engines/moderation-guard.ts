@@ -1,4 +1,4 @@
-import { EngineError } from './engine.js';
+import { engineError } from './engine.js';
 import type { ClassifierLabel } from './classification.js';
 import { categoryScores, MODERATION_LABELS, type Scores } from './moderation.js';
 
@@ -75,7 +75,7 @@ export function parseGuardAnswer(text: string, labels: ClassifierLabel[]): numbe
     if (scores) return scores;
   }
   const message = `the guard model did not answer with a JSON object of category scores; it said: ${JSON.stringify(text.slice(0, 200))}`;
-  throw new EngineError(message, false, 502, { object: 'error', message, type: 'upstream_error', param: null, code: 'guard_unparseable' }, null, 'guard_unparseable');
+  throw engineError('guard_unparseable', message);
 }
 
 /** parseGuardAnswer for the nine moderation categories, by name. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Usage } from './engine.js';
-import type { ClassifierLabel } from './classification.js';
+import type { ClassifierLabel } from './classifier-types.js';
 
 /** The categories of Mistral's /v1/moderations (the 9-key set of its documented example). */
 export const MODERATION_CATEGORIES = [

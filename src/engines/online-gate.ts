@@ -1,5 +1,5 @@
 import { onAbort } from '../abort-links.js';
-import { aroundCalls, EngineError, type Engine } from './engine.js';
+import { aroundCalls, engineError, type EngineError, type Engine } from './engine.js';
 
 /** Longest Retry-After the gate suggests, in seconds. */
 const MAX_RETRY_AFTER_S = 60;
@@ -88,7 +88,6 @@ export class OnlineGate {
   private full(line: Line, parallel: number): EngineError {
     const seconds = line.averageMs === null ? 1 : Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((line.averageMs * (line.waiting.length + 1)) / parallel / 1000)));
     const message = `This model is busy: ${line.running} online requests are running and ${line.waiting.length} are waiting, the most this server queues per model. Retry after ${seconds} s, or send the requests as a batch job.`;
-    const body = { object: 'error', message, type: 'rate_limited', param: null, code: 'online_queue_full' };
-    return new EngineError(message, true, 429, body, seconds * 1000, 'online_queue_full');
+    return engineError('online_queue_full', message, { retryAfterMs: seconds * 1000 });
   }
 }

@@ -1,3 +1,4 @@
+import type { HttpErrorCode } from '../error-catalogue.js';
 import { CustomIdSet } from './custom-id-set.js';
 import { LineSplitter } from './line-splitter.js';
 import { isBlank, isProblem, parseBatchLine } from './batch-line.js';
@@ -5,7 +6,7 @@ import { isBlank, isProblem, parseBatchLine } from './batch-line.js';
 export interface LineError {
   /** 1-based physical line number in the file. */
   line: number;
-  code: string;
+  code: HttpErrorCode;
   message: string;
 }
 
@@ -114,7 +115,7 @@ export class BatchFileValidator {
     this.open = null;
   }
 
-  private fail(code: string, message: string) {
+  private fail(code: HttpErrorCode, message: string) {
     this.errorCount++;
     if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ line: this.physicalLine, code, message });
   }

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { HttpErrorCode } from '../error-catalogue.js';
 
 /** One request of a batch input: what a valid JSONL line holds. */
 export interface BatchLine {
@@ -6,7 +7,8 @@ export interface BatchLine {
   body: Record<string, unknown>;
 }
 
-export type LineProblem = { code: string; message: string };
+/** `code` is in the error catalogue: an inline request's 422 code, and an uploaded line's `detail[].type`. */
+export type LineProblem = { code: HttpErrorCode; message: string };
 
 export const MAX_CUSTOM_ID_CHARS = 512;
 

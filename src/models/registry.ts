@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
+import { ENDPOINTS, type Endpoint } from '../engines/endpoints.js';
 import { mistralCapabilitiesSchema, mistralCatalogue, type CatalogueModel, type MistralCapabilities, type ModelType } from './catalogue.js';
 
 export type { MistralCapabilities, ModelType } from './catalogue.js';

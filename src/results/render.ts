@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ErrorCode } from '../error-catalogue.js';
 
 /** A line's terminal outcome, before rendering. */
 export interface LineOutcome {
@@ -7,7 +8,7 @@ export interface LineOutcome {
   ok: boolean;
   /** Present when a model server answered (any status). */
   response: { status_code: number; body: unknown } | null;
-  /** Present on failure: what went wrong, and a stable code (`batch_expired`, `batch_cancelled`, upstream status…). */
+  /** Present on failure: what went wrong, and a stable code from the error catalogue (`batch_expired`, `batch_cancelled`, `upstream_timeout`…). */
   error: { message: string; code: string } | null;
   promptTokens: number;
   completionTokens: number;
@@ -28,7 +29,7 @@ export function renderResultLine(jobId: string, o: LineOutcome): string {
 }
 
 /** A line that never got a model response: expired, cancelled, unreadable, model unavailable. */
-export const failedWithoutResponse = (lineNo: number, customId: string | null, code: string, message: string): LineOutcome => ({
+export const failedWithoutResponse = (lineNo: number, customId: string | null, code: ErrorCode, message: string): LineOutcome => ({
   lineNo,
   customId,
   ok: false,

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+import type { Queue } from '../queue/index.js';
 
 export interface ErrorGroup {
   message: string;
@@ -14,48 +13,24 @@ const PAGE = 1000;
  * and the output/error file bytes, streamed page by page in input order.
  */
 export class ResultsReader {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly queue: Queue) {}
 
   async errorGroups(jobId: string): Promise<ErrorGroup[]> {
-    const rows = await this.db
-      .selectFrom('job_results')
-      .select(['error_message', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('job_id', '=', jobId)
-      .where('ok', '=', 0)
-      .groupBy('error_message')
-      .orderBy('n', 'desc')
-      .limit(100)
-      .execute();
-    return rows.map((r) => ({ message: r.error_message ?? 'unknown error', count: Number(r.n) }));
+    return this.queue.errorGroups(jobId);
   }
 
   /** Every result (success and error) in input order, parsed: the job's `outputs`. */
   async outputs(jobId: string, limit: number): Promise<Record<string, unknown>[]> {
-    const rows = await this.db
-      .selectFrom('job_results')
-      .select('line')
-      .where('job_id', '=', jobId)
-      .orderBy('line_no')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => JSON.parse(r.line) as Record<string, unknown>);
+    return (await this.queue.resultLines(jobId, limit)).map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
   /** The bytes of a result file: its lines, newline-terminated, in input order. */
   stream(jobId: string, kind: 'output' | 'error'): Readable {
-    const db = this.db;
+    const queue = this.queue;
     async function* lines() {
       let after = -1;
       for (;;) {
-        const rows = await db
-          .selectFrom('job_results')
-          .select(['line_no', 'line'])
-          .where('job_id', '=', jobId)
-          .where('ok', '=', kind === 'output' ? 1 : 0)
-          .where('line_no', '>', after)
-          .orderBy('line_no')
-          .limit(PAGE)
-          .execute();
+        const rows = await queue.resultPage(jobId, kind === 'output', after, PAGE);
         if (rows.length === 0) return;
         yield Buffer.from(rows.map((r) => `${r.line}\n`).join(''), 'utf8');
         after = Number(rows[rows.length - 1]!.line_no);

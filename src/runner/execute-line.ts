@@ -2,7 +2,7 @@ import { EngineError, type Endpoint, type Engine } from '../engines/engine.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { LineOutcome } from '../results/render.js';
 import type { Clock } from '../clock.js';
-import type { ChunkLine } from './chunk-reader.js';
+import type { ChunkLine } from '../ingest/chunk-reader.js';
 import { nextDelay, sleep, type RetryPolicy } from './retry.js';
 import type { Slots } from './slots.js';
 

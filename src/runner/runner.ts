@@ -1,7 +1,5 @@
-import { admitQueuedJobs, spendLimitReached } from './admission.js';
-import { closeOutJob, completeFinishedJobs, jobsToClose } from './lifecycle.js';
 import { Worker, type WorkerDeps, type WorkerOptions } from './worker.js';
-import { sweepStorage } from '../store/storage-sweep.js';
+import { JobStatus } from '../queue/states.js';
 
 const SWEEP_EVERY_MS = 60_000;
 
@@ -42,10 +40,7 @@ export class Runner {
   }
 
   async start(): Promise<void> {
-    if (this.deps.kind === 'sqlite') {
-      // An SQLite store has one process: leases left by an earlier run are from a process that is gone.
-      await this.deps.db.updateTable('job_chunks').set({ lease_expires_at: 0 }).where('state', '=', 'leased').execute();
-    }
+    await this.deps.queue.recoverLeases();
     this.worker.start();
     this.schedule(0);
   }
@@ -85,32 +80,32 @@ export class Runner {
     const ids = this.worker.activeJobs();
     if (ids.length === 0) return;
     const now = this.deps.clock.now();
-    const rows = await this.deps.db.selectFrom('batch_jobs').select(['id', 'status', 'deadline_at']).where('id', 'in', ids).execute();
+    const rows = await this.deps.queue.jobStates(ids);
     for (const r of rows) {
-      if (r.status !== 'RUNNING' || Number(r.deadline_at) <= now) this.worker.abortJob(r.id, `job is ${r.status}`);
+      if (r.status !== JobStatus.RUNNING || Number(r.deadline_at) <= now) this.worker.abortJob(r.id, `job is ${r.status}`);
     }
   }
 
   async tick(): Promise<void> {
-    const { db, blobs, clock } = this.deps;
+    const { queue, clock } = this.deps;
     try {
-      const closing = await jobsToClose(db, clock.now());
+      const closing = await queue.jobsToClose(clock.now());
       for (const job of closing) {
-        await closeOutJob(db, this.deps.kind, blobs, job, this.worker.id, clock.now(), this.opts.leaseMs);
+        await queue.close(job, this.worker.id, clock.now());
       }
       await this.abortStoppedWork();
-      const admitted = await admitQueuedJobs(db, this.opts.maxPendingRequests, clock.now(), (ws) => spendLimitReached(db, this.deps.registry, ws));
+      const admitted = await queue.admit(this.opts.maxPendingRequests, clock.now(), (ws) => queue.spendLimitReached(this.deps.registry, ws));
       if (admitted.length) {
         this.worker.wake();
         this.opts.onAdmitted?.();
       }
-      const finished = await completeFinishedJobs(db, clock.now());
+      const finished = await queue.complete(clock.now());
       // Storage of deleted files and jobs: after a job is deleted, when a job ends (it may have
       // held a deleted input), and at least every SWEEP_EVERY_MS.
       if (this.sweepDue || finished.length || closing.length || clock.now() - this.lastSweep >= SWEEP_EVERY_MS) {
         this.sweepDue = false;
         this.lastSweep = clock.now();
-        await sweepStorage(db, this.deps.kind, blobs, clock.now());
+        await queue.sweep(clock.now());
       }
       const busy = closing.length || admitted.length || finished.length || this.worker.activeJobs().length;
       this.idleTicks = busy ? 0 : this.idleTicks + 1;

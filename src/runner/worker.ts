@@ -1,16 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
-import type { StoreKind } from '../store/database.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Clock } from '../clock.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { Endpoint } from '../engines/engine.js';
-import { claimChunk, type ClaimedChunk } from './ledger/claim-chunk.js';
-import { extendLease, finishChunk, releaseChunk, type Lease } from './ledger/extend-lease.js';
-import { recordOutcomes, recordedLines } from './ledger/record-outcomes.js';
-import { readChunk } from './chunk-reader.js';
+import type { ClaimedChunk, Lease, Queue } from '../queue/index.js';
+import { JobStatus } from '../queue/states.js';
+import { readChunk } from '../ingest/chunk-reader.js';
 import { executeLine, type LineJob } from './execute-line.js';
 import { OutcomeBuffer } from './outcome-buffer.js';
 import { Slots } from './slots.js';
@@ -18,7 +14,6 @@ import { failedWithoutResponse } from '../results/render.js';
 import type { RetryPolicy } from './retry.js';
 
 export interface WorkerOptions {
-  leaseMs: number;
   pollMs: number;
   /** Chunks one worker holds at once. */
   maxChunks: number;
@@ -27,8 +22,7 @@ export interface WorkerOptions {
 }
 
 export interface WorkerDeps {
-  db: Kysely<Database>;
-  kind: StoreKind;
+  queue: Queue;
   blobs: BlobStore;
   clock: Clock;
   registry: ModelRegistry;
@@ -105,7 +99,7 @@ export class Worker {
       let claimed: ClaimedChunk | null = null;
       if (this.active.size < this.opts.maxChunks && sending.length < 2) {
         try {
-          claimed = await claimChunk(this.deps.db, this.deps.kind, this.id, this.deps.clock.now(), this.opts.leaseMs, sending);
+          claimed = await this.deps.queue.claim(this.id, this.deps.clock.now(), sending);
         } catch (err) {
           console.error(`batchd ${this.id}: claiming work failed: ${(err as Error).message}`);
         }
@@ -157,24 +151,20 @@ export class Worker {
   }
 
   private async runChunk(chunk: ClaimedChunk, entry: ActiveChunk) {
-    const { db, clock } = this.deps;
+    const { queue, clock } = this.deps;
     const lease: Lease = { job_id: chunk.job_id, chunk_no: chunk.chunk_no, token: chunk.token };
     const signal = entry.abort.signal;
-    const job = await db
-      .selectFrom('batch_jobs')
-      .select(['endpoint', 'model', 'deadline_at'])
-      .where('id', '=', chunk.job_id)
-      .executeTakeFirstOrThrow();
+    const job = await queue.jobToRun(chunk.job_id);
     const model = this.deps.registry.get(job.model);
-    const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.opts.leaseMs / 3));
+    const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.deps.queue.leaseMs / 3));
     const buffer = new OutcomeBuffer(
-      (outcomes) => recordOutcomes(db, this.deps.kind, lease, outcomes, clock.now(), this.opts.leaseMs),
+      (outcomes) => queue.record(lease, outcomes, clock.now()),
       (reason) => entry.abort.abort(reason),
       // A batch never holds much more than the calls in flight: it bounds what a crash can lose.
       Math.max(64, model?.max_in_flight ?? 64),
     );
     try {
-      const done = await recordedLines(db, chunk.job_id, Number(chunk.first_line), chunk.line_count);
+      const done = await queue.recordedLines(chunk.job_id, Number(chunk.first_line), chunk.line_count);
       const lineJob: LineJob | null = model ? { endpoint: job.endpoint as Endpoint, model, deadline: Number(job.deadline_at) } : null;
       const engine = model ? await this.deps.engines.get(model).catch((err: Error) => err) : new Error(`model '${job.model}' is no longer configured`);
       const window = new Slots(model?.max_in_flight ?? 1);
@@ -210,14 +200,14 @@ export class Worker {
       await Promise.all(inflight);
       await buffer.flush();
       if (signal.aborted) {
-        await releaseChunk(db, lease);
+        await queue.release(lease);
         return;
       }
-      await finishChunk(db, lease);
+      await queue.finish(lease);
     } catch (err) {
       // A store write failed (say, the database went away): hand the chunk back now rather than at
       // lease expiry. Its unrecorded lines are redone by whoever claims it next.
-      await releaseChunk(db, lease).catch(() => undefined);
+      await queue.release(lease).catch(() => undefined);
       throw err;
     } finally {
       clearInterval(heartbeat);
@@ -228,9 +218,9 @@ export class Worker {
   private async heartbeat(lease: Lease, abort: AbortController) {
     try {
       const now = this.deps.clock.now();
-      const job = await this.deps.db.selectFrom('batch_jobs').select(['status', 'deadline_at']).where('id', '=', lease.job_id).executeTakeFirst();
-      if (!job || job.status !== 'RUNNING' || Number(job.deadline_at) <= now) return abort.abort(new Error(`job is ${job?.status ?? 'gone'}`));
-      if (!(await extendLease(this.deps.db, lease, now + this.opts.leaseMs))) abort.abort(new Error('lease lost'));
+      const [job] = await this.deps.queue.jobStates([lease.job_id]);
+      if (!job || job.status !== JobStatus.RUNNING || Number(job.deadline_at) <= now) return abort.abort(new Error(`job is ${job?.status ?? 'gone'}`));
+      if (!(await this.deps.queue.extend(lease, now))) abort.abort(new Error('lease lost'));
     } catch (err) {
       console.error(`batchd ${this.id}: heartbeat failed: ${(err as Error).message}`);
     }

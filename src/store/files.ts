@@ -50,6 +50,16 @@ export async function getFile(db: Q, workspace: string, id: string, now: number)
   return visibleFiles(db, workspace, now).selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** How many line chunks a batch file has: a job over several files numbers its chunks after the previous file's. */
+export async function countFileChunks(db: Q, fileId: string): Promise<number> {
+  const row = await db
+    .selectFrom('file_chunks')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('file_id', '=', fileId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function listFiles(db: Q, workspace: string, f: FileFilters, now: number) {
   let q = visibleFiles(db, workspace, now);
   if (f.sampleTypes?.length) q = q.where('sample_type', 'in', f.sampleTypes);

@@ -3,6 +3,8 @@
  * (bigint on Postgres, parsed back to number); JSON is stored as text so one query
  * works on both dialects.
  */
+import type { ChunkState, JobStatus } from '../queue/states.js';
+
 export interface ApiKeyTable {
   id: string;
   workspace: string;
@@ -56,7 +58,8 @@ export interface BatchJobTable {
   agent_id: string | null;
   metadata: string | null;
   timeout_hours: number;
-  status: string;
+  /** One of JOB_STATUSES (a CHECK since migration 009); moved only along TRANSITIONS. */
+  status: JobStatus;
   input_files: string;
   inline: number;
   output_file: string | null;
@@ -93,8 +96,7 @@ export interface JobChunkTable {
   /** 0-based index of the chunk's first request within the job. */
   first_line: number;
   line_count: number;
-  /** pending | leased | done */
-  state: string;
+  state: ChunkState;
   lease_owner: string | null;
   lease_token: number;
   lease_expires_at: number | null;

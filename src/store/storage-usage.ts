@@ -1,10 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
+import { UNFINISHED_STATUSES } from '../queue/states.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
-
-/** Statuses of jobs whose results still grow (their bytes are summed live from their chunks). */
-const UNFINISHED = ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'];
 
 /** A workspace's quota; 0 = no limit. */
 export interface StorageQuota {
@@ -39,7 +37,7 @@ async function liveResultBytes(db: Q, workspace: string): Promise<number> {
     .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
     .select(sql<number>`coalesce(sum(c.ok_bytes + c.err_bytes), 0)`.as('n'))
     .where('j.workspace', '=', workspace)
-    .where('j.status', 'in', UNFINISHED)
+    .where('j.status', 'in', UNFINISHED_STATUSES)
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }

@@ -1,9 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { JOB_STATUSES } from './jobs.js';
-
-/** Statuses whose requests may still run. */
-const UNFINISHED = ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'];
+import { ChunkState, JOB_STATUSES, UNFINISHED_STATUSES } from '../queue/states.js';
 
 export interface StoreMetrics {
   jobs: Record<string, number>;
@@ -29,15 +26,15 @@ export async function readStoreMetrics(db: Kysely<Database>, now: number): Promi
     .groupBy('status')
     .execute();
   for (const r of byStatus) jobs[r.status] = Number(r.n);
-  const open = db.selectFrom('job_chunks as c').innerJoin('batch_jobs as j', 'j.id', 'c.job_id').where('j.status', 'in', UNFINISHED);
+  const open = db.selectFrom('job_chunks as c').innerJoin('batch_jobs as j', 'j.id', 'c.job_id').where('j.status', 'in', UNFINISHED_STATUSES);
   const waiting = await open.select(sql<number>`coalesce(sum(c.line_count - c.succeeded - c.failed), 0)`.as('n')).executeTakeFirstOrThrow();
-  const states = await open.select(['c.state', (eb) => eb.fn.countAll<number>().as('n')]).where('c.state', '!=', 'done').groupBy('c.state').execute();
+  const states = await open.select(['c.state', (eb) => eb.fn.countAll<number>().as('n')]).where('c.state', '!=', ChunkState.DONE).groupBy('c.state').execute();
   const chunks = { pending: 0, leased: 0 };
-  for (const r of states) if (r.state === 'pending' || r.state === 'leased') chunks[r.state] = Number(r.n);
+  for (const r of states) if (r.state === ChunkState.PENDING || r.state === ChunkState.LEASED) chunks[r.state] = Number(r.n);
   const workers = await db
     .selectFrom('job_chunks')
     .select(sql<number>`count(distinct lease_owner)`.as('n'))
-    .where('state', '=', 'leased')
+    .where('state', '=', ChunkState.LEASED)
     .where('lease_expires_at', '>=', now)
     .executeTakeFirstOrThrow();
   return { jobs, requestsWaiting: Number(waiting.n), chunks, workersActive: Number(workers.n) };

@@ -4,6 +4,7 @@ import { Mistral } from '@mistralai/mistralai';
 import { Mistral as Mistral1 } from 'mistral1';
 import { ManualClock } from '../../src/clock.js';
 import { chatLines, jsonlBytes, sdkError, KEYS, startTestServer, type TestServer } from '../helpers/server.js';
+import type { JobStatus } from '../../src/queue/states.js';
 
 const ids = (r: { data?: { id: string }[] }) => (r.data ?? []).map((j) => j.id);
 
@@ -19,7 +20,7 @@ describe('Batch API through the official SDK', () => {
   const upload = async (n: number, prefix: string) =>
     (await client.files.upload({ file: { fileName: `${prefix}.jsonl`, content: jsonlBytes(chatLines(n, prefix)) }, purpose: 'batch' })).id;
   const stored = (id: string) => server.ctx.db.kysely.selectFrom('batch_jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const setStatus = (id: string, status: string) => server.ctx.db.kysely.updateTable('batch_jobs').set({ status }).where('id', '=', id).execute();
+  const setStatus = (id: string, status: JobStatus) => server.ctx.db.kysely.updateTable('batch_jobs').set({ status }).where('id', '=', id).execute();
   before(async () => {
     clock = new ManualClock();
     server = await startTestServer({ clock, worker: false, env: { BATCHD_API_KEYS: `a:${KEYS.a},b:${KEYS.b},a:key-a-colleague` } });
@@ -141,7 +142,7 @@ describe('Batch API through the official SDK', () => {
     await client.batch.jobs.cancel({ jobId: job.id });
     await assert.rejects(client.batch.jobs.delete({ jobId: job.id }), sdkError(409), 'CANCELLATION_REQUESTED is not finished either');
     assert.equal((await client.batch.jobs.get({ jobId: job.id })).status, 'CANCELLATION_REQUESTED', 'the refused delete changed nothing');
-    for (const status of ['CANCELLED', 'SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED']) {
+    for (const status of ['CANCELLED', 'SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED'] as const) {
       const j = status === 'CANCELLED' ? job : await client.batch.jobs.create({ inputFiles: [f], endpoint: '/v1/chat/completions', model: 'mistral-small-latest' });
       await setStatus(j.id, status);
       const del = await client.batch.jobs.delete({ jobId: j.id });

@@ -33,7 +33,7 @@ for (const name of STORES) {
     let db: Db;
     const kinds: [string, () => BlobStore][] = [
       ['local directory', () => new LocalBlobStore(path.join(store.dir, 'blobs'))],
-      ['database', () => new DatabaseBlobStore(db.kysely)],
+      ['database', () => new DatabaseBlobStore(db)],
     ];
     before(async () => {
       if (opts.skip) return;

@@ -3,7 +3,7 @@ import type { Db } from '../../src/store/database.js';
 import type { BlobStore } from '../../src/blobs/blob-store.js';
 import { stageRequests } from '../../src/ingest/stage-upload.js';
 import { insertFile } from '../../src/store/files.js';
-import { insertJob, type JobRow } from '../../src/store/jobs.js';
+import { createQueue, type JobRow } from '../../src/queue/index.js';
 
 /** Stores a batch input of `n` chat requests (custom_id `<prefix><i>`) and returns its file id. */
 export async function seedInputFile(db: Db, blobs: BlobStore, workspace: string, n: number, opts: { chunkLines?: number; prefix?: string; now?: number } = {}) {
@@ -23,16 +23,13 @@ export async function seedInputFile(db: Db, blobs: BlobStore, workspace: string,
 export async function seedJob(db: Db, blobs: BlobStore, workspace: string, n: number, opts: { chunkLines?: number; now?: number; timeoutHours?: number; model?: string } = {}): Promise<JobRow> {
   const now = opts.now ?? Date.now();
   const file = await seedInputFile(db, blobs, workspace, n, { ...opts, prefix: `${workspace}-` });
-  const row: JobRow = {
-    id: randomUUID(), workspace, created_by: null, endpoint: '/v1/chat/completions', model: opts.model ?? 'mistral-small-latest',
-    agent_id: null, metadata: null, timeout_hours: opts.timeoutHours ?? 24, status: 'QUEUED', input_files: JSON.stringify([file.id]),
-    inline: 0, output_file: null, error_file: null, created_at: now, started_at: null, completed_at: null,
-    deadline_at: now + (opts.timeoutHours ?? 24) * 3600_000, cancel_requested_at: null, total_requests: n, completed_requests: 0,
-    succeeded_requests: 0, failed_requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, deleted_at: null,
-    idempotency_key: null,
+  const queue = createQueue(db, { blobs, leaseMs: 10_000 });
+  const spec = {
+    workspace, createdBy: null, endpoint: '/v1/chat/completions', model: opts.model ?? 'mistral-small-latest', agentId: null, metadata: null,
+    timeoutHours: opts.timeoutHours ?? 24, inputFiles: [file.id], inputs: [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }],
+    total: n, idempotencyKey: null,
   };
-  await insertJob(db.kysely, db.kind, row, [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], null);
-  return row;
+  return (await queue.create(spec, now)).job;
 }
 
 export const okOutcome = (lineNo: number) => ({

@@ -6,6 +6,10 @@ import pg from 'pg';
 import { after, before } from 'node:test';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { LocalBlobStore } from '../../src/blobs/local-blob-store.js';
+import { createQueue, type Queue } from '../../src/queue/index.js';
+
+/** The lease of a suite's queue. */
+export const SUITE_LEASE_MS = 10_000;
 
 export const PG_BASE = process.env.BATCHD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -101,6 +105,8 @@ export interface StoreSuite {
   db: Db;
   /** A blob directory of the suite's own. */
   blobs: LocalBlobStore;
+  /** The job queue over `db` and `blobs`, with leases of SUITE_LEASE_MS. */
+  queue: Queue;
 }
 
 /** Call inside a describe: a fresh, migrated store for the suite, opened before its tests and removed after. */
@@ -111,6 +117,7 @@ export async function storeSuite(name: StoreName): Promise<StoreSuite> {
     suite.store = await makeStore(name);
     suite.db = await suite.store.open();
     suite.blobs = new LocalBlobStore(path.join(suite.store.dir, 'blobs'));
+    suite.queue = createQueue(suite.db, { blobs: suite.blobs, leaseMs: SUITE_LEASE_MS });
   });
   after(async () => {
     if (suite.opts.skip) return;

@@ -9,7 +9,6 @@ import { createPgSchema, STORES, storeSuite, storeTestOptions } from '../helpers
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { insertFile, markFileDeleted, type FileRow } from '../../src/store/files.js';
 import { StorageQuotaExceeded, readUsage } from '../../src/store/storage-usage.js';
-import { releaseFile } from '../../src/store/storage-sweep.js';
 
 const QUOTA = 1_000_000;
 
@@ -344,7 +343,7 @@ for (const name of STORES) {
       const f = row('ws-refund', 500);
       await insertFile(s.db.kysely, f, []);
       await markFileDeleted(s.db.kysely, 'ws-refund', f.id, Date.now());
-      const released = await Promise.all(Array.from({ length: 5 }, () => releaseFile(s.db.kysely, s.db.kind, s.blobs, f.id, Date.now())));
+      const released = await Promise.all(Array.from({ length: 5 }, () => s.queue.releaseFile(f.id, Date.now())));
       assert.equal(released.filter(Boolean).length, 1);
       assert.deepEqual(await readUsage(s.db.kysely, 'ws-refund'), { bytes: 0, files: 0, liveBytes: 0 });
     });

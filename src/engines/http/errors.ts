@@ -1,4 +1,5 @@
-import { EngineError } from '../engine.js';
+import { engineError, type EngineError } from '../engine.js';
+import { errorBody } from '../../errors.js';
 
 /** Retry-After as delta-seconds or an HTTP date, in milliseconds (null if absent or unreadable). */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | null {
@@ -21,12 +22,12 @@ export function abortError(signal: AbortSignal): Error {
   return err;
 }
 
-export const timeoutError = (ms: number) =>
-  new EngineError(`upstream did not answer within ${ms} ms`, true, 504, null, null, 'upstream_timeout');
+// No answer to keep: the line records the gateway status with a null body.
+export const timeoutError = (ms: number) => engineError('upstream_timeout', `upstream did not answer within ${ms} ms`, { status: 504, body: null });
 
 /** A 200 we cannot read (cut-off or non-JSON body, wrong shape): likely a proxy or server hiccup, so retryable. */
 export const malformedResponse = (detail: string) =>
-  new EngineError(`upstream returned a malformed response: ${detail.slice(0, 200)}`, true, 502, null, null, 'upstream_malformed_response');
+  engineError('upstream_malformed_response', `upstream returned a malformed response: ${detail.slice(0, 200)}`, { status: 502, body: null });
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
@@ -34,9 +35,9 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 export function networkError(err: unknown): EngineError {
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
   const code = e.code ?? e.cause?.code ?? '';
-  if (TIMEOUT_CODES.has(code)) return new EngineError(`upstream did not answer in time (${code})`, true, 504, null, null, 'upstream_timeout');
+  if (TIMEOUT_CODES.has(code)) return engineError('upstream_timeout', `upstream did not answer in time (${code})`, { status: 504, body: null });
   const what = [code, e.message].filter(Boolean).join(': ') || String(err);
-  return new EngineError(`upstream connection failed (${what})`, true, 502, null, null, 'upstream_unreachable');
+  return engineError('upstream_unreachable', `upstream connection failed (${what})`, { status: 502, body: null });
 }
 
 /**
@@ -51,16 +52,11 @@ export function statusError(status: number, text: string, retryAfter: string | s
   } catch {
     body = undefined;
   }
-  if (!body || typeof body !== 'object') body = { object: 'error', message: text.slice(0, 2000) || `upstream answered ${status}`, type: 'upstream_error', param: null, code: null };
   const retryable = status === 429 || status === 408 || status >= 500;
-  return new EngineError(
-    `upstream ${status}: ${upstreamMessage(body) ?? 'no message'}`,
-    retryable,
-    status,
-    body,
-    retryable ? parseRetryAfter(retryAfter) : null,
-    retryable ? (status === 429 ? 'upstream_rate_limited' : 'upstream_unavailable') : 'upstream_rejected',
-  );
+  const code = retryable ? (status === 429 ? 'upstream_rate_limited' : 'upstream_unavailable') : 'upstream_rejected';
+  // An answer that is not JSON is kept as the message of an upstream_error body (Mistral's shape, code null).
+  if (!body || typeof body !== 'object') body = errorBody(code, text.slice(0, 2000) || `upstream answered ${status}`);
+  return engineError(code, `upstream ${status}: ${upstreamMessage(body) ?? 'no message'}`, { status, body, retryAfterMs: retryable ? parseRetryAfter(retryAfter) : null });
 }
 
 /** The human message in the error shapes OpenAI-compatible servers, FastAPI and Mistral use. */

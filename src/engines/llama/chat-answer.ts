@@ -3,7 +3,7 @@ import { completionId, type StreamPiece, type Usage } from '../engine.js';
 import { generate, type Grammars } from './generate.js';
 import { anyJsonObject, compileGrammar, maxBytes, parseSchema, SchemaError, type JsonNode } from './json-grammar.js';
 import type { ChatPrompt, PromptFormatter } from './prompts.js';
-import { badRequest, contextTooLong, type Sampling } from './sampling.js';
+import { refusedRequest, contextTooLong, type Sampling } from './sampling.js';
 import { parseToolCalls, toolCallNode, type ToolCall, type ToolMode } from './tools.js';
 
 /** One choice of a chat answer. */
@@ -64,7 +64,7 @@ export function planChat(prompt: ChatPrompt, tools: ToolMode, formatter: PromptF
     reserve = least;
     if (least > budget) {
       const what = tools.kind === 'call' ? 'tool_choice' : 'response_format';
-      throw badRequest(what, `the smallest ${tools.kind === 'call' ? 'tool call' : 'answer of this format'} can need up to ${least} tokens, but only ${budget} are available (max_tokens, or the context after a ${prompt.tokens.length}-token prompt)`);
+      throw refusedRequest(what, `the smallest ${tools.kind === 'call' ? 'tool call' : 'answer of this format'} can need up to ${least} tokens, but only ${budget} are available (max_tokens, or the context after a ${prompt.tokens.length}-token prompt)`);
     }
   }
   return { prompt, sampling, tools, format, thinking, budget, reserve };
@@ -76,7 +76,7 @@ function formatNode(sampling: Sampling): JsonNode | null {
   try {
     return parseSchema(sampling.json.schema, 'response_format.json_schema.schema');
   } catch (err) {
-    if (err instanceof SchemaError) throw badRequest(err.path, `response_format cannot be satisfied: ${err.message}`);
+    if (err instanceof SchemaError) throw refusedRequest(err.path, `response_format cannot be satisfied: ${err.message}`);
     throw err;
   }
 }
@@ -84,7 +84,7 @@ function formatNode(sampling: Sampling): JsonNode | null {
 function reasoningEffort(body: Record<string, unknown>, model: ModelTraits): Effort | null {
   const effort = body.reasoning_effort;
   if (effort !== undefined && effort !== null && effort !== 'none' && !(typeof effort === 'string' && effort in THINKING_BUDGET)) {
-    throw badRequest('reasoning_effort', "must be one of 'none', 'minimal', 'low', 'medium', 'high', 'xhigh'");
+    throw refusedRequest('reasoning_effort', "must be one of 'none', 'minimal', 'low', 'medium', 'high', 'xhigh'");
   }
   if (!model.reasons) return null;
   if (typeof effort === 'string' && effort in THINKING_BUDGET) return effort as Effort;
@@ -185,7 +185,7 @@ async function generateJson(a: AnswerInput, base: Omit<Parameters<typeof generat
   try {
     compiled = compileGrammar(node, budget, param);
   } catch (err) {
-    if (err instanceof SchemaError) throw badRequest(param, err.message);
+    if (err instanceof SchemaError) throw refusedRequest(param, err.message);
     throw err;
   }
   const grammar = await a.grammars.get(compiled.gbnf);

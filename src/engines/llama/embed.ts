@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LlamaEmbeddingContext, Token } from 'node-llama-cpp';
 import { invalidRequest, type EngineResult } from '../engine.js';
-import { badRequest, contextTooLong } from './sampling.js';
+import { refusedRequest, contextTooLong } from './sampling.js';
 import { SlotPool, type Priority } from './sequence-pool.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -27,7 +27,7 @@ export class Embedder {
     }
     const dim = body.output_dimension;
     if (dim !== undefined && dim !== null && (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1)) throw invalidRequest('output_dimension', 'must be a positive integer');
-    if (body.output_dtype !== undefined && body.output_dtype !== null && body.output_dtype !== 'float') throw badRequest('output_dtype', "only 'float' is supported by the embedded engine");
+    if (body.output_dtype !== undefined && body.output_dtype !== null && body.output_dtype !== 'float') throw refusedRequest('output_dtype', "only 'float' is supported by the embedded engine");
     if (body.encoding_format !== undefined && body.encoding_format !== null && body.encoding_format !== 'float' && body.encoding_format !== 'base64') {
       throw invalidRequest('encoding_format', "must be 'float' or 'base64'");
     }

@@ -1,6 +1,6 @@
 import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
 import { invalidRequest } from '../engine.js';
-import { badRequest } from './sampling.js';
+import { refusedRequest } from './sampling.js';
 
 interface Message {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -45,7 +45,7 @@ function contentOf(content: unknown, at: string, role: Message['role'], modelNam
     else if (c?.type === 'thinking' && role === 'assistant' && Array.isArray(c.thinking)) thinking += contentOf(c.thinking, `${at}.${i}.thinking`, 'user', modelName).text;
     else if (typeof c?.type === 'string' && CHUNK_CAPABILITY[c.type]) {
       const needs = CHUNK_CAPABILITY[c.type]!;
-      throw badRequest(`${at}.${i}`, `${c.type} content needs the '${needs}' capability, which ${modelName ? `model '${modelName}'` : 'this model'} does not have on this server (the embedded llama.cpp engine reads text only); send text, or serve the model from an upstream engine with ${needs}`);
+      throw refusedRequest(`${at}.${i}`, `${c.type} content needs the '${needs}' capability, which ${modelName ? `model '${modelName}'` : 'this model'} does not have on this server (the embedded llama.cpp engine reads text only); send text, or serve the model from an upstream engine with ${needs}`);
     } else throw invalidRequest(`${at}.${i}`, `unsupported content chunk type '${String(c?.type)}'`);
   });
   return { text, thinking };
@@ -75,16 +75,16 @@ export function parseMessages(messages: unknown, modelName?: string): Message[] 
     if (raw.role === 'assistant') {
       msg.toolCalls = toolCallsOf(raw.tool_calls, `${at}.tool_calls`);
       if (thinking) msg.thinking = thinking;
-      if ((raw.content === undefined || raw.content === null) && !msg.toolCalls?.length) throw badRequest(at, 'Assistant message must have either content or tool_calls, but not none.');
+      if ((raw.content === undefined || raw.content === null) && !msg.toolCalls?.length) throw refusedRequest(at, 'Assistant message must have either content or tool_calls, but not none.');
     }
     if (raw.role === 'tool' && typeof raw.tool_call_id === 'string') msg.toolCallId = raw.tool_call_id;
     return msg;
   });
   const last = out[out.length - 1]!;
   if (last.role === 'system' || (last.role === 'assistant' && !last.prefix)) {
-    throw badRequest('messages', `Expected last role user or tool (or assistant with prefix true) but got ${last.role}`);
+    throw refusedRequest('messages', `Expected last role user or tool (or assistant with prefix true) but got ${last.role}`);
   }
-  if (out.some((m, i) => m.prefix && i !== out.length - 1)) throw badRequest('messages', 'only the last message can be an assistant prefix');
+  if (out.some((m, i) => m.prefix && i !== out.length - 1)) throw refusedRequest('messages', 'only the last message can be an assistant prefix');
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { EngineError, invalidRequest } from '../engine.js';
+import { engineError, invalidRequest, type EngineError } from '../engine.js';
 
 /** What one completion asks of the sampler, checked and defaulted from Mistral's fields. */
 export interface Sampling {
@@ -75,11 +75,11 @@ export function samplingOf(body: Record<string, unknown>): Sampling {
 }
 
 /** A request that is well-formed but cannot run on this model (Mistral answers these with a 400). */
-export function badRequest(param: string, message: string): EngineError {
-  return new EngineError(message, false, 400, { object: 'error', message, type: 'invalid_request_error', param, code: null }, null, 'invalid_request');
+export function refusedRequest(param: string, message: string): EngineError {
+  return engineError('invalid_request', message, { status: 400, param });
 }
 
 /** A prompt or input longer than the model's context: a 400 whose code says so (OpenAI's code for it), online and in a batch line's error record. */
 export function contextTooLong(param: string, message: string): EngineError {
-  return new EngineError(message, false, 400, { object: 'error', message, type: 'invalid_request_error', param, code: 'context_length_exceeded' }, null, 'context_length_exceeded');
+  return engineError('context_length_exceeded', message, { param });
 }

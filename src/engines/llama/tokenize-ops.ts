@@ -1,6 +1,7 @@
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import type { ClassifierLabel } from '../classification.js';
 import { EngineError } from '../engine.js';
+import type { EngineErrorCode } from '../../errors.js';
 import type { GuardPrompt, Guard } from './guard.js';
 import type { ChatOptions, ChatPrompt, PromptFormatter } from './prompts.js';
 
@@ -87,7 +88,7 @@ export function decodeResult<K extends TokenizeOp['kind']>(kind: K, wire: Wire):
 }
 
 /** An error thrown by an op in the tokenizer thread, as data: EngineErrors (the request's 4xx) keep their status and body. */
-export type WireError = { engine: true; message: string; retryable: boolean; statusCode: number; body: unknown; code: string } | { engine: false; message: string };
+export type WireError = { engine: true; message: string; retryable: boolean; statusCode: number; body: unknown; code: EngineErrorCode } | { engine: false; message: string };
 
 export function encodeError(err: unknown): WireError {
   if (err instanceof EngineError) return { engine: true, message: err.message, retryable: err.retryable, statusCode: err.statusCode, body: err.body, code: err.code };
@@ -95,5 +96,5 @@ export function encodeError(err: unknown): WireError {
 }
 
 export function decodeError(e: WireError): Error {
-  return e.engine ? new EngineError(e.message, e.retryable, e.statusCode, e.body, null, e.code) : new Error(`tokenizer thread: ${e.message}`);
+  return e.engine ? new EngineError({ code: e.code, message: e.message, retryable: e.retryable, statusCode: e.statusCode, body: e.body }) : new Error(`tokenizer thread: ${e.message}`);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { invalidRequest } from '../engine.js';
 import { parseSchema, SchemaError, type JsonNode } from './json-grammar.js';
-import { badRequest } from './sampling.js';
+import { refusedRequest } from './sampling.js';
 
 /** A function the client offers, with its parameters read as a grammar node. */
 export interface Tool {
@@ -31,7 +31,7 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
   const raw = body.tools;
   if (raw === undefined || raw === null) {
     const choice = body.tool_choice;
-    if (choice === 'any' || choice === 'required' || (choice && typeof choice === 'object')) throw badRequest('tool_choice', `tool_choice '${typeof choice === 'string' ? choice : 'function'}' needs tools, and none were given`);
+    if (choice === 'any' || choice === 'required' || (choice && typeof choice === 'object')) throw refusedRequest('tool_choice', `tool_choice '${typeof choice === 'string' ? choice : 'function'}' needs tools, and none were given`);
     return { kind: 'none' };
   }
   if (!Array.isArray(raw)) throw invalidRequest('tools', 'must be an array of {type: "function", function: {name, description, parameters}}');
@@ -47,22 +47,22 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
     try {
       parameters = parseSchema(params, `${at}.function.parameters`);
     } catch (err) {
-      if (err instanceof SchemaError) throw badRequest(err.path, `tool '${fn.name}' has parameters this server cannot generate: ${err.message}`);
+      if (err instanceof SchemaError) throw refusedRequest(err.path, `tool '${fn.name}' has parameters this server cannot generate: ${err.message}`);
       throw err;
     }
-    if (parameters.kind !== 'object' && parameters.kind !== 'map') throw badRequest(`${at}.function.parameters`, `tool '${fn.name}': parameters must be a JSON Schema of type object`);
+    if (parameters.kind !== 'object' && parameters.kind !== 'map') throw refusedRequest(`${at}.function.parameters`, `tool '${fn.name}': parameters must be a JSON Schema of type object`);
     const spec = { type: 'function' as const, function: { name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), parameters: params } };
     return { name: fn.name, spec, parameters };
   });
   const seen = new Set<string>();
   for (const t of tools) {
-    if (seen.has(t.name)) throw badRequest('tools', `two tools are named '${t.name}'`);
+    if (seen.has(t.name)) throw refusedRequest('tools', `two tools are named '${t.name}'`);
     seen.add(t.name);
   }
   const parallel = body.parallel_tool_calls !== false;
   const choice = body.tool_choice ?? 'auto';
   if (choice === 'none' || tools.length === 0) {
-    if (tools.length === 0 && (choice === 'any' || choice === 'required')) throw badRequest('tool_choice', `tool_choice '${choice}' needs tools, and the list is empty`);
+    if (tools.length === 0 && (choice === 'any' || choice === 'required')) throw refusedRequest('tool_choice', `tool_choice '${choice}' needs tools, and the list is empty`);
     return { kind: 'none' };
   }
   if (choice === 'auto') return { kind: 'auto', tools, parallel };
@@ -70,7 +70,7 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
   const named = (choice as { function?: { name?: unknown } } | null)?.function?.name;
   if (typeof choice === 'object' && choice !== null && typeof named === 'string') {
     const tool = tools.find((t) => t.name === named);
-    if (!tool) throw badRequest('tool_choice', `tool_choice names the function '${named}', which is not in tools`);
+    if (!tool) throw refusedRequest('tool_choice', `tool_choice names the function '${named}', which is not in tools`);
     return { kind: 'call', tools, allowed: [tool], parallel: false };
   }
   throw invalidRequest('tool_choice', "must be 'auto', 'none', 'any', 'required' or {type: 'function', function: {name}}");

@@ -7,6 +7,7 @@ import * as m005 from './005-chunk-progress.js';
 import * as m006 from './006-released-blobs.js';
 import * as m007 from './007-chunk-claim-index.js';
 import * as m008 from './008-storage-quota.js';
+import * as m009 from './009-job-status-check.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '006-released-blobs': m006,
   '007-chunk-claim-index': m007,
   '008-storage-quota': m008,
+  '009-job-status-check': m009,
 };
 
 export const migrationProvider: MigrationProvider = {

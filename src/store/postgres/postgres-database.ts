@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from '../schema.js';
+import { withStoreErrors } from '../store-error.js';
 
 // bigint columns hold unix-millisecond times and counters, all far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -16,5 +17,6 @@ export function openPostgres(url: string, poolSize = 10): Kysely<Database> {
   const lost = (err: Error) => console.error(`batchd: PostgreSQL session lost: ${err.message}`);
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Serialization failures, deadlocks, a full disk and lost connections leave the driver as StoreError (store-error.ts).
+  return new Kysely<Database>({ dialect: withStoreErrors(new PostgresDialect({ pool })) });
 }

@@ -2,6 +2,7 @@ import { ensurePrivateFile } from '../../data-dir.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection } from 'kysely';
 import type { Database } from '../schema.js';
+import { withStoreErrors } from '../store-error.js';
 
 /** Opens the embedded store: one file, WAL, so readers never block the writer. */
 export function openSqlite(file: string): Kysely<Database> {
@@ -12,7 +13,8 @@ export function openSqlite(file: string): Kysely<Database> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
+  // SQLITE_BUSY/LOCKED/FULL leave the driver as StoreError (store-error.ts).
+  return new Kysely<Database>({ dialect: withStoreErrors(new ImmediateSqliteDialect({ database: withStatementCache(sqlite) })) });
 }
 
 /**

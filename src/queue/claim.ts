@@ -1,11 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, JobChunkTable } from '../../store/schema.js';
-import type { StoreKind } from '../../store/database.js';
-
-export type ClaimedChunk = Pick<JobChunkTable, 'job_id' | 'chunk_no' | 'blob_key' | 'byte_start' | 'byte_end' | 'first_line' | 'line_count'> & {
-  /** The fencing token: every later write for this chunk must present it. */
-  token: number;
-};
+import type { Database } from '../store/schema.js';
+import type { QueueDialect } from './dialect.js';
+import { ChunkState, JobStatus } from './states.js';
+import type { ClaimedChunk } from './types.js';
 
 /**
  * Picks the workspace with the fewest live leases (fair share across workspaces,
@@ -19,18 +16,18 @@ export type ClaimedChunk = Pick<JobChunkTable, 'job_id' | 'chunk_no' | 'blob_key
  * Nothing scans a big job's chunks (a 10M-line job has 20,000), so a claim costs about
  * the same at any size.
  */
-export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: string, now: number, leaseMs: number, excludeJobs: string[] = []): Promise<ClaimedChunk | null> {
+export async function claimChunk(db: Kysely<Database>, dialect: QueueDialect, owner: string, now: number, leaseMs: number, excludeJobs: string[] = []): Promise<ClaimedChunk | null> {
   const jobs = await db
     .selectFrom('batch_jobs as j')
     .select(['j.id', 'j.workspace'])
-    .where('j.status', '=', 'RUNNING')
+    .where('j.status', '=', JobStatus.RUNNING)
     .where('j.deadline_at', '>', now)
     .$if(excludeJobs.length > 0, (q) => q.where('j.id', 'not in', excludeJobs))
     // Only jobs with a chunk to take (two index probes each).
     .where(({ or, exists, selectFrom }) =>
       or([
-        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', 'pending')),
-        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', 'leased').where('c.lease_expires_at', '<', now)),
+        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', ChunkState.PENDING)),
+        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', ChunkState.LEASED).where('c.lease_expires_at', '<', now)),
       ]),
     )
     .orderBy('j.created_at')
@@ -41,7 +38,7 @@ export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: s
     .selectFrom('job_chunks as c')
     .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
     .select(['j.workspace', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('c.state', '=', 'leased')
+    .where('c.state', '=', ChunkState.LEASED)
     .where('c.lease_expires_at', '>=', now)
     .groupBy('j.workspace')
     .execute();
@@ -49,7 +46,7 @@ export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: s
   const workspaces = [...new Set(jobs.map((j) => j.workspace))].sort((a, b) => (active.get(a) ?? 0) - (active.get(b) ?? 0) || a.localeCompare(b));
   for (const workspace of workspaces) {
     for (const job of jobs.filter((j) => j.workspace === workspace)) {
-      const claimed = await claimInJob(db, kind, job.id, owner, now, leaseMs);
+      const claimed = await claimInJob(db, dialect, job.id, owner, now, leaseMs);
       if (claimed) return claimed;
     }
   }
@@ -57,25 +54,23 @@ export async function claimChunk(db: Kysely<Database>, kind: StoreKind, owner: s
 }
 
 /** The job's lowest-numbered claimable chunk, leased to `owner`; null if it has none free. */
-async function claimInJob(db: Kysely<Database>, kind: StoreKind, jobId: string, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
+async function claimInJob(db: Kysely<Database>, dialect: QueueDialect, jobId: string, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
   for (const expired of [false, true]) {
     const claimed = await db.transaction().execute(async (tx) => {
-      let pick = tx
+      const pick = tx
         .selectFrom('job_chunks')
         .select('chunk_no')
         .where('job_id', '=', jobId)
-        .where('state', '=', expired ? 'leased' : 'pending')
+        .where('state', '=', expired ? ChunkState.LEASED : ChunkState.PENDING)
         .$if(expired, (q) => q.where('lease_expires_at', '<', now))
         .orderBy('chunk_no')
         .limit(1);
-      // PostgreSQL: workers skip chunks another worker is claiming instead of queueing on their locks.
-      if (kind === 'postgres') pick = pick.forUpdate().skipLocked();
-      const next = await pick.executeTakeFirst();
+      const next = await dialect.skipLocked(pick).executeTakeFirst();
       if (!next) return undefined;
       return tx
         .updateTable('job_chunks')
         .set({
-          state: 'leased',
+          state: ChunkState.LEASED,
           lease_owner: owner,
           lease_token: sql`lease_token + 1`,
           lease_expires_at: now + leaseMs,
@@ -84,7 +79,7 @@ async function claimInJob(db: Kysely<Database>, kind: StoreKind, jobId: string, 
         .where('job_id', '=', jobId)
         .where('chunk_no', '=', next.chunk_no)
         // Still claimable: on SQLite nothing locked the row between the two statements' snapshots.
-        .where((eb) => eb.or([eb('state', '=', 'pending'), eb.and([eb('state', '=', 'leased'), eb('lease_expires_at', '<', now)])]))
+        .where((eb) => eb.or([eb('state', '=', ChunkState.PENDING), eb.and([eb('state', '=', ChunkState.LEASED), eb('lease_expires_at', '<', now)])]))
         .returning(['job_id', 'chunk_no', 'blob_key', 'byte_start', 'byte_end', 'first_line', 'line_count', 'lease_token'])
         .executeTakeFirst();
     });

@@ -1,10 +1,8 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from './schema.js';
-import { isTerminal, type JobRow } from './jobs.js';
-import type { FileRow } from './files.js';
-import { chargeResultFiles } from './storage-usage.js';
-
-type Q = Kysely<Database> | Transaction<Database>;
+import { sql } from 'kysely';
+import { isTerminal } from './states.js';
+import type { JobRow, Q } from './types.js';
+import type { FileRow } from '../store/files.js';
+import { chargeResultFiles } from '../store/storage-usage.js';
 
 export interface Progress {
   succeeded: number;

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
-import type { FileRow } from '../store/files.js';
-import type { ResultFiles } from './ledger/record-outcomes.js';
 import { batchCost, type ModelRegistry } from '../models/registry.js';
+import { attachResultFiles } from './result-files.js';
+import { ADMITTED_STATUSES, TRANSITIONS, UNFINISHED_STATUSES, JobStatus } from './states.js';
 
 /**
  * A workspace's spend so far (all its jobs' tokens at batch price) against its limit.
@@ -24,7 +23,7 @@ export async function spendLimitReached(db: Kysely<Database>, registry: ModelReg
         .innerJoin('batch_jobs as j', 'j.id', 'k.job_id')
         .select(['j.model', (eb) => eb.fn.sum<number>('k.prompt_tokens').as('p'), (eb) => eb.fn.sum<number>('k.completion_tokens').as('c')])
         .where('j.workspace', '=', workspace)
-        .where('j.status', 'in', ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'])
+        .where('j.status', 'in', UNFINISHED_STATUSES)
         .groupBy('j.model'),
     )
     .execute();
@@ -42,7 +41,7 @@ export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, 
   const queued = await db
     .selectFrom('batch_jobs')
     .select(['id', 'workspace', 'total_requests'])
-    .where('status', '=', 'QUEUED')
+    .where('status', '=', JobStatus.QUEUED)
     .where('deleted_at', 'is', null)
     .orderBy('created_at')
     .orderBy('id')
@@ -53,7 +52,7 @@ export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, 
     .selectFrom('job_chunks as c')
     .innerJoin('batch_jobs as j', 'j.id', 'c.job_id')
     .select(['j.workspace', sql<number>`sum(c.line_count - c.succeeded - c.failed)`.as('pending')])
-    .where('j.status', 'in', ['RUNNING', 'CANCELLATION_REQUESTED'])
+    .where('j.status', 'in', ADMITTED_STATUSES)
     // Only workspaces with something queued: other workspaces' running chunks are not needed.
     .where('j.workspace', 'in', [...new Set(queued.map((q) => q.workspace))])
     .groupBy('j.workspace')
@@ -76,48 +75,18 @@ export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, 
   return started;
 }
 
+/** QUEUED → RUNNING, with the job's result files, in one transaction; false if another process started it first. */
 async function startJob(db: Kysely<Database>, jobId: string, workspace: string, now: number): Promise<boolean> {
+  const t = TRANSITIONS.admit;
   return db.transaction().execute(async (tx) => {
     const res = await tx
       .updateTable('batch_jobs')
-      .set({ status: 'RUNNING', started_at: now })
+      .set({ status: t.to, started_at: now })
       .where('id', '=', jobId)
-      .where('status', '=', 'QUEUED')
+      .where('status', 'in', t.from)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) return false;
     await attachResultFiles(tx, jobId, workspace, now);
     return true;
   });
-}
-
-/** Creates a job's output and error file rows (once); their bytes are the job's result records. */
-export async function attachResultFiles(tx: Kysely<Database>, jobId: string, workspace: string, now: number): Promise<ResultFiles> {
-  const job = await tx.selectFrom('batch_jobs').select(['output_file', 'error_file']).where('id', '=', jobId).executeTakeFirstOrThrow();
-  if (job.output_file && job.error_file) return job;
-  const resultFile = (kind: 'output' | 'error'): FileRow => ({
-    id: randomUUID(),
-    workspace,
-    filename: `batch-${jobId}-${kind}.jsonl`,
-    bytes: 0,
-    purpose: 'batch',
-    sample_type: kind === 'output' ? 'batch_result' : 'batch_error',
-    source: 'mistral',
-    // null while the job runs: sizes are then summed live from its chunks.
-    num_lines: null,
-    mimetype: 'application/jsonl',
-    signature: null,
-    expires_at: null,
-    visibility: 'workspace',
-    created_at: now,
-    blob_key: '',
-    hidden: 0,
-    deleted_at: null,
-    job_id: jobId,
-    result_kind: kind,
-  });
-  const output = resultFile('output');
-  const error = resultFile('error');
-  await tx.insertInto('files').values([output, error]).execute();
-  await tx.updateTable('batch_jobs').set({ output_file: output.id, error_file: error.id }).where('id', '=', jobId).execute();
-  return { output_file: output.id, error_file: error.id };
 }

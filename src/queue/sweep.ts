@@ -1,11 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { StoreKind } from './database.js';
-import type { Database } from './schema.js';
+import type { Database } from '../store/schema.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { refundFiles } from './storage-usage.js';
+import { refundFiles } from '../store/storage-usage.js';
+import type { QueueDialect } from './dialect.js';
+import { UNFINISHED_STATUSES } from './states.js';
 
 /** Statuses in which a job may still read its input bytes. */
-const READING = ['QUEUED', 'RUNNING', 'CANCELLATION_REQUESTED'];
+const READING = UNFINISHED_STATUSES;
 
 /** Result rows removed per statement when a deleted job is purged: no transaction grows with the job. */
 const PURGE_BATCH = 5_000;
@@ -25,7 +26,7 @@ export interface SweepReport {
  * Safe to run in any number of processes at once: every step is idempotent, and a
  * file's row keeps its id with an empty blob key once its bytes are gone.
  */
-export async function sweepStorage(db: Kysely<Database>, kind: StoreKind, blobs: BlobStore, now: number, limit = 20): Promise<SweepReport> {
+export async function sweepStorage(db: Kysely<Database>, dialect: QueueDialect, blobs: BlobStore, now: number, limit = 20): Promise<SweepReport> {
   const report: SweepReport = { purgedJobs: 0, releasedFiles: 0 };
   const deletedJobs = await db
     .selectFrom('batch_jobs as j')
@@ -39,7 +40,7 @@ export async function sweepStorage(db: Kysely<Database>, kind: StoreKind, blobs:
     report.purgedJobs++;
   }
   const files = await releasable(db, now).select('f.id').limit(limit).execute();
-  for (const f of files) if (await releaseFile(db, kind, blobs, f.id, now)) report.releasedFiles++;
+  for (const f of files) if (await releaseFile(db, dialect, blobs, f.id, now)) report.releasedFiles++;
   // Bytes whose deletion a crash interrupted.
   for (const r of await db.selectFrom('released_blobs').select('blob_key').limit(limit).execute()) await deleteReleased(db, blobs, r.blob_key);
   return report;
@@ -72,11 +73,10 @@ function releasable(db: Kysely<Database> | Transaction<Database>, now: number) {
  * (the file is in use) or will find the file gone. The bytes are deleted after the
  * commit, through the released_blobs tombstone.
  */
-export async function releaseFile(db: Kysely<Database>, kind: StoreKind, blobs: BlobStore, fileId: string, now: number): Promise<boolean> {
+export async function releaseFile(db: Kysely<Database>, dialect: QueueDialect, blobs: BlobStore, fileId: string, now: number): Promise<boolean> {
   const released = await db.transaction().execute(async (tx) => {
-    let row = tx.selectFrom('files').select('blob_key').where('id', '=', fileId);
-    if (kind === 'postgres') row = row.forUpdate();
-    if (!(await row.executeTakeFirst())) return null;
+    const row = tx.selectFrom('files').select('blob_key').where('id', '=', fileId);
+    if (!(await dialect.forUpdate(row).executeTakeFirst())) return null;
     const f = await releasable(tx, now).select('f.blob_key').where('f.id', '=', fileId).executeTakeFirst();
     if (!f) return null;
     await tx.insertInto('released_blobs').values({ blob_key: f.blob_key, released_at: now }).onConflict((oc) => oc.column('blob_key').doNothing()).execute();

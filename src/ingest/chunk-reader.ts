@@ -1,6 +1,6 @@
 import type { BlobStore } from '../blobs/blob-store.js';
-import { LineSplitter } from '../ingest/line-splitter.js';
-import { isBlank, isProblem, parseBatchLine, type BatchLine } from '../ingest/batch-line.js';
+import { LineSplitter } from './line-splitter.js';
+import { isBlank, isProblem, parseBatchLine, type BatchLine } from './batch-line.js';
 
 export interface ChunkLine {
   /** 0-based index of the request within the job. */
