@@ -39,18 +39,7 @@ export class ApiError extends Error {
   readonly param: string | null;
   readonly detail?: ValidationDetail[];
 
-  constructor(init: { status: number; type: ErrorType; code: string; message: string; param?: string | null; detail?: ValidationDetail[] });
-  /** @deprecated Build errors by name: `apiError(code, message, { param })`. Kept until every call site is converted. */
-  constructor(status: number, type: ErrorType, code: string, message: string, param?: string | null, detail?: ValidationDetail[]);
-  constructor(
-    a: number | { status: number; type: ErrorType; code: string; message: string; param?: string | null; detail?: ValidationDetail[] },
-    type?: ErrorType,
-    code?: string,
-    message?: string,
-    param: string | null = null,
-    detail?: ValidationDetail[],
-  ) {
-    const init = typeof a === 'number' ? { status: a, type: type!, code: code!, message: message!, param, detail } : a;
+  constructor(init: { status: number; type: ErrorType; code: string; message: string; param?: string | null; detail?: ValidationDetail[] }) {
     super(init.message);
     this.name = 'ApiError';
     this.status = init.status;
@@ -91,26 +80,4 @@ export function errorBody(code: HttpErrorCode, message: string, opts: Omit<Error
   const entry = ERROR_CATALOGUE[code] as HttpEntry;
   const bodyCode = entry.engine?.bodyCode === null ? null : code;
   return renderBody(message, entry.engine?.bodyType ?? entry.type, opts.param ?? null, bodyCode, opts.detail);
-}
-
-// The builders below are the old ones, kept as thin wrappers over the catalogue until every
-// call site names its code with apiError (their status and type are unchanged).
-
-/** @deprecated use `apiError(code, message, { param })` */
-export const badRequest = (code: HttpErrorCode, message: string, param: string | null = null) => legacy(400, 'invalid_request_error', code, message, param);
-
-/** @deprecated use `apiError(code, message, { param, detail })` */
-export const unprocessable = (code: HttpErrorCode, message: string, param: string | null = null, detail?: ValidationDetail[]) =>
-  legacy(422, 'invalid_request_error', code, message, param, detail);
-
-/** @deprecated use `apiError('file_not_found', …)` etc. */
-export const notFound = (what: 'file' | 'batch_job' | 'model', id: string) =>
-  legacy(404, 'not_found_error', `${what}_not_found` as const, `No ${what.replace(/_/g, ' ')} with id '${id}' exists in this workspace.`, null);
-
-/** @deprecated use `apiError(code, message)` */
-export const conflict = (code: HttpErrorCode, message: string) => legacy(409, 'conflict_error', code, message, null);
-
-/** Exactly what the old builders sent; test/errors/catalogue.test.ts checks each call's status and type against the catalogue. */
-function legacy(status: number, type: ErrorType, code: HttpErrorCode, message: string, param: string | null, detail?: ValidationDetail[]): ApiError {
-  return new ApiError({ status, type, code, message, param, detail });
 }

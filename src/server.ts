@@ -19,13 +19,18 @@ import { DatabaseBlobStore } from './blobs/database-blob-store.js';
 import { createQueue, type Queue } from './queue/index.js';
 import type { PgJobSignals } from './store/postgres/job-signals.js';
 import { ValidationPool } from './ingest/validation-pool.js';
+import { createLogger, type Logger } from './logger.js';
 
 export interface ServerOptions {
   clock?: Clock;
   /** Engine factories by kind; tests may swap them. */
   engineFactories?: Partial<Record<ModelEntry['engine'], EngineFactory>>;
-  /** Where start-up messages go (the listening line, a generated key). */
+  /** Where the user-facing start-up lines go (the listening line, a generated key); none by default, the CLI prints them. */
   log?: (line: string) => void;
+  /** Where start-up warnings go (a short seeded key); by default the structured logger. */
+  warn?: (line: string) => void;
+  /** The process's structured logger; by default one at BATCHD_LOG_LEVEL on stdout. */
+  logger?: Logger;
   /** Called on every engine call the runner makes (tests count upstream attempts). */
   onAttempt?: () => void;
   /** Replaces the blob store (tests inject storage faults through it). */
@@ -41,6 +46,7 @@ export interface RunningServer {
 }
 
 interface Core {
+  log: Logger;
   db: Db;
   queue: Queue;
   blobs: BlobStore;
@@ -55,6 +61,7 @@ interface Core {
 /** What every role shares: the store, the blobs, the registry, the engines and (unless API-only) a runner. */
 async function openCore(config: Config, opts: ServerOptions, withRunner: boolean): Promise<Core> {
   prepareDataDir(config);
+  const log = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   const defaultModelPath = path.join(config.dataDir, 'models', 'batchd-tiny.gguf');
   // Generated embedding models, one per dimension the registry asks for (1024 for mistral-embed).
@@ -87,7 +94,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     const { validateModelFile } = await import('./engines/llama/model-file.js');
     for (const p of llamaPaths) await validateModelFile(p);
   }
-  const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize });
+  const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize, log });
   const chosen: BlobStore = config.blobDir
     ? new LocalBlobStore(path.resolve(config.blobDir), { shared: true })
     : db.kind === 'postgres'
@@ -101,7 +108,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, (payload) => runner?.nudge(payload === 'storage' ? 'storage' : 'jobs')) : null;
   runner = withRunner
     ? new Runner(
-        { queue, blobs, clock, registry, engines },
+        { queue, blobs, clock, registry, engines, log },
         { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt, onAdmitted: () => signals?.notify('jobs') },
       )
     : null;
@@ -110,7 +117,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     runner?.nudge(reason);
     signals?.notify(reason);
   };
-  return { db, queue, blobs, registry, engines, runner, clock, signals, nudge };
+  return { log, db, queue, blobs, registry, engines, runner, clock, signals, nudge };
 }
 
 async function closeCore(core: Core) {
@@ -122,13 +129,14 @@ async function closeCore(core: Core) {
 
 /** Opens the store, builds the API and listens; prints `batchd listening on http://HOST:PORT` once ready. */
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const say = opts.log ?? (() => undefined);
   const core = await openCore(config, opts, config.worker);
   const { db, runner } = core;
   try {
-    await bootstrapKeys(db, config.dataDir, config.seedKeys, core.clock.now(), { log, warn: opts.log ?? ((line) => console.error(line)) });
+    await bootstrapKeys(db, config.dataDir, config.seedKeys, core.clock.now(), { log: say, warn: opts.warn ?? ((line) => core.log.warn(line)) });
     const validation = new ValidationPool(config.validationThreads);
     const ctx: AppContext = {
+      log: core.log,
       validation,
       config,
       db,
@@ -147,7 +155,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    log(`batchd listening on ${url}`);
+    say(`batchd listening on ${url}`);
     let closed = false;
     return {
       app,
@@ -173,6 +181,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 export async function startWorker(config: Config, opts: ServerOptions = {}) {
   const core = await openCore(config, opts, true);
   await core.runner!.start();
-  (opts.log ?? console.log)(`batchd worker ${core.runner!.worker.id} running`);
+  opts.log?.(`batchd worker ${core.runner!.worker.id} running`);
   return { runner: core.runner!, close: () => closeCore(core) };
 }

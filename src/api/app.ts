@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ZodError } from 'zod';
 import { apiError, ApiError, type ValidationDetail } from '../errors.js';
@@ -13,7 +13,7 @@ import { registerMetrics } from './metrics.js';
 import { bodyLimitOf, bodyTooLarge } from './body-limits.js';
 import { scanJson } from './json-guard.js';
 import { cutError, registerTransportHooks, transportOptions } from './transport.js';
-import { CLIENT_CLOSED_REQUEST, clientClosed, loggerOptions } from './request-log.js';
+import { CLIENT_CLOSED_REQUEST, clientClosed, requestSerializers } from './request-log.js';
 
 const UPLOAD_ROUTE = '/v1/files';
 const CREATE_ROUTE = '/v1/batch/jobs';
@@ -21,7 +21,8 @@ const CREATE_ROUTE = '/v1/batch/jobs';
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const { limits } = ctx.config;
   const app = Fastify({
-    logger: loggerOptions(ctx.config.logLevel),
+    // The process's one logger, with the request serializer that keeps signatures out of access logs.
+    loggerInstance: ctx.log.child({}, { serializers: requestSerializers }) as FastifyBaseLogger,
     bodyLimit: limits.maxJsonBodyBytes,
     // Mistral's ids are UUIDs; the SDK percent-encodes them, nothing else needs long params.
     routerOptions: { maxParamLength: 200 },

@@ -9,6 +9,7 @@ import type { UrlSigner } from './signed-urls.js';
 import type { ResultsReader } from '../results/results-reader.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { ValidationPool } from '../ingest/validation-pool.js';
+import type { Logger } from '../logger.js';
 
 /** Online inference: the engines this process serves models with. */
 export interface OnlineGateway {
@@ -18,6 +19,8 @@ export interface OnlineGateway {
 /** What route handlers need, built once at start and passed down (no globals). */
 export interface AppContext {
   config: Config;
+  /** The process's structured logger; Fastify's access log is a child of it. */
+  log: Logger;
   db: Db;
   /** The batch job lifecycle: every job and ledger statement goes through it. */
   queue: Queue;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
-import { ApiError, notFound, unprocessable } from '../errors.js';
+import { apiError, ApiError } from '../errors.js';
 import { unixSeconds } from '../clock.js';
 import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';
@@ -59,7 +59,7 @@ export function fileObject(row: FileRow) {
 export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
   app.post('/v1/files', async (req, reply) => {
     if (!req.isMultipart()) {
-      throw new ApiError(415, 'unsupported_media_type', 'unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
+      throw apiError('unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
     }
     const quota = storageQuotaFor(ctx, req.principal.workspace);
     // A full workspace is refused before the body is read; the connection is then closed, not drained.
@@ -75,18 +75,18 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
         if (part.type === 'file') {
           if (part.fieldname !== 'file' || staged) {
             part.file.resume();
-            throw unprocessable('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, part.fieldname);
+            throw apiError('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, { param: part.fieldname });
           }
           filename = sanitizeFilename((part as MultipartFile).filename);
           staged = await stageUpload(part.file, ctx.blobs, ctx.validation.check(ctx.config), meter.onBytes);
         } else {
           if (!FORM_FIELDS.includes(part.fieldname)) {
-            throw unprocessable('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, part.fieldname);
+            throw apiError('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, { param: part.fieldname });
           }
           fields[part.fieldname] = String(part.value);
         }
       }
-      if (!staged) throw unprocessable('missing_file', 'The form has no "file" part: attach the file to upload.', 'file');
+      if (!staged) throw apiError('missing_file', 'The form has no "file" part: attach the file to upload.', { param: 'file' });
       const row = checkUpload(ctx, req.principal.workspace, filename, fields, staged);
       await staged.writer.commit();
       committed = true;
@@ -164,10 +164,10 @@ export function registerSignedDownload(app: FastifyInstance, ctx: AppContext) {
     const expires = Number(queryString(q, 'expires'));
     const signature = queryString(q, 'signature') ?? '';
     if (!Number.isInteger(expires) || !ctx.signer.verify(id, workspace, expires, signature)) {
-      throw new ApiError(403, 'authentication_error', 'invalid_signature', 'This signed URL is not valid for this file.');
+      throw apiError('invalid_signature', 'This signed URL is not valid for this file.');
     }
     if (expires < unixSeconds(ctx.clock.now())) {
-      throw new ApiError(403, 'authentication_error', 'signed_url_expired', 'This signed URL has expired; ask for a new one.');
+      throw apiError('signed_url_expired', 'This signed URL has expired; ask for a new one.');
     }
     return sendFile(ctx, await findFile(ctx, workspace, id), reply);
   });
@@ -187,7 +187,7 @@ function closing(reply: FastifyReply, err: unknown): unknown {
 /** The file (with live sizes if it is a running job's result), or 404 (also for another workspace's id). */
 async function findFile(ctx: AppContext, workspace: string, id: string): Promise<FileRow> {
   const row = await getFile(ctx.db.kysely, workspace, id, ctx.clock.now());
-  if (!row) throw notFound('file', id);
+  if (!row) throw apiError('file_not_found', `No file with id '${id}' exists in this workspace.`);
   return (await ctx.queue.withLiveSizes([row]))[0]!;
 }
 
@@ -207,15 +207,15 @@ async function sendFile(ctx: AppContext, row: FileRow, reply: FastifyReply) {
 
 function checkUpload(ctx: AppContext, workspace: string, filename: string, fields: Record<string, string>, staged: StagedUpload): FileRow {
   const purpose = fields.purpose ?? DEFAULT_PURPOSE;
-  if (!PURPOSES.includes(purpose)) throw unprocessable('invalid_purpose', `purpose must be one of ${PURPOSES.join(', ')}; got '${purpose}'.`, 'purpose');
+  if (!PURPOSES.includes(purpose)) throw apiError('invalid_purpose', `purpose must be one of ${PURPOSES.join(', ')}; got '${purpose}'.`, { param: 'purpose' });
   const visibility = fields.visibility ?? 'workspace';
-  if (!VISIBILITIES.includes(visibility)) throw unprocessable('invalid_visibility', `visibility must be workspace or user; got '${visibility}'.`, 'visibility');
+  if (!VISIBILITIES.includes(visibility)) throw apiError('invalid_visibility', `visibility must be workspace or user; got '${visibility}'.`, { param: 'visibility' });
   let expiresAt: number | null = null;
   const now = ctx.clock.now();
   if (fields.expiry !== undefined && fields.expiry !== '' && fields.expiry !== 'null') {
     const hours = Number(fields.expiry);
     if (!/^\d+$/.test(fields.expiry) || hours < 1 || hours > 8760) {
-      throw unprocessable('invalid_expiry', `expiry must be a whole number of hours from 1 to 8760; got '${fields.expiry}'.`, 'expiry');
+      throw apiError('invalid_expiry', `expiry must be a whole number of hours from 1 to 8760; got '${fields.expiry}'.`, { param: 'expiry' });
     }
     expiresAt = now + hours * 3600_000;
   }
@@ -249,7 +249,9 @@ function invalidBatchFile(errors: LineError[], total: number): ApiError {
   const first = errors[0]!;
   const where = first.line > 0 ? `line ${first.line}: ` : '';
   const more = total > 1 ? ` (${total - 1} more invalid line${total > 2 ? 's' : ''}; the first ${errors.length} are listed in detail)` : '';
-  return new ApiError(400, 'invalid_request_error', first.code === 'empty_file' ? 'empty_file' : 'invalid_batch_file', `Invalid batch file: ${where}${first.message}${more}`, 'file', errors.map((e) => ({ loc: ['file', 'line', e.line], msg: e.message, type: e.code })));
+  const message = `Invalid batch file: ${where}${first.message}${more}`;
+  const opts = { param: 'file', detail: errors.map((e) => ({ loc: ['file', 'line', e.line], msg: e.message, type: e.code })) };
+  return first.code === 'empty_file' ? apiError('empty_file', message, opts) : apiError('invalid_batch_file', message, opts);
 }
 
 function sanitizeFilename(name: string | undefined): string {

@@ -1,4 +1,4 @@
-import { ApiError, badRequest, unprocessable } from '../errors.js';
+import { apiError } from '../errors.js';
 import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
 import { InputFileGone, type JobRow, type NewJob } from '../queue/index.js';
 import type { AppContext } from './context.js';
@@ -9,7 +9,7 @@ import { discardHiddenInput, failedLineInputs, fileInputs, inlineInputs, type Jo
 export function idempotencyKeyOf(header: string | string[] | undefined): string | null {
   if (header === undefined) return null;
   const key = Array.isArray(header) ? header[0]! : header;
-  if (key.length < 1 || key.length > 255) throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 characters.', 'Idempotency-Key');
+  if (key.length < 1 || key.length > 255) throw apiError('invalid_idempotency_key', 'Idempotency-Key must be 1-255 characters.', { param: 'Idempotency-Key' });
   return key;
 }
 
@@ -19,9 +19,9 @@ export async function createJob(ctx: AppContext, workspace: string, keyId: strin
   const hasFiles = (body.input_files?.length ?? 0) > 0;
   const hasRequests = (body.requests?.length ?? 0) > 0;
   if (hasFiles === hasRequests) {
-    throw unprocessable('invalid_input', hasFiles
+    throw apiError('invalid_input', hasFiles
       ? 'Give either input_files or requests, not both.'
-      : 'Give the work to do: input_files (ids of files uploaded with purpose "batch") or requests (an inline list of {custom_id, body}).', hasFiles ? 'requests' : 'input_files');
+      : 'Give the work to do: input_files (ids of files uploaded with purpose "batch") or requests (an inline list of {custom_id, body}).', { param: hasFiles ? 'requests' : 'input_files' });
   }
   const now = ctx.clock.now();
   const input = hasFiles ? await fileInputs(ctx, workspace, body.input_files!) : await inlineInputs(ctx, workspace, body.requests!, now);
@@ -54,7 +54,7 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
   const discard = () => (spec.inputFiles.length === 0 ? discardHiddenInput(ctx, input).catch(() => undefined) : undefined);
   try {
     if (input.total > ctx.config.maxPendingRequests) {
-      throw unprocessable('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, spec.inputFiles.length ? 'input_files' : 'requests');
+      throw apiError('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, { param: spec.inputFiles.length ? 'input_files' : 'requests' });
     }
     const { job, created } = await ctx.queue.create({ ...spec, inputs: input.inputs, total: input.total, idempotencyKey }, now);
     if (!created) await discard();
@@ -63,7 +63,7 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
     await discard();
     if (err instanceof InputFileGone) {
       const i = spec.inputFiles.indexOf(err.message);
-      throw new ApiError(404, 'not_found_error', 'file_not_found', `input_files[${i}]: file '${err.message}' was deleted while the job was being created.`, 'input_files');
+      throw apiError('file_not_found', `input_files[${i}]: file '${err.message}' was deleted while the job was being created.`, { param: 'input_files' });
     }
     throw err;
   }
@@ -72,23 +72,24 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
 export function checkEndpoint(endpoint: string): Endpoint {
   if ((ENDPOINTS as readonly string[]).includes(endpoint)) return endpoint as Endpoint;
   if (KNOWN_ENDPOINTS.includes(endpoint)) {
-    throw unprocessable('unsupported_endpoint', `endpoint '${endpoint}' is not supported by batchd; use one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
+    throw apiError('unsupported_endpoint', `endpoint '${endpoint}' is not supported by batchd; use one of ${ENDPOINTS.join(', ')}.`, { param: 'endpoint' });
   }
-  throw unprocessable('invalid_endpoint', `endpoint '${endpoint}' is not a batch endpoint; use one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
+  throw apiError('invalid_endpoint', `endpoint '${endpoint}' is not a batch endpoint; use one of ${ENDPOINTS.join(', ')}.`, { param: 'endpoint' });
 }
 
 export function checkModel(ctx: AppContext, model: string | null | undefined, agentId: string | null | undefined, endpoint: Endpoint): string {
   if (!model) {
-    throw unprocessable('missing_model', agentId
+    throw apiError('missing_model', agentId
       ? 'Agent batches are not supported: give the model to run instead of (or alongside) agent_id.'
-      : 'model is required: a batch job runs one model, e.g. "mistral-small-latest" (see GET /v1/models).', 'model');
+      : 'model is required: a batch job runs one model, e.g. "mistral-small-latest" (see GET /v1/models).', { param: 'model' });
   }
   const entry = ctx.registry.get(model);
   if (!entry) {
-    throw unprocessable('model_not_found', `Unknown model '${model}'. Available: ${ctx.registry.models.map((m) => m.id).join(', ')}.`, 'model');
+    // 422 here (the catalogue's batch-job-creation variant), not the 404 of a model looked up by name.
+    throw apiError('model_not_found', `Unknown model '${model}'. Available: ${ctx.registry.models.map((m) => m.id).join(', ')}.`, { param: 'model', status: 422 });
   }
   if (!entry.endpoints.includes(endpoint)) {
-    throw unprocessable('endpoint_not_supported', `Model '${model}' does not serve ${endpoint}; it serves ${entry.endpoints.join(', ')}.`, 'endpoint');
+    throw apiError('endpoint_not_supported', `Model '${model}' does not serve ${endpoint}; it serves ${entry.endpoints.join(', ')}.`, { param: 'endpoint' });
   }
   return model;
 }

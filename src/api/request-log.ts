@@ -5,17 +5,12 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&]signature=)[^&#]*/gi, '$1[redacted]');
 }
 
-/** Fastify's logger with its request serializer minus the credential in signed URLs. */
-export function loggerOptions(level: string) {
-  return {
-    level,
-    serializers: {
-      req(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
-        return { method: req.method, url: redactUrl(req.url ?? ''), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
-      },
-    },
-  };
-}
+/** Fastify's request serializer minus the credential in signed URLs. */
+export const requestSerializers = {
+  req(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+    return { method: req.method, url: redactUrl(req.url ?? ''), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+  },
+};
 
 /**
  * The client went away before its answer (an upload or a generation aborted): there is

@@ -9,7 +9,7 @@ export interface LineOutcome {
   /** Present when a model server answered (any status). */
   response: { status_code: number; body: unknown } | null;
   /** Present on failure: what went wrong, and a stable code from the error catalogue (`batch_expired`, `batch_cancelled`, `upstream_timeout`…). */
-  error: { message: string; code: string } | null;
+  error: { message: string; code: ErrorCode } | null;
   promptTokens: number;
   completionTokens: number;
 }

@@ -3,6 +3,7 @@ import type { ModelEntry } from '../models/registry.js';
 import type { LineOutcome } from '../results/render.js';
 import type { Clock } from '../clock.js';
 import type { ChunkLine } from '../ingest/chunk-reader.js';
+import type { ErrorCode } from '../error-catalogue.js';
 import { nextDelay, sleep, type RetryPolicy } from './retry.js';
 import type { Slots } from './slots.js';
 
@@ -30,7 +31,7 @@ export interface LineDeps {
  */
 export async function executeLine(line: ChunkLine, job: LineJob, deps: LineDeps, signal: AbortSignal): Promise<LineOutcome> {
   const customId = line.request?.custom_id ?? null;
-  const fail = (status: number | null, body: unknown, message: string, code: string): LineOutcome => ({
+  const fail = (status: number | null, body: unknown, message: string, code: ErrorCode): LineOutcome => ({
     lineNo: line.lineNo,
     customId,
     ok: false,

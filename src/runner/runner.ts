@@ -110,7 +110,7 @@ export class Runner {
       const busy = closing.length || admitted.length || finished.length || this.worker.activeJobs().length;
       this.idleTicks = busy ? 0 : this.idleTicks + 1;
     } catch (err) {
-      console.error(`batchd scheduler: ${(err as Error).message}`);
+      this.deps.log.error({ err: (err as Error).message }, 'scheduler tick failed');
     }
   }
 }

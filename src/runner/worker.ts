@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { Endpoint } from '../engines/engine.js';
@@ -27,6 +28,8 @@ export interface WorkerDeps {
   clock: Clock;
   registry: ModelRegistry;
   engines: EnginePool;
+  /** The process's logger; the worker logs through a child carrying its id. */
+  log: Logger;
 }
 
 class Stopped extends Error {}
@@ -55,10 +58,14 @@ export class Worker {
   private woken = false;
   private idlePolls = 0;
 
+  private readonly log: WorkerDeps['log'];
+
   constructor(
     private readonly deps: WorkerDeps,
     private readonly opts: WorkerOptions,
-  ) {}
+  ) {
+    this.log = deps.log.child({ worker: this.id });
+  }
 
   start(): void {
     this.running = true;
@@ -101,7 +108,7 @@ export class Worker {
         try {
           claimed = await this.deps.queue.claim(this.id, this.deps.clock.now(), sending);
         } catch (err) {
-          console.error(`batchd ${this.id}: claiming work failed: ${(err as Error).message}`);
+          this.log.error({ err: (err as Error).message }, 'claiming work failed');
         }
       }
       if (claimed) {
@@ -136,7 +143,7 @@ export class Worker {
     this.active.set(key, entry);
     entry.done = this.runChunk(chunk, entry)
       .catch((err) => {
-        if (!(err instanceof Stopped)) console.error(`batchd ${this.id}: chunk ${key} failed: ${(err as Error).message}`);
+        if (!(err instanceof Stopped)) this.log.error({ job: chunk.job_id, chunk: chunk.chunk_no, err: (err as Error).message }, 'chunk failed');
       })
       .finally(() => {
         this.active.delete(key);
@@ -222,7 +229,7 @@ export class Worker {
       if (!job || job.status !== JobStatus.RUNNING || Number(job.deadline_at) <= now) return abort.abort(new Error(`job is ${job?.status ?? 'gone'}`));
       if (!(await this.deps.queue.extend(lease, now))) abort.abort(new Error('lease lost'));
     } catch (err) {
-      console.error(`batchd ${this.id}: heartbeat failed: ${(err as Error).message}`);
+      this.log.warn({ job: lease.job_id, chunk: lease.chunk_no, err: (err as Error).message }, 'heartbeat failed');
     }
   }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import { Kysely, Migrator, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
@@ -15,10 +16,10 @@ export interface Db {
  * `sqlite:<path>` (or a bare path) opens SQLite; `postgres://` / `postgresql://` opens
  * PostgreSQL with a pool of at most `pgPoolSize` connections.
  */
-export async function openDatabase(url: string, opts: { pgPoolSize?: number } = {}): Promise<Db> {
+export async function openDatabase(url: string, opts: { pgPoolSize?: number; log?: Logger } = {}): Promise<Db> {
   const isPg = /^postgres(ql)?:\/\//.test(url);
   // pg is loaded only for a PostgreSQL store: an embedded server does not pay its memory.
-  const kysely = isPg ? (await import('./postgres/postgres-database.js')).openPostgres(url, opts.pgPoolSize) : openSqlite(url.replace(/^sqlite:/, ''));
+  const kysely = isPg ? (await import('./postgres/postgres-database.js')).openPostgres(url, opts.pgPoolSize, opts.log) : openSqlite(url.replace(/^sqlite:/, ''));
   const db: Db = { kysely, kind: isPg ? 'postgres' : 'sqlite', close: () => kysely.destroy() };
   await migrate(kysely, db.kind);
   return db;

@@ -20,7 +20,7 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   let api: ChildServer;
   /** A second API node: whatever one node accepted, the other serves. */
   let api2: ChildServer;
-  let workers: ChildWorker[] = [];
+  const workers: ChildWorker[] = [];
   let args: string[];
   let env: Record<string, string>;
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
+import type { Logger } from '../../logger.js';
 import type { Database } from '../schema.js';
 import { withStoreErrors } from '../store-error.js';
 
@@ -7,14 +8,14 @@ import { withStoreErrors } from '../store-error.js';
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /** Opens a PostgreSQL store with a pool of at most `poolSize` connections. */
-export function openPostgres(url: string, poolSize = 10): Kysely<Database> {
+export function openPostgres(url: string, poolSize = 10, log?: Logger): Kysely<Database> {
   // application_name shows batchd's sessions in pg_stat_activity (a URL's own application_name wins).
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'batchd' });
   // A session the server ends (restart, failover, pg_terminate_backend) is an 'error' event on its
   // client — on the pool while idle, on the client itself while checked out (inside a transaction,
   // between statements). Unhandled, either would end the process. The statement or transaction under
   // way fails (the work is retried or reclaimed), the pool drops the dead client and opens a new one.
-  const lost = (err: Error) => console.error(`batchd: PostgreSQL session lost: ${err.message}`);
+  const lost = (err: Error) => log?.warn({ err: err.message }, 'PostgreSQL session lost');
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
   // Serialization failures, deadlocks, a full disk and lost connections leave the driver as StoreError (store-error.ts).
