@@ -23,13 +23,35 @@ async function seed(db: Db, chunks: number) {
   for (const ws of ['a', 'b']) {
     const id = `job-${ws}`;
     await sql`insert into batch_jobs (id, workspace, endpoint, model, timeout_hours, status, input_files, inline, created_at, deadline_at, total_requests, completed_requests, succeeded_requests, failed_requests, prompt_tokens, completion_tokens, total_tokens)
-      values (${id}, ${ws}, '/v1/chat/completions', 'm', 24, 'RUNNING', '[]', 0, ${now}, ${now + 3600_000}, ${chunks * 500}, 0, 0, 0, 0, 0, 0)`.execute(db.kysely);
+      values (${id}, ${ws}, '/v1/chat/completions', 'm', 24, 'RUNNING', '[]', 0, ${now}, ${now + 3600_000}, ${chunks * 500}, 0, 0, 0, 0, 0, 0)`.execute(
+      db.kysely,
+    );
     for (let from = 0; from < chunks; from += 5000) {
       const rows = Array.from({ length: Math.min(5000, chunks - from) }, (_, i) => ({
-        job_id: id, chunk_no: from + i, blob_key: 'k', byte_start: 0, byte_end: 1, first_line: (from + i) * 500, line_count: 500, state: ChunkState.PENDING, lease_token: 0, attempts: 0,
-        lease_owner: null, lease_expires_at: null, succeeded: 0, failed: 0, prompt_tokens: 0, completion_tokens: 0, ok_bytes: 0, err_bytes: 0,
+        job_id: id,
+        chunk_no: from + i,
+        blob_key: 'k',
+        byte_start: 0,
+        byte_end: 1,
+        first_line: (from + i) * 500,
+        line_count: 500,
+        state: ChunkState.PENDING,
+        lease_token: 0,
+        attempts: 0,
+        lease_owner: null,
+        lease_expires_at: null,
+        succeeded: 0,
+        failed: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        ok_bytes: 0,
+        err_bytes: 0,
       }));
-      for (let i = 0; i < rows.length; i += 500) await db.kysely.insertInto('job_chunks').values(rows.slice(i, i + 500)).execute();
+      for (let i = 0; i < rows.length; i += 500)
+        await db.kysely
+          .insertInto('job_chunks')
+          .values(rows.slice(i, i + 500))
+          .execute();
     }
   }
   if (db.kind === 'postgres') await sql`analyze`.execute(db.kysely);
@@ -60,7 +82,10 @@ const postgres = async () => {
 };
 
 const rows: string[] = [];
-for (const [name, open] of [['SQLite', sqlite], ['PostgreSQL', postgres]] as const) {
+for (const [name, open] of [
+  ['SQLite', sqlite],
+  ['PostgreSQL', postgres],
+] as const) {
   if (name === 'PostgreSQL' && (await postgresUnavailable())) continue;
   const small = await msPerClaim(open, 400);
   const large = await msPerClaim(open, 40_000);

@@ -32,7 +32,13 @@ async function measure(label: string, args: string[], workers: number, extraEnv:
   const server = await startChildServer(['serve', '--port', '0', ...args], { ...env, ...extraEnv });
   const procs: ChildProcess[] = [];
   try {
-    for (let i = 0; i < workers; i++) procs.push(await startChildWorker(args.filter((a) => a !== '--no-worker'), { ...env, ...extraEnv }));
+    for (let i = 0; i < workers; i++)
+      procs.push(
+        await startChildWorker(
+          args.filter((a) => a !== '--no-worker'),
+          { ...env, ...extraEnv },
+        ),
+      );
     const { ms, job } = await runJob(server.url, 'bench', input, 'bench-echo');
     if (job.status !== 'SUCCESS' || job.succeeded_requests !== LINES) throw new Error(`${label}: job ended ${JSON.stringify(job)}`);
     const rss = Math.max(peakRssMb(server.proc.pid!), ...procs.map((p) => peakRssMb(p.pid!)));
@@ -53,7 +59,11 @@ try {
     for (const workers of [1, 2, 4]) {
       const schema = await createPgSchema();
       try {
-        await measure(`PostgreSQL, API node + ${workers} worker${workers > 1 ? 's' : ''}`, ['--no-worker', '--data-dir', path.join(dir, `pg${workers}`), '--database', schema.url], workers);
+        await measure(
+          `PostgreSQL, API node + ${workers} worker${workers > 1 ? 's' : ''}`,
+          ['--no-worker', '--data-dir', path.join(dir, `pg${workers}`), '--database', schema.url],
+          workers,
+        );
       } finally {
         await schema.drop();
       }

@@ -26,9 +26,20 @@ const ROUNDS = quick ? 2 : 3;
 const BASE: Required<LlamaOptions> = { ...LLAMA_DEFAULTS, contextSize: 512 };
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-bench-llama-'));
-const messages = Array.from({ length: REQUESTS }, (_, i) => [{ role: 'user', content: `request ${i}: tell me a story about the river and the mountain near the old city` }]);
+const messages = Array.from({ length: REQUESTS }, (_, i) => [
+  { role: 'user', content: `request ${i}: tell me a story about the river and the mountain near the old city` },
+]);
 const texts = Array.from({ length: EMBED_INPUTS }, (_, i) => `input number ${i} about the batch request model and the sea`);
-const entryFor = (file: string): ModelEntry => ({ id: 'tiny', engine: 'llama', path: file, endpoints: [], max_in_flight: 16, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 512 });
+const entryFor = (file: string): ModelEntry => ({
+  id: 'tiny',
+  engine: 'llama',
+  path: file,
+  endpoints: [],
+  max_in_flight: 16,
+  input_price_per_mtok: 0,
+  output_price_per_mtok: 0,
+  context_length: 512,
+});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const perSecond = async (fn: () => Promise<number>) => {
   const start = performance.now();
@@ -39,16 +50,22 @@ const perSecond = async (fn: () => Promise<number>) => {
 /** Runs `work` on `workers` concurrent loops that pull the next item index until all are done. */
 async function drain(items: number, workers: number, work: (worker: number, item: number) => Promise<void>) {
   let next = 0;
-  await Promise.all(Array.from({ length: workers }, async (_, w) => {
-    while (next < items) await work(w, next++);
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      while (next < items) await work(w, next++);
+    }),
+  );
 }
 
 /** node-llama-cpp alone: the same contexts and sequences, each sequence looping over the prompts; then embedding contexts. */
 async function direct(file: string, o: typeof BASE) {
   const model = await loadModelFile(file);
   const prompts: Token[][] = messages.map((m) => createFormatter(model).chat(m).tokens);
-  const contexts = await Promise.all(Array.from({ length: o.contexts }, () => model.createContext({ sequences: Math.ceil(o.sequences / o.contexts), contextSize: o.contextSize, threads: o.threads })));
+  const contexts = await Promise.all(
+    Array.from({ length: o.contexts }, () =>
+      model.createContext({ sequences: Math.ceil(o.sequences / o.contexts), contextSize: o.contextSize, threads: o.threads }),
+    ),
+  );
   const seqs = Array.from({ length: o.sequences }, (_, i) => contexts[i % o.contexts]!.getSequence());
   const gen = await perSecond(async () => {
     let tokens = 0;
@@ -60,7 +77,9 @@ async function direct(file: string, o: typeof BASE) {
     });
     return tokens;
   });
-  const embedders = await Promise.all(Array.from({ length: o.embeddingContexts }, () => model.createEmbeddingContext({ threads: o.threads, contextSize: o.contextSize })));
+  const embedders = await Promise.all(
+    Array.from({ length: o.embeddingContexts }, () => model.createEmbeddingContext({ threads: o.threads, contextSize: o.contextSize })),
+  );
   const emb = await perSecond(async () => {
     await drain(texts.length, embedders.length, async (w, i) => void (await embedders[w]!.getEmbeddingFor(model.tokenize(texts[i]!))));
     return texts.length;
@@ -75,11 +94,14 @@ async function viaEngine(file: string, o: typeof BASE, work = { requests: REQUES
   const entry = entryFor(file);
   const engine = await createLlamaEngine(entry, o);
   const signal = new AbortController().signal;
-  const run = (endpoint: '/v1/chat/completions' | '/v1/embeddings', body: Record<string, unknown>) => engine.execute({ endpoint, body: { model: 'tiny', ...body }, model: entry, priority: 'batch' }, signal);
+  const run = (endpoint: '/v1/chat/completions' | '/v1/embeddings', body: Record<string, unknown>) =>
+    engine.execute({ endpoint, body: { model: 'tiny', ...body }, model: entry, priority: 'batch' }, signal);
   if (work.inputs) await run('/v1/embeddings', { input: 'warm up' });
   const gen = work.requests
     ? await perSecond(async () => {
-        const results = await Promise.all(messages.slice(0, work.requests).map((m) => run('/v1/chat/completions', { messages: m, max_tokens: MAX_TOKENS, temperature: 0 })));
+        const results = await Promise.all(
+          messages.slice(0, work.requests).map((m) => run('/v1/chat/completions', { messages: m, max_tokens: MAX_TOKENS, temperature: 0 })),
+        );
         return results.reduce((n, r) => n + r.usage.completion_tokens, 0);
       })
     : 0;
@@ -132,7 +154,10 @@ async function sweepTables() {
   const seqCounts = [1, 8, 16, 32];
   const cell = async (file: string, o: typeof BASE, key: 'gen' | 'emb') => {
     const slow = o.threads > 1;
-    const work = key === 'gen' ? { requests: slow ? Math.round(REQUESTS / 6) : REQUESTS, inputs: 0 } : { requests: 0, inputs: slow ? Math.round(EMBED_INPUTS / 6) : EMBED_INPUTS };
+    const work =
+      key === 'gen'
+        ? { requests: slow ? Math.round(REQUESTS / 6) : REQUESTS, inputs: 0 }
+        : { requests: 0, inputs: slow ? Math.round(EMBED_INPUTS / 6) : EMBED_INPUTS };
     const runs = [];
     for (let i = 0; i < (slow ? 1 : 3); i++) runs.push((await viaEngine(file, o, work))[key]);
     return fmt(median(runs));
@@ -142,14 +167,20 @@ async function sweepTables() {
   for (const [i, [label, shape]] of shapes.entries()) {
     const file = path.join(dir, `sweep-${i}.gguf`);
     generateTinyModel(file, shape);
-    for (const [threads, contexts] of [[1, 1], [1, 2], [2, 1]] as const) {
+    for (const [threads, contexts] of [
+      [1, 1],
+      [1, 2],
+      [2, 1],
+    ] as const) {
       const cells = [];
       for (const n of seqCounts) cells.push(n < contexts ? '–' : await cell(file, { ...BASE, threads, contexts, sequences: n }, 'gen'));
       gen.push(`| ${label} | ${threads} × ${contexts} | ${cells.join(' | ')} |`);
       console.log(gen[gen.length - 1]);
     }
     for (const threads of [1, 2]) {
-      emb.push(`| ${label} | ${threads} | ${await cell(file, { ...BASE, threads, embeddingContexts: 1 }, 'emb')} | ${await cell(file, { ...BASE, threads, embeddingContexts: 2 }, 'emb')} |`);
+      emb.push(
+        `| ${label} | ${threads} | ${await cell(file, { ...BASE, threads, embeddingContexts: 1 }, 'emb')} | ${await cell(file, { ...BASE, threads, embeddingContexts: 2 }, 'emb')} |`,
+      );
       console.log(emb[emb.length - 1]);
     }
   }

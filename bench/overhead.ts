@@ -43,7 +43,11 @@ try {
   const input = path.join(dir, 'input.jsonl');
   writeChatFile(input, BATCH);
   fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: [{ id: 'up', engine: 'openai', url: up.url, max_in_flight: 32 }] }));
-  const server = await startChildServer(['serve', '--port', '0', '--data-dir', path.join(dir, 'data'), '--config', path.join(dir, 'models.json')], { BATCHD_API_KEYS: 'bench:bench', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50' });
+  const server = await startChildServer(['serve', '--port', '0', '--data-dir', path.join(dir, 'data'), '--config', path.join(dir, 'models.json')], {
+    BATCHD_API_KEYS: 'bench:bench',
+    BATCHD_TICK_MS: '50',
+    BATCHD_POLL_MS: '50',
+  });
   const auth = { authorization: 'Bearer bench' };
   try {
     const direct = await latencies(`${up.url}/chat/completions`, {});
@@ -56,7 +60,8 @@ try {
     if (job.status !== 'SUCCESS') throw new Error(`batch ended ${job.status}`);
     const cpuMs = ((cpuSeconds(server.proc.pid!) - cpuBefore) * 1000) / (BATCH + ONLINE);
     const rss = peakRssMb(server.proc.pid!);
-    const row = (label: string, l: number[]) => `| ${label} | ${fmt(pct(l, 50), 2)} | ${fmt(pct(l, 99), 2)} | ${fmt(pct(l, 50) - pct(direct, 50), 2)} | ${fmt(pct(l, 99) - pct(direct, 99), 2)} |`;
+    const row = (label: string, l: number[]) =>
+      `| ${label} | ${fmt(pct(l, 50), 2)} | ${fmt(pct(l, 99), 2)} | ${fmt(pct(l, 50) - pct(direct, 50), 2)} | ${fmt(pct(l, 99) - pct(direct, 99), 2)} |`;
     writeReport('overhead', 'Overhead per request: CPU time and added online latency', [
       `Fake upstream with ${LATENCY_MS} ms latency. ${fmt(ONLINE)} sequential online chat calls per row; the batch has ${fmt(BATCH)} requests on the same model (max_in_flight 32) and ran at ${fmt(BATCH / (ms / 1000))} requests/s.`,
       '',

@@ -24,13 +24,20 @@ async function direct(): Promise<number> {
   const pool = new Pool(url.origin, { connections: CONCURRENCY });
   let next = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < REQUESTS) {
-      const i = next++;
-      const res = await pool.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: `request number ${i}` }] }) });
-      await res.body.json();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const res = await pool.request({
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: `request number ${i}` }] }),
+        });
+        await res.body.json();
+      }
+    }),
+  );
   const ms = performance.now() - start;
   await pool.close();
   return REQUESTS / (ms / 1000);
@@ -41,7 +48,11 @@ try {
   writeChatFile(input, REQUESTS);
   fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: [{ id: 'up', engine: 'openai', url: up.url, max_in_flight: CONCURRENCY }] }));
   const base = await direct();
-  const server = await startChildServer(['serve', '--port', '0', '--data-dir', path.join(dir, 'data'), '--config', path.join(dir, 'models.json')], { BATCHD_API_KEYS: 'bench:bench', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50' });
+  const server = await startChildServer(['serve', '--port', '0', '--data-dir', path.join(dir, 'data'), '--config', path.join(dir, 'models.json')], {
+    BATCHD_API_KEYS: 'bench:bench',
+    BATCHD_TICK_MS: '50',
+    BATCHD_POLL_MS: '50',
+  });
   let ours = 0;
   let rss = 0;
   try {

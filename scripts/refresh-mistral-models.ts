@@ -18,7 +18,11 @@ const DOCS_REPO = 'mistralai/platform-docs-public';
 const CARDS_DIR = 'src/schema/models/models';
 const OUT = fileURLToPath(new URL('../src/models/mistral-models.json', import.meta.url));
 
-interface PriceLine { price: number; denominator: string; label?: string }
+interface PriceLine {
+  price: number;
+  denominator: string;
+  label?: string;
+}
 interface DocsCard {
   name: string;
   slug: string;
@@ -28,7 +32,10 @@ interface DocsCard {
   describe: (l: { text: (s: string) => string }) => { description: string; shortDescription: string };
   identifiers: { apiNames: string[]; aliases?: string[] };
   capabilities: { input: string[]; output: string[]; features: string[] };
-  pricing: { type: 'flat'; price: number; denominator: string } | { type: 'range'; input: number; output: number; denominator: string } | { type: 'custom'; input: PriceLine[]; output: PriceLine[] };
+  pricing:
+    | { type: 'flat'; price: number; denominator: string }
+    | { type: 'range'; input: number; output: number; denominator: string }
+    | { type: 'custom'; input: PriceLine[]; output: PriceLine[] };
   metadata?: { deprecationDate?: string; retirementDate?: string; replacement?: string };
   tags?: string[];
 }
@@ -38,24 +45,28 @@ const EXTRA_ALIASES: { alias: string; target: string; evidence: string }[] = [
   {
     alias: 'mistral-tiny-latest',
     target: 'open-mistral-nemo-2407',
-    evidence: "Mistral's GET /v1/models (captured 2025-03-17 in github.com/simonw/llm-mistral/issues/23) lists mistral-tiny-latest with name open-mistral-nemo and aliases open-mistral-nemo, open-mistral-nemo-2407, mistral-tiny-2407. Used by @mistralai/mistralai examples/src/async_structured_outputs.ts.",
+    evidence:
+      "Mistral's GET /v1/models (captured 2025-03-17 in github.com/simonw/llm-mistral/issues/23) lists mistral-tiny-latest with name open-mistral-nemo and aliases open-mistral-nemo, open-mistral-nemo-2407, mistral-tiny-2407. Used by @mistralai/mistralai examples/src/async_structured_outputs.ts.",
   },
   { alias: 'mistral-tiny-2407', target: 'open-mistral-nemo-2407', evidence: 'Same /v1/models listing as mistral-tiny-latest.' },
   {
     alias: 'mistral-tiny',
     target: 'open-mistral-nemo-2407',
-    evidence: "changelog/en/2024-02-26.mdx renamed mistral-tiny to open-mistral-7b (aka mistral-tiny-2312); open-mistral-7b was retired on 2025-03-30 (model card mistral-7b-0-2). batchd points the bare name at the model the rest of the mistral-tiny family resolves to. Used by @mistralai/mistralai examples/src/async_chat_no_streaming.ts and async_chat_streaming.ts.",
+    evidence:
+      'changelog/en/2024-02-26.mdx renamed mistral-tiny to open-mistral-7b (aka mistral-tiny-2312); open-mistral-7b was retired on 2025-03-30 (model card mistral-7b-0-2). batchd points the bare name at the model the rest of the mistral-tiny family resolves to. Used by @mistralai/mistralai examples/src/async_chat_no_streaming.ts and async_chat_streaming.ts.',
   },
   {
     alias: 'pixtral-12b',
     target: 'pixtral-12b-2409',
-    evidence: 'Docs examples (public/llms-full.txt, vision) and changelog/en/2024-11-06.mdx call it pixtral-12b; @mistralai/mistralai examples/src/async_chat_with_image_no_streaming.ts too.',
+    evidence:
+      'Docs examples (public/llms-full.txt, vision) and changelog/en/2024-11-06.mdx call it pixtral-12b; @mistralai/mistralai examples/src/async_chat_with_image_no_streaming.ts too.',
   },
   { alias: 'pixtral-12b-latest', target: 'pixtral-12b-2409', evidence: 'Listed as "Pixtral 12B (pixtral-12b-latest)" in public/llms-full.txt (fine-tuning).' },
   {
     alias: 'mistral-moderation-latest',
     target: 'mistral-moderation-2603',
-    evidence: 'Used by the classifiers API reference (src/content/en/api/endpoint/classifiers/page.mdx). Per the model lifecycle page, -latest points to the latest GA version: mistral-moderation-2603 (2411 is deprecated with 2603 as replacement).',
+    evidence:
+      'Used by the classifiers API reference (src/content/en/api/endpoint/classifiers/page.mdx). Per the model lifecycle page, -latest points to the latest GA version: mistral-moderation-2603 (2411 is deprecated with 2603 as replacement).',
   },
 ];
 
@@ -98,7 +109,9 @@ async function main() {
     // The cards import only a type from '../schema'; a stub keeps them loadable on their own.
     fs.writeFileSync(path.join(tmp, 'schema.ts'), 'export type StaticModel = unknown;\n');
     fs.writeFileSync(path.join(tmp, 'package.json'), '{"type":"module"}\n');
-    const files = git(gitDir, ['ls-tree', '--name-only', commit, `${CARDS_DIR}/`]).split('\n').filter((f) => f.endsWith('.ts') && !f.endsWith('/index.ts'));
+    const files = git(gitDir, ['ls-tree', '--name-only', commit, `${CARDS_DIR}/`])
+      .split('\n')
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('/index.ts'));
     const cards: DocsCard[] = [];
     for (const f of files) {
       const local = path.join(tmp, 'models', path.basename(f));
@@ -140,9 +153,15 @@ async function main() {
           ...(type === 'embedding' ? { embedding_dimension: EMBEDDING_DIMENSION[id] ?? null } : {}),
           input_price_per_mtok: price.input,
           output_price_per_mtok: price.output,
-          deprecation: retires || meta.deprecationDate
-            ? { deprecated_on: isoDate(meta.deprecationDate), retires_on: retires, replacement: replacement?.identifiers.apiNames[0] ?? null, replacement_name: meta.replacement ?? null }
-            : null,
+          deprecation:
+            retires || meta.deprecationDate
+              ? {
+                  deprecated_on: isoDate(meta.deprecationDate),
+                  retires_on: retires,
+                  replacement: replacement?.identifiers.apiNames[0] ?? null,
+                  replacement_name: meta.replacement ?? null,
+                }
+              : null,
           docs_card: `${CARDS_DIR}/${c.slug}.ts`,
         };
       });
@@ -153,7 +172,8 @@ async function main() {
         seen.set(n, m.id);
       }
       if (m.max_context_length === null) throw new Error(`${m.id}: no context length`);
-      if (m.type === 'embedding' && !('embedding_dimension' in m && m.embedding_dimension)) throw new Error(`${m.id}: add its dimension to EMBEDDING_DIMENSION`);
+      if (m.type === 'embedding' && !('embedding_dimension' in m && m.embedding_dimension))
+        throw new Error(`${m.id}: add its dimension to EMBEDDING_DIMENSION`);
     }
     for (const extra of EXTRA_ALIASES) if (seen.get(extra.alias) !== extra.target) throw new Error(`extra alias ${extra.alias}: no model ${extra.target}`);
     const doc = {
@@ -163,7 +183,8 @@ async function main() {
         committed: git(gitDir, ['log', '-1', '--format=%cI', commit]).trim(),
         paths: [`${CARDS_DIR}/*.ts`, 'src/content/en/docs/inference/model-lifecycle/page.mdx', 'src/content/en/docs/studio/knowledge-rag/embeddings/'],
         generated_by: 'scripts/refresh-mistral-models.ts',
-        selection: 'Cards with status GA, PublicPreview or Deprecated and at least one API name; OCR, Voxtral (audio, TTS) left out. Prices: USD per million tokens, first uncached input line. max_context_length: "128k" = 131072.',
+        selection:
+          'Cards with status GA, PublicPreview or Deprecated and at least one API name; OCR, Voxtral (audio, TTS) left out. Prices: USD per million tokens, first uncached input line. max_context_length: "128k" = 131072.',
       },
       extra_aliases: EXTRA_ALIASES,
       models,

@@ -37,7 +37,7 @@ export function renderErrorsDoc(): string {
     'sent as `application/json`; 422s also carry a FastAPI-style `detail` list (`[{loc, msg, type}]`), which the SDK',
     'parses as `HTTPValidationError` on the inference routes. `code` is stable: match on it, not on the message.',
     '',
-    'Failed requests of a batch job are not HTTP errors: each goes to the job\'s error file as',
+    "Failed requests of a batch job are not HTTP errors: each goes to the job's error file as",
     '`{"id", "custom_id", "response": {"status_code", "body"} | null, "error": {"message", "code"}}`, with `code` from this',
     'table. For inference failures (those with a "batch line" note) the online routes answer with the status and type',
     'below, while the error file records the engine\'s own status and body; "retried" ones are retried with backoff',

@@ -20,7 +20,13 @@ export interface BootstrapOutput {
  * it: this once only, since start-up output tends to end up in logs that others read.
  * Later starts print the key file's path instead.
  */
-export async function bootstrapKeys({ kysely: db }: Db, dataDir: string, seeds: { workspace: string; key: string }[], now: number, out: BootstrapOutput): Promise<void> {
+export async function bootstrapKeys(
+  { kysely: db }: Db,
+  dataDir: string,
+  seeds: { workspace: string; key: string }[],
+  now: number,
+  out: BootstrapOutput,
+): Promise<void> {
   const short = seeds.filter((s) => s.key.length < MIN_SEED_KEY_LENGTH);
   if (short.length) {
     out.warn(

@@ -177,7 +177,10 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
       maxFiles: int(env.BATCHD_MAX_FILES, 100_000, 'BATCHD_MAX_FILES'),
       authFailuresPerMinute: int(env.BATCHD_AUTH_FAILURES_PER_MINUTE, 30, 'BATCHD_AUTH_FAILURES_PER_MINUTE'),
       allowPrivateWebhooks: env.BATCHD_ALLOW_PRIVATE_WEBHOOKS === '1',
-      trustedHosts: (env.BATCHD_TRUSTED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+      trustedHosts: (env.BATCHD_TRUSTED_HOSTS ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
     },
     runner: {
       leaseMs: int(env.BATCHD_LEASE_MS, 30_000, 'BATCHD_LEASE_MS'),

@@ -110,7 +110,9 @@ function withClearError(dir: string, fn: () => void): void {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EPERM' || e.code === 'EACCES') {
-      throw new Error(`cannot make the data directory ${dir} owner-only (${e.code} on ${e.path ?? dir}): run batchd as the directory's owner, or chown it to this user`);
+      throw new Error(
+        `cannot make the data directory ${dir} owner-only (${e.code} on ${e.path ?? dir}): run batchd as the directory's owner, or chown it to this user`,
+      );
     }
     throw err;
   }

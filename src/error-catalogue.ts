@@ -52,25 +52,29 @@ const invalid = <M extends Partial<HttpEntry> = object>(status: number, meaning:
 
 export const ERROR_CATALOGUE = {
   // Transport and request framing
-  request_timeout: invalid(408, 'The request headers or body did not arrive within the server\'s timeout.'),
+  request_timeout: invalid(408, "The request headers or body did not arrive within the server's timeout."),
   upload_too_slow: invalid(408, 'An upload fell under the minimum rate (BATCHD_MIN_UPLOAD_BYTES_PER_SEC); nothing was stored.'),
-  headers_too_large: invalid(431, 'The request headers exceed the server\'s maximum header size.'),
+  headers_too_large: invalid(431, "The request headers exceed the server's maximum header size."),
   malformed_request: invalid(400, 'The HTTP request could not be parsed.'),
   invalid_url: invalid(400, 'The request path is not a valid URL (malformed percent-encoding).'),
   route_not_found: { status: 404, type: 'not_found_error', meaning: 'No route has this path.' },
   method_not_allowed: invalid(405, 'The path exists but not for this method; the Allow header lists the methods it takes.'),
   server_closing: { status: 503, type: 'internal_error', meaning: 'The server is shutting down; retry on another node or shortly.' },
   bad_request: invalid(400, 'A 4xx the HTTP framework raised without a code of its own (framework codes such as fst_err_* are passed through lowercased).', {
-    alsoAs: [{ status: 'any', type: 'invalid_request_error', where: 'the framework\'s own 4xx status' }],
+    alsoAs: [{ status: 'any', type: 'invalid_request_error', where: "the framework's own 4xx status" }],
   }),
 
   // Request bodies
-  unsupported_media_type: { status: 415, type: 'unsupported_media_type', meaning: 'The body\'s content type is not the one the route takes (JSON, or multipart/form-data for uploads).' },
-  body_too_large: { status: 413, type: 'payload_too_large', meaning: 'The JSON body exceeds the route\'s size limit.' },
+  unsupported_media_type: {
+    status: 415,
+    type: 'unsupported_media_type',
+    meaning: "The body's content type is not the one the route takes (JSON, or multipart/form-data for uploads).",
+  },
+  body_too_large: { status: 413, type: 'payload_too_large', meaning: "The JSON body exceeds the route's size limit." },
   invalid_json: invalid(400, 'The request body is not valid JSON.'),
   json_too_deep: invalid(400, 'The JSON body nests deeper than BATCHD_MAX_JSON_DEPTH.'),
   invalid_body: invalid(422, 'The request body is not a JSON object.'),
-  validation_error: invalid(422, 'The body does not match the route\'s schema; `detail` lists each problem FastAPI-style.'),
+  validation_error: invalid(422, "The body does not match the route's schema; `detail` lists each problem FastAPI-style."),
   extra_forbidden: invalid(422, 'An upload form has a field the route does not take.'),
   invalid_multipart: invalid(400, 'The multipart/form-data body is malformed.'),
 
@@ -86,13 +90,13 @@ export const ERROR_CATALOGUE = {
   file_too_large: { status: 413, type: 'payload_too_large', meaning: 'The uploaded file exceeds BATCHD_MAX_FILE_BYTES.' },
   missing_file: invalid(422, 'The upload form has no "file" part.'),
   unexpected_file_part: invalid(422, 'The upload form has a file part not named "file", or more than one file.'),
-  invalid_purpose: invalid(422, 'The upload\'s purpose is not batch, fine-tune or ocr.'),
-  invalid_visibility: invalid(422, 'The upload\'s visibility is not workspace or user.'),
-  invalid_expiry: invalid(422, 'The upload\'s expiry is not a whole number of hours from 1 to 8760.'),
+  invalid_purpose: invalid(422, "The upload's purpose is not batch, fine-tune or ocr."),
+  invalid_visibility: invalid(422, "The upload's visibility is not workspace or user."),
+  invalid_expiry: invalid(422, "The upload's expiry is not a whole number of hours from 1 to 8760."),
   invalid_batch_file: invalid(400, 'A batch upload has invalid lines; `detail` names each line and its problem code.'),
   empty_file: invalid(400, 'A batch upload contains no requests.'),
-  storage_quota_exceeded: { status: 413, type: 'payload_too_large', meaning: 'The workspace\'s storage quota (bytes) would be exceeded; nothing was stored.' },
-  file_quota_exceeded: invalid(403, 'The workspace\'s file-count quota would be exceeded; nothing was stored.'),
+  storage_quota_exceeded: { status: 413, type: 'payload_too_large', meaning: "The workspace's storage quota (bytes) would be exceeded; nothing was stored." },
+  file_quota_exceeded: invalid(403, "The workspace's file-count quota would be exceeded; nothing was stored."),
 
   // Batch lines, as problems of inline requests (422) and as `detail[].type` of invalid_batch_file
   line_not_object: invalid(422, 'A request line is not a JSON object.'),
@@ -100,8 +104,8 @@ export const ERROR_CATALOGUE = {
   body_not_object: invalid(422, 'A request line\'s "body" is not a JSON object.'),
   invalid_custom_id: invalid(422, 'A request line\'s "custom_id" is not a string or is too long.'),
   duplicate_custom_id: invalid(422, 'Two requests of one job share a custom_id.'),
-  invalid_utf8: invalid(400, 'A line of a batch file is not valid UTF-8 (reported in invalid_batch_file\'s detail).'),
-  line_too_long: invalid(400, 'A line of a batch file exceeds BATCHD_MAX_LINE_BYTES (reported in invalid_batch_file\'s detail).'),
+  invalid_utf8: invalid(400, "A line of a batch file is not valid UTF-8 (reported in invalid_batch_file's detail)."),
+  line_too_long: invalid(400, "A line of a batch file exceeds BATCHD_MAX_LINE_BYTES (reported in invalid_batch_file's detail)."),
 
   // Batch jobs
   batch_job_not_found: { status: 404, type: 'not_found_error', meaning: 'No batch job with this id exists in the workspace.' },
@@ -135,33 +139,69 @@ export const ERROR_CATALOGUE = {
   too_many_metadata_filters: invalid(400, 'The job list was given more metadata filters than a job can have keys.'),
 
   // Store
-  insufficient_storage: { status: 507, type: 'storage_error', meaning: 'The server\'s disk or database is full; nothing was stored.' },
+  insufficient_storage: { status: 507, type: 'storage_error', meaning: "The server's disk or database is full; nothing was stored." },
   store_busy: { status: 503, type: 'internal_error', meaning: 'The store stayed locked or hit a serialization conflict; nothing was changed, retry.' },
   store_unavailable: { status: 503, type: 'internal_error', meaning: 'The database is unreachable (down, restarting or failing over); retry shortly.' },
   internal_error: { status: 500, type: 'internal_error', meaning: 'An unexpected failure; details are in the server log, never in the answer.' },
 
   // Inference (online answers; in batches, the error file's error.code)
   no_engines: { status: 503, type: 'internal_error', meaning: 'This node was started without engines and serves no online inference.' },
-  invalid_request: invalid(422, 'The engine refused the request body (a field is missing, of the wrong type or cannot be served by this model); also an unreadable line in a batch.', {
-    alsoAs: [{ status: 400, type: 'invalid_request_error', where: 'well-formed requests this model cannot run (Mistral answers these with 400)' }],
-    engine: { retry: false, bodyCode: null },
-  }),
-  context_length_exceeded: invalid(400, 'The prompt or input is longer than the model\'s context.', { engine: { retry: false } }),
+  invalid_request: invalid(
+    422,
+    'The engine refused the request body (a field is missing, of the wrong type or cannot be served by this model); also an unreadable line in a batch.',
+    {
+      alsoAs: [{ status: 400, type: 'invalid_request_error', where: 'well-formed requests this model cannot run (Mistral answers these with 400)' }],
+      engine: { retry: false, bodyCode: null },
+    },
+  ),
+  context_length_exceeded: invalid(400, "The prompt or input is longer than the model's context.", { engine: { retry: false } }),
   too_many_inputs: invalid(400, 'The request has more inputs than this server takes in one request.', { engine: { retry: false } }),
-  online_queue_full: { status: 429, type: 'rate_limited', meaning: 'The model\'s online queue is full; retry after Retry-After or send a batch job.', engine: { retry: true } },
-  guard_unparseable: invalid(502, 'The guard model behind moderation or classification did not answer with scores.', { engine: { retry: false, bodyType: 'upstream_error' } }),
+  online_queue_full: {
+    status: 429,
+    type: 'rate_limited',
+    meaning: "The model's online queue is full; retry after Retry-After or send a batch job.",
+    engine: { retry: true },
+  },
+  guard_unparseable: invalid(502, 'The guard model behind moderation or classification did not answer with scores.', {
+    engine: { retry: false, bodyType: 'upstream_error' },
+  }),
   upstream_rejected: invalid(400, 'The upstream model server refused the request (a 4xx other than 408/429); its own body is kept.', {
-    alsoAs: [{ status: 'any', type: 'invalid_request_error', where: 'the upstream\'s own 4xx status' }],
+    alsoAs: [{ status: 'any', type: 'invalid_request_error', where: "the upstream's own 4xx status" }],
     engine: { retry: false, bodyType: 'upstream_error', bodyCode: null },
   }),
-  upstream_rate_limited: { status: 429, type: 'rate_limited', meaning: 'The upstream model server answered 429.', engine: { retry: true, bodyType: 'upstream_error', bodyCode: null } },
-  upstream_unavailable: { status: 503, type: 'internal_error', meaning: 'The upstream model server answered 408 or 5xx.', engine: { retry: true, bodyType: 'upstream_error', bodyCode: null, lineStatus: 'the upstream\'s status' } },
-  upstream_timeout: { status: 503, type: 'internal_error', meaning: 'The upstream model server did not answer in time.', engine: { retry: true, lineStatus: '504' } },
-  upstream_unreachable: { status: 503, type: 'internal_error', meaning: 'The connection to the upstream model server failed (refused, reset, DNS).', engine: { retry: true, lineStatus: '502' } },
-  upstream_malformed_response: { status: 503, type: 'internal_error', meaning: 'The upstream answered 200 with a body that cannot be read.', engine: { retry: true, lineStatus: '502' } },
+  upstream_rate_limited: {
+    status: 429,
+    type: 'rate_limited',
+    meaning: 'The upstream model server answered 429.',
+    engine: { retry: true, bodyType: 'upstream_error', bodyCode: null },
+  },
+  upstream_unavailable: {
+    status: 503,
+    type: 'internal_error',
+    meaning: 'The upstream model server answered 408 or 5xx.',
+    engine: { retry: true, bodyType: 'upstream_error', bodyCode: null, lineStatus: "the upstream's status" },
+  },
+  upstream_timeout: {
+    status: 503,
+    type: 'internal_error',
+    meaning: 'The upstream model server did not answer in time.',
+    engine: { retry: true, lineStatus: '504' },
+  },
+  upstream_unreachable: {
+    status: 503,
+    type: 'internal_error',
+    meaning: 'The connection to the upstream model server failed (refused, reset, DNS).',
+    engine: { retry: true, lineStatus: '502' },
+  },
+  upstream_malformed_response: {
+    status: 503,
+    type: 'internal_error',
+    meaning: 'The upstream answered 200 with a body that cannot be read.',
+    engine: { retry: true, lineStatus: '502' },
+  },
 
   // Only in batch error files
-  model_unavailable: { line: true, meaning: 'The job\'s model could not be loaded or reached by the worker.' },
+  model_unavailable: { line: true, meaning: "The job's model could not be loaded or reached by the worker." },
   batch_expired: { line: true, meaning: 'The job reached its timeout_hours before this request ran.' },
   batch_cancelled: { line: true, meaning: 'The job was cancelled before this request finished.' },
 } as const satisfies Record<string, CatalogueEntry>;

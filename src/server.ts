@@ -105,7 +105,12 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const queue = createQueue(db, { blobs, leaseMs: config.runner.leaseMs });
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;
-  const signals = db.kind === 'postgres' ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, (payload) => runner?.nudge(payload === 'storage' ? 'storage' : 'jobs')) : null;
+  const signals =
+    db.kind === 'postgres'
+      ? new (await import('./store/postgres/job-signals.js')).PgJobSignals(config.databaseUrl, (payload) =>
+          runner?.nudge(payload === 'storage' ? 'storage' : 'jobs'),
+        )
+      : null;
   runner = withRunner
     ? new Runner(
         { queue, blobs, clock, registry, engines, log },

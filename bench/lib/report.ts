@@ -9,7 +9,14 @@ export const quick = process.argv.includes('--quick') || process.env.BATCHD_BENC
 /** Writes a benchmark's markdown section to bench/results/<name>.md and echoes it. */
 export function writeReport(name: string, title: string, lines: string[]) {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const text = [`# ${title}`, '', `Run ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, ${quick ? 'quick mode' : 'full mode'}.`, '', ...lines, ''].join('\n');
+  const text = [
+    `# ${title}`,
+    '',
+    `Run ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, ${quick ? 'quick mode' : 'full mode'}.`,
+    '',
+    ...lines,
+    '',
+  ].join('\n');
   fs.writeFileSync(path.join(RESULTS_DIR, `${name}.md`), text);
   console.log(text);
 }

@@ -51,7 +51,14 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       return done(apiError('json_too_deep', `Request body nests objects and arrays deeper than ${problem.limit} levels (BATCHD_MAX_JSON_DEPTH).`), undefined);
     }
     if (problem?.kind === 'too_many_items') {
-      return done(apiError('too_many_inline_requests', `requests has at least ${problem.limit + 1} items; inline batches take at most ${problem.limit}. Upload a file with purpose "batch" instead.`, { param: 'requests' }), undefined);
+      return done(
+        apiError(
+          'too_many_inline_requests',
+          `requests has at least ${problem.limit + 1} items; inline batches take at most ${problem.limit}. Upload a file with purpose "batch" instead.`,
+          { param: 'requests' },
+        ),
+        undefined,
+      );
     }
     try {
       done(null, JSON.parse(text));
@@ -71,7 +78,10 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   // The multipart parser is global, but only the upload route reads a form; elsewhere a form is the wrong media type.
   app.addHook('preValidation', async (req) => {
     if (req.isMultipart() && req.routeOptions.url !== '/v1/files') {
-      throw apiError('unsupported_media_type', `${req.method} ${req.routeOptions.url} takes a JSON body (content-type: application/json), not multipart/form-data.`);
+      throw apiError(
+        'unsupported_media_type',
+        `${req.method} ${req.routeOptions.url} takes a JSON body (content-type: application/json), not multipart/form-data.`,
+      );
     }
   });
 
@@ -137,7 +147,10 @@ export function toApiError(err: FastifyError | Error): ApiError {
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return apiError('body_too_large', 'Request body is too large.');
   if (e.code === 'FST_ERR_BAD_URL') return apiError('invalid_url', 'The request path is not a valid URL (malformed percent-encoding).');
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
-    return apiError('unsupported_media_type', 'Unsupported content type: send a JSON body with content-type application/json (uploads to POST /v1/files take multipart/form-data).');
+    return apiError(
+      'unsupported_media_type',
+      'Unsupported content type: send a JSON body with content-type application/json (uploads to POST /v1/files take multipart/form-data).',
+    );
   }
   // The driver seam raises StoreError; a blob store's file writes (ENOSPC, EDQUOT) reach here as plain errors, classified the same way.
   // Upstream model servers never get here (their failures are EngineErrors), so socket errors here are the store's.
@@ -170,9 +183,6 @@ function fromZod(err: ZodError): ApiError {
   const first = err.issues[0]!;
   const where = first.path.length ? first.path.join('.') : 'body';
   const param = first.code === 'unrecognized_keys' ? [...first.path, first.keys[0]!].join('.') : where;
-  const msg =
-    first.code === 'unrecognized_keys'
-      ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}`
-      : first.message;
+  const msg = first.code === 'unrecognized_keys' ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}` : first.message;
   return apiError('validation_error', `${where}: ${msg}`, { param, detail });
 }

@@ -25,7 +25,8 @@ export function parseCreatedAfter(v: string | undefined): number | undefined {
   // Python's isoformat() may send a naive time; read it as UTC like Mistral's server.
   const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(v) || !v.includes('T') ? v : `${v}Z`;
   const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw apiError('invalid_query', `created_after must be an ISO-8601 date-time like 2025-01-02T03:04:05Z, got '${v}'.`, { param: 'created_after' });
+  if (Number.isNaN(t))
+    throw apiError('invalid_query', `created_after must be an ISO-8601 date-time like 2025-01-02T03:04:05Z, got '${v}'.`, { param: 'created_after' });
   return t;
 }
 
@@ -62,7 +63,11 @@ export function parseMetadataFilter(q: Query): Record<string, string> {
   }
   const count = Object.keys(filter).length;
   if (count > MAX_METADATA_FILTERS) {
-    throw apiError('too_many_metadata_filters', `The job list was given ${count} metadata filters; at most ${MAX_METADATA_FILTERS} are allowed (a job has at most ${MAX_METADATA_FILTERS} metadata keys).`, { param: 'metadata' });
+    throw apiError(
+      'too_many_metadata_filters',
+      `The job list was given ${count} metadata filters; at most ${MAX_METADATA_FILTERS} are allowed (a job has at most ${MAX_METADATA_FILTERS} metadata keys).`,
+      { param: 'metadata' },
+    );
   }
   return filter;
 }

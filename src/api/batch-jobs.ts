@@ -96,7 +96,11 @@ export async function jobObject(ctx: AppContext, job: JobRow, inline: boolean) {
   const finished = isTerminal(job.status);
   const wantOutputs = inline || (job.inline === 1 && finished);
   if (wantOutputs && inline && Number(job.total_requests) > INLINE_OUTPUT_LIMIT) {
-    throw apiError('too_many_outputs_for_inline', `Job has ${job.total_requests} requests; inline results are limited to ${INLINE_OUTPUT_LIMIT}. Download output_file instead.`, { param: 'inline' });
+    throw apiError(
+      'too_many_outputs_for_inline',
+      `Job has ${job.total_requests} requests; inline results are limited to ${INLINE_OUTPUT_LIMIT}. Download output_file instead.`,
+      { param: 'inline' },
+    );
   }
   const failed = Number(job.failed_requests);
   return {
@@ -129,6 +133,10 @@ function usageOf(ctx: AppContext, job: JobRow) {
   const prompt = Number(job.prompt_tokens);
   const completion = Number(job.completion_tokens);
   const cost = batchCost(ctx.registry, job.model, prompt, completion);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(job.total_tokens), cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6 };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: Number(job.total_tokens),
+    cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6,
+  };
 }
-

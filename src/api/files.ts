@@ -75,13 +75,17 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
         if (part.type === 'file') {
           if (part.fieldname !== 'file' || staged) {
             part.file.resume();
-            throw apiError('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, { param: part.fieldname });
+            throw apiError('unexpected_file_part', `Unexpected file part '${part.fieldname}': send exactly one file, in the part named "file".`, {
+              param: part.fieldname,
+            });
           }
           filename = sanitizeFilename((part as MultipartFile).filename);
           staged = await stageUpload(part.file, ctx.blobs, ctx.validation.check(ctx.config), meter.onBytes);
         } else {
           if (!FORM_FIELDS.includes(part.fieldname)) {
-            throw apiError('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, { param: part.fieldname });
+            throw apiError('extra_forbidden', `Unknown form field '${part.fieldname}': expected file, purpose, visibility or expiry.`, {
+              param: part.fieldname,
+            });
           }
           fields[part.fieldname] = String(part.value);
         }
@@ -209,7 +213,8 @@ function checkUpload(ctx: AppContext, workspace: string, filename: string, field
   const purpose = fields.purpose ?? DEFAULT_PURPOSE;
   if (!PURPOSES.includes(purpose)) throw apiError('invalid_purpose', `purpose must be one of ${PURPOSES.join(', ')}; got '${purpose}'.`, { param: 'purpose' });
   const visibility = fields.visibility ?? 'workspace';
-  if (!VISIBILITIES.includes(visibility)) throw apiError('invalid_visibility', `visibility must be workspace or user; got '${visibility}'.`, { param: 'visibility' });
+  if (!VISIBILITIES.includes(visibility))
+    throw apiError('invalid_visibility', `visibility must be workspace or user; got '${visibility}'.`, { param: 'visibility' });
   let expiresAt: number | null = null;
   const now = ctx.clock.now();
   if (fields.expiry !== undefined && fields.expiry !== '' && fields.expiry !== 'null') {

@@ -16,7 +16,9 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
       if (!ctx.online) throw apiError('no_engines', 'This node serves no inference (started without engines).');
       const body = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw apiError('invalid_body', 'The request body must be a JSON object.', { detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }] });
+        throw apiError('invalid_body', 'The request body must be a JSON object.', {
+          detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }],
+        });
       }
       const b = body as Record<string, unknown>;
       if (typeof b.model !== 'string' || b.model === '') {
@@ -62,7 +64,11 @@ export function engineToApiError(err: unknown): unknown {
   if (!err.retryable) {
     const body = (err.body && typeof err.body === 'object' ? err.body : {}) as Record<string, unknown>;
     const message = typeof body.message === 'string' ? body.message : err.message;
-    return apiError(err.code, message, { status: err.statusCode, param: (body.param as string) ?? null, detail: Array.isArray(body.detail) ? body.detail : undefined });
+    return apiError(err.code, message, {
+      status: err.statusCode,
+      param: (body.param as string) ?? null,
+      detail: Array.isArray(body.detail) ? body.detail : undefined,
+    });
   }
   return apiError(err.code, err.message, { status: err.statusCode === 429 ? 429 : 503 });
 }

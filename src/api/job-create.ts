@@ -19,15 +19,25 @@ export async function createJob(ctx: AppContext, workspace: string, keyId: strin
   const hasFiles = (body.input_files?.length ?? 0) > 0;
   const hasRequests = (body.requests?.length ?? 0) > 0;
   if (hasFiles === hasRequests) {
-    throw apiError('invalid_input', hasFiles
-      ? 'Give either input_files or requests, not both.'
-      : 'Give the work to do: input_files (ids of files uploaded with purpose "batch") or requests (an inline list of {custom_id, body}).', { param: hasFiles ? 'requests' : 'input_files' });
+    throw apiError(
+      'invalid_input',
+      hasFiles
+        ? 'Give either input_files or requests, not both.'
+        : 'Give the work to do: input_files (ids of files uploaded with purpose "batch") or requests (an inline list of {custom_id, body}).',
+      { param: hasFiles ? 'requests' : 'input_files' },
+    );
   }
   const now = ctx.clock.now();
   const input = hasFiles ? await fileInputs(ctx, workspace, body.input_files!) : await inlineInputs(ctx, workspace, body.requests!, now);
   const spec: JobSpec = {
-    workspace, createdBy: keyId, endpoint, model, agentId: body.agent_id ?? null, metadata: body.metadata ?? null,
-    timeoutHours: body.timeout_hours, inputFiles: hasFiles ? body.input_files! : [],
+    workspace,
+    createdBy: keyId,
+    endpoint,
+    model,
+    agentId: body.agent_id ?? null,
+    metadata: body.metadata ?? null,
+    timeoutHours: body.timeout_hours,
+    inputFiles: hasFiles ? body.input_files! : [],
   };
   return insertNewJob(ctx, spec, input, idempotencyKey, now);
 }
@@ -40,8 +50,14 @@ export async function createRetryJob(ctx: AppContext, keyId: string, source: Job
   const input = await failedLineInputs(ctx, source, now);
   const metadata = source.metadata === null ? null : metadataObject(Object.entries(JSON.parse(source.metadata) as Record<string, string>));
   const spec: JobSpec = {
-    workspace: source.workspace, createdBy: keyId, endpoint, model, agentId: source.agent_id, metadata,
-    timeoutHours: source.timeout_hours, inputFiles: [],
+    workspace: source.workspace,
+    createdBy: keyId,
+    endpoint,
+    model,
+    agentId: source.agent_id,
+    metadata,
+    timeoutHours: source.timeout_hours,
+    inputFiles: [],
   };
   return insertNewJob(ctx, spec, input, idempotencyKey, now);
 }
@@ -54,7 +70,11 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
   const discard = () => (spec.inputFiles.length === 0 ? discardHiddenInput(ctx, input).catch(() => undefined) : undefined);
   try {
     if (input.total > ctx.config.maxPendingRequests) {
-      throw apiError('too_many_requests', `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`, { param: spec.inputFiles.length ? 'input_files' : 'requests' });
+      throw apiError(
+        'too_many_requests',
+        `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`,
+        { param: spec.inputFiles.length ? 'input_files' : 'requests' },
+      );
     }
     const { job, created } = await ctx.queue.create({ ...spec, inputs: input.inputs, total: input.total, idempotencyKey }, now);
     if (!created) await discard();
@@ -79,18 +99,24 @@ export function checkEndpoint(endpoint: string): Endpoint {
 
 export function checkModel(ctx: AppContext, model: string | null | undefined, agentId: string | null | undefined, endpoint: Endpoint): string {
   if (!model) {
-    throw apiError('missing_model', agentId
-      ? 'Agent batches are not supported: give the model to run instead of (or alongside) agent_id.'
-      : 'model is required: a batch job runs one model, e.g. "mistral-small-latest" (see GET /v1/models).', { param: 'model' });
+    throw apiError(
+      'missing_model',
+      agentId
+        ? 'Agent batches are not supported: give the model to run instead of (or alongside) agent_id.'
+        : 'model is required: a batch job runs one model, e.g. "mistral-small-latest" (see GET /v1/models).',
+      { param: 'model' },
+    );
   }
   const entry = ctx.registry.get(model);
   if (!entry) {
     // 422 here (the catalogue's batch-job-creation variant), not the 404 of a model looked up by name.
-    throw apiError('model_not_found', `Unknown model '${model}'. Available: ${ctx.registry.models.map((m) => m.id).join(', ')}.`, { param: 'model', status: 422 });
+    throw apiError('model_not_found', `Unknown model '${model}'. Available: ${ctx.registry.models.map((m) => m.id).join(', ')}.`, {
+      param: 'model',
+      status: 422,
+    });
   }
   if (!entry.endpoints.includes(endpoint)) {
     throw apiError('endpoint_not_supported', `Model '${model}' does not serve ${endpoint}; it serves ${entry.endpoints.join(', ')}.`, { param: 'endpoint' });
   }
   return model;
 }
-

@@ -27,10 +27,18 @@ export async function fileInputs(ctx: AppContext, workspace: string, ids: string
     // semantic refusals with 400 invalid_request_error. Its exact wording for this case is
     // unpublished, so the message names what the client must fix: the file, its purpose.
     if (file.purpose !== 'batch') {
-      throw apiError('invalid_input_file', `input_files[${i}]: file '${id}' has purpose '${file.purpose}', not 'batch'; upload the input with purpose "batch".`, { param: 'input_files' });
+      throw apiError(
+        'invalid_input_file',
+        `input_files[${i}]: file '${id}' has purpose '${file.purpose}', not 'batch'; upload the input with purpose "batch".`,
+        { param: 'input_files' },
+      );
     }
     if (file.job_id) {
-      throw apiError('invalid_input_file', `input_files[${i}]: file '${id}' is a batch result (sample_type '${file.sample_type}'), not an input; upload the input with purpose "batch".`, { param: 'input_files' });
+      throw apiError(
+        'invalid_input_file',
+        `input_files[${i}]: file '${id}' is a batch result (sample_type '${file.sample_type}'), not an input; upload the input with purpose "batch".`,
+        { param: 'input_files' },
+      );
     }
     inputs.push({ fileId: id, blobKey: file.blob_key, lineOffset: total, chunkOffset: chunks });
     total += Number(file.num_lines);
@@ -42,7 +50,11 @@ export async function fileInputs(ctx: AppContext, workspace: string, ids: string
 /** Inline requests are validated like file lines, then stored as a hidden input file so one runner path serves both. */
 export async function inlineInputs(ctx: AppContext, workspace: string, requests: unknown[], now: number): Promise<JobInputs> {
   if (requests.length > ctx.config.maxInlineRequests) {
-    throw apiError('too_many_inline_requests', `requests has ${requests.length} items; inline batches take at most ${ctx.config.maxInlineRequests}. Upload a file with purpose "batch" instead.`, { param: 'requests' });
+    throw apiError(
+      'too_many_inline_requests',
+      `requests has ${requests.length} items; inline batches take at most ${ctx.config.maxInlineRequests}. Upload a file with purpose "batch" instead.`,
+      { param: 'requests' },
+    );
   }
   const seen = new Map<string, number>();
   const lines = requests.map((r, i) => {
@@ -50,7 +62,10 @@ export async function inlineInputs(ctx: AppContext, workspace: string, requests:
     if (isProblem(checked)) throw apiError(checked.code, `requests[${i}] ${checked.message}`, { param: `requests.${i}` });
     if (checked.custom_id !== null) {
       const first = seen.get(checked.custom_id);
-      if (first !== undefined) throw apiError('duplicate_custom_id', `requests[${i}] repeats custom_id ${JSON.stringify(checked.custom_id)} of requests[${first}].`, { param: `requests.${i}.custom_id` });
+      if (first !== undefined)
+        throw apiError('duplicate_custom_id', `requests[${i}] repeats custom_id ${JSON.stringify(checked.custom_id)} of requests[${first}].`, {
+          param: `requests.${i}.custom_id`,
+        });
       seen.set(checked.custom_id, i);
     }
     return checked;
@@ -65,7 +80,10 @@ export async function inlineInputs(ctx: AppContext, workspace: string, requests:
 export async function failedLineInputs(ctx: AppContext, job: JobRow, now: number): Promise<JobInputs> {
   const failed = await ctx.queue.failedRequests(job.id, now);
   if (!failed) {
-    throw apiError('input_file_deleted', `Job ${job.id} cannot be retried: an input file it read was deleted or has expired, so its failed requests are gone. Upload them again and create a new job.`);
+    throw apiError(
+      'input_file_deleted',
+      `Job ${job.id} cannot be retried: an input file it read was deleted or has expired, so its failed requests are gone. Upload them again and create a new job.`,
+    );
   }
   return hiddenInput(ctx, job.workspace, failed, now);
 }
@@ -82,15 +100,35 @@ async function hiddenInput(ctx: AppContext, workspace: string, requests: Iterabl
   await staged.writer.commit();
   try {
     // A hidden input is stored like an upload, so it counts against (and must fit in) the workspace's quota.
-    await insertFile(ctx.db.kysely, {
-      id: fileId, workspace, filename: 'inline-requests.jsonl', bytes: staged.summary.bytes, purpose: 'batch', sample_type: 'batch_request',
-      source: 'inline', num_lines: staged.summary.requests, mimetype: 'application/jsonl', signature: staged.signature, expires_at: null,
-      visibility: 'workspace', created_at: now, blob_key: staged.writer.key, hidden: 1, deleted_at: null, job_id: null, result_kind: null,
-    }, staged.summary.chunks, quota);
+    await insertFile(
+      ctx.db.kysely,
+      {
+        id: fileId,
+        workspace,
+        filename: 'inline-requests.jsonl',
+        bytes: staged.summary.bytes,
+        purpose: 'batch',
+        sample_type: 'batch_request',
+        source: 'inline',
+        num_lines: staged.summary.requests,
+        mimetype: 'application/jsonl',
+        signature: staged.signature,
+        expires_at: null,
+        visibility: 'workspace',
+        created_at: now,
+        blob_key: staged.writer.key,
+        hidden: 1,
+        deleted_at: null,
+        job_id: null,
+        result_kind: null,
+      },
+      staged.summary.chunks,
+      quota,
+    );
   } catch (err) {
     await ctx.blobs.delete(staged.writer.key).catch(() => undefined);
     if (!(err instanceof StorageQuotaExceeded)) throw err;
-    const refusal = quotaErrorAtCommit(quota, err, 'the job\'s input');
+    const refusal = quotaErrorAtCommit(quota, err, "the job's input");
     // The refusal's own code (storage_quota_exceeded or file_quota_exceeded, at its usual status), without the upload's param.
     throw apiError(refusal.code as HttpErrorCode, refusal.message);
   }

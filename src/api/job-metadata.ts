@@ -17,7 +17,10 @@ export function metadataObject(entries: Iterable<[string, string]>): JobMetadata
 const record = z
   .record(
     z.string().min(1, 'metadata keys must be 1-32 characters').max(32, 'metadata keys must be 1-32 characters'),
-    z.string({ invalid_type_error: 'metadata values must be strings' }).min(1, 'metadata values must be 1-512 characters').max(512, 'metadata values must be 1-512 characters'),
+    z
+      .string({ invalid_type_error: 'metadata values must be strings' })
+      .min(1, 'metadata values must be 1-512 characters')
+      .max(512, 'metadata values must be 1-512 characters'),
   )
   .refine((m) => Object.keys(m).length <= 64, 'metadata may have at most 64 keys');
 

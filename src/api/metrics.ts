@@ -8,7 +8,11 @@ type Sample = [labels: Record<string, string> | null, value: number];
 function family(name: string, type: 'gauge' | 'counter', help: string, samples: Sample[]): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
   for (const [labels, value] of samples) {
-    const l = labels ? `{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}` : '';
+    const l = labels
+      ? `{${Object.entries(labels)
+          .map(([k, v]) => `${k}="${v}"`)
+          .join(',')}}`
+      : '';
     lines.push(`${name}${l} ${value}`);
   }
   return lines.join('\n');
@@ -24,9 +28,17 @@ export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
     const m = await readStoreMetrics(ctx.db.kysely, ctx.clock.now());
     const cpu = process.cpuUsage();
     const text = [
-      family('batchd_jobs', 'gauge', 'Jobs by status (deleted jobs not counted).', Object.entries(m.jobs).map(([status, n]) => [{ status }, n])),
+      family(
+        'batchd_jobs',
+        'gauge',
+        'Jobs by status (deleted jobs not counted).',
+        Object.entries(m.jobs).map(([status, n]) => [{ status }, n]),
+      ),
       family('batchd_requests_waiting', 'gauge', 'Requests of queued and running jobs that have no terminal record yet.', [[null, m.requestsWaiting]]),
-      family('batchd_chunks', 'gauge', 'Work chunks of unfinished jobs that are not done, by state.', [[{ state: 'pending' }, m.chunks.pending], [{ state: 'leased' }, m.chunks.leased]]),
+      family('batchd_chunks', 'gauge', 'Work chunks of unfinished jobs that are not done, by state.', [
+        [{ state: 'pending' }, m.chunks.pending],
+        [{ state: 'leased' }, m.chunks.leased],
+      ]),
       family('batchd_workers_active', 'gauge', 'Workers holding a live lease on a chunk.', [[null, m.workersActive]]),
       family('process_resident_memory_bytes', 'gauge', 'Resident memory of this process.', [[null, process.memoryUsage.rss()]]),
       family('process_cpu_seconds_total', 'counter', 'CPU time of this process.', [[null, (cpu.user + cpu.system) / 1e6]]),

@@ -32,7 +32,11 @@ export function signedUrlBase(publicUrl: string | null, trustedHosts: string[], 
   const given = host.toLowerCase();
   const hostname = given.replace(/:\d+$/, '');
   if (trustedHosts.length > 0 && !trustedHosts.includes(given) && !trustedHosts.includes(hostname)) {
-    throw apiError('untrusted_host', `Cannot build a signed URL for Host '${host}': it is not in BATCHD_TRUSTED_HOSTS. The operator should set --public-url (BATCHD_PUBLIC_URL) or add this host to BATCHD_TRUSTED_HOSTS.`, { param: 'Host' });
+    throw apiError(
+      'untrusted_host',
+      `Cannot build a signed URL for Host '${host}': it is not in BATCHD_TRUSTED_HOSTS. The operator should set --public-url (BATCHD_PUBLIC_URL) or add this host to BATCHD_TRUSTED_HOSTS.`,
+      { param: 'Host' },
+    );
   }
   return `${protocol}://${host}`;
 }

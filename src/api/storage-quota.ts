@@ -23,7 +23,8 @@ export function storageQuotaFor(ctx: AppContext, workspace: string): WorkspaceQu
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
-const ADVICE = 'Delete files or batch jobs this workspace no longer needs (a job\'s results count until the job is deleted), or ask the operator to raise the quota.';
+const ADVICE =
+  "Delete files or batch jobs this workspace no longer needs (a job's results count until the job is deleted), or ask the operator to raise the quota.";
 
 /** 413 storage_quota_exceeded: the bytes do not fit. `inFlight` = other uploads of the workspace under way. */
 export function bytesQuotaError(q: WorkspaceQuota, usage: StorageUsage, inFlight: number, detail: string): ApiError {
@@ -31,20 +32,31 @@ export function bytesQuotaError(q: WorkspaceQuota, usage: StorageUsage, inFlight
   const parts = [`${n(usage.bytes)} in files`];
   if (usage.liveBytes) parts.push(`${n(usage.liveBytes)} in results of unfinished jobs`);
   if (inFlight) parts.push(`${n(inFlight)} in other uploads under way`);
-  return apiError('storage_quota_exceeded',
-    `Storage quota exceeded: workspace '${q.workspace}' may store ${n(q.maxBytes)} bytes (${q.bytesSetting}) and uses ${n(used)} (${parts.join(', ')}); ${detail} Nothing was stored. ${ADVICE}`, { param: 'file' });
+  return apiError(
+    'storage_quota_exceeded',
+    `Storage quota exceeded: workspace '${q.workspace}' may store ${n(q.maxBytes)} bytes (${q.bytesSetting}) and uses ${n(used)} (${parts.join(', ')}); ${detail} Nothing was stored. ${ADVICE}`,
+    { param: 'file' },
+  );
 }
 
 /** 403 file_quota_exceeded: one more file does not fit. */
 export function filesQuotaError(q: WorkspaceQuota, usage: StorageUsage): ApiError {
-  return apiError('file_quota_exceeded',
-    `File quota exceeded: workspace '${q.workspace}' may store ${n(q.maxFiles)} files (${q.filesSetting}) and stores ${n(usage.files)}, counting inline job inputs and finished jobs' result files. Nothing was stored. ${ADVICE}`, { param: 'file' });
+  return apiError(
+    'file_quota_exceeded',
+    `File quota exceeded: workspace '${q.workspace}' may store ${n(q.maxFiles)} files (${q.filesSetting}) and stores ${n(usage.files)}, counting inline job inputs and finished jobs' result files. Nothing was stored. ${ADVICE}`,
+    { param: 'file' },
+  );
 }
 
 /** The refusal for a charge the store declined at commit (the check that holds across processes). */
 export function quotaErrorAtCommit(q: WorkspaceQuota, err: StorageQuotaExceeded, what = 'this upload'): ApiError {
   if (err.kind === 'files') return filesQuotaError(q, err.usage);
-  return bytesQuotaError(q, err.usage, 0, `${what} needs ${n(err.requested)}, more than the ${n(Math.max(0, q.maxBytes - err.usage.bytes - err.usage.liveBytes))} left.`);
+  return bytesQuotaError(
+    q,
+    err.usage,
+    0,
+    `${what} needs ${n(err.requested)}, more than the ${n(Math.max(0, q.maxBytes - err.usage.bytes - err.usage.liveBytes))} left.`,
+  );
 }
 
 /** Bytes of uploads still streaming, per workspace, in this process. */
@@ -104,7 +116,12 @@ export async function startUploadMeter(ctx: AppContext, q: WorkspaceQuota): Prom
       const cutAt = mine;
       // Given back at once, so the uploads still streaming are not cut for bytes that will never be stored.
       release();
-      return bytesQuotaError(q, usage, others, `this upload was cut after ${n(cutAt)} bytes, past the ${n(Math.max(0, q.maxBytes - usage.bytes - usage.liveBytes - others))} left.`);
+      return bytesQuotaError(
+        q,
+        usage,
+        others,
+        `this upload was cut after ${n(cutAt)} bytes, past the ${n(Math.max(0, q.maxBytes - usage.bytes - usage.liveBytes - others))} left.`,
+      );
     },
   };
 }

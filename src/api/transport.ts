@@ -116,7 +116,14 @@ function watchUploadRate(req: FastifyRequest, reply: FastifyReply, limits: Limit
     seen = socket.bytesRead;
     if (req.raw.complete || got >= need || req.raw.readableLength > 0) return;
     clearInterval(timer);
-    cut(req, reply, apiError('upload_too_slow', `The upload sent ${got} bytes in the last ${windowMs} ms, under the minimum of ${limits.minUploadBytesPerSec} bytes/s (BATCHD_MIN_UPLOAD_BYTES_PER_SEC, averaged over BATCHD_UPLOAD_RATE_WINDOW_MS); nothing was stored.`));
+    cut(
+      req,
+      reply,
+      apiError(
+        'upload_too_slow',
+        `The upload sent ${got} bytes in the last ${windowMs} ms, under the minimum of ${limits.minUploadBytesPerSec} bytes/s (BATCHD_MIN_UPLOAD_BYTES_PER_SEC, averaged over BATCHD_UPLOAD_RATE_WINDOW_MS); nothing was stored.`,
+      ),
+    );
   }, windowMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -12,7 +12,10 @@ export const PIECE_BYTES = 1024 * 1024;
  * Bytes stream in and out one piece at a time; a blob is visible only after commit.
  */
 export class DatabaseBlobStore implements BlobStore {
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   createWriter(): BlobWriter {
     const key = randomUUID();

@@ -17,7 +17,10 @@ export class LocalBlobStore implements BlobStore {
   private readonly tmpDir: string;
 
   /** `shared`: other processes (API nodes on other hosts) write to the same directory. */
-  constructor(private readonly root: string, opts: { shared?: boolean } = {}) {
+  constructor(
+    private readonly root: string,
+    opts: { shared?: boolean } = {},
+  ) {
     this.tmpDir = path.join(root, 'tmp');
     ensurePrivateDir(this.tmpDir);
     // Leftovers of uploads that a crash interrupted are never referenced: drop them. In a

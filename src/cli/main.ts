@@ -24,7 +24,11 @@ program
   .addOption(new Option('--no-worker', 'serve the API only; run jobs in separate `batchd worker` processes'))
   .action(async (opts: ConfigInput) => {
     const config = loadConfig(opts);
-    const server = await startServer(config, { engineFactories: defaultEngineFactories(config), log: (line) => console.log(line), warn: (line) => console.error(line) });
+    const server = await startServer(config, {
+      engineFactories: defaultEngineFactories(config),
+      log: (line) => console.log(line),
+      warn: (line) => console.error(line),
+    });
     const shutdown = (signal: string) => {
       // Stop accepting, finish in-flight requests, release the store; a second signal forces exit.
       process.once(signal, () => process.exit(1));
@@ -91,8 +95,16 @@ program
     if (!/^postgres(ql)?:/.test(config.databaseUrl)) {
       throw new Error('batchd worker needs a PostgreSQL store (--database postgres://…): an SQLite store is run by one `batchd serve` process');
     }
-    const worker = await startWorker(config, { engineFactories: defaultEngineFactories(config), log: (line) => console.log(line), warn: (line) => console.error(line) });
-    const shutdown = () => worker.close().then(() => process.exit(0), () => process.exit(1));
+    const worker = await startWorker(config, {
+      engineFactories: defaultEngineFactories(config),
+      log: (line) => console.log(line),
+      warn: (line) => console.error(line),
+    });
+    const shutdown = () =>
+      worker.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);
   });

@@ -57,7 +57,8 @@ function conversationText(messages: unknown, at: string): string {
       const msg = (m && typeof m === 'object' ? m : {}) as { role?: unknown; content?: unknown; tool_calls?: unknown };
       if (typeof msg.role !== 'string' || !ROLES.includes(msg.role)) throw invalidRequest(`${at}.${i}.role`, "must be 'system', 'user', 'assistant' or 'tool'");
       const c = msg.content;
-      if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c)) throw invalidRequest(`${at}.${i}.content`, 'must be a string or a list of content chunks');
+      if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c))
+        throw invalidRequest(`${at}.${i}.content`, 'must be a string or a list of content chunks');
       // An assistant turn that only calls tools is judged by its calls' arguments.
       const text = textOf(c) || (msg.tool_calls ? JSON.stringify(msg.tool_calls) : '');
       return `${msg.role}: ${text}`;

@@ -38,7 +38,14 @@ export function createEchoEngine(model: ModelEntry): Engine {
       return {
         status_code: 200,
         usage: u,
-        body: { id: randomUUID().replace(/-/g, ''), object: 'chat.completion', model: name, created, choices: [{ index: 0, message: { role: 'assistant', content: text, tool_calls: null }, finish_reason: 'stop' }], usage: u },
+        body: {
+          id: randomUUID().replace(/-/g, ''),
+          object: 'chat.completion',
+          model: name,
+          created,
+          choices: [{ index: 0, message: { role: 'assistant', content: text, tool_calls: null }, finish_reason: 'stop' }],
+          usage: u,
+        },
       };
     };
     switch (req.endpoint) {
@@ -52,8 +59,15 @@ export function createEchoEngine(model: ModelEntry): Engine {
       }
       case '/v1/embeddings': {
         const list = inputs(req.body).map(String);
-        const u = usage(list.reduce((n, s) => n + words(s), 0), 0);
-        const data = list.map((s, index) => ({ object: 'embedding', index, embedding: [...createHash('sha256').update(s).digest()].slice(0, 16).map((b) => b / 255 - 0.5) }));
+        const u = usage(
+          list.reduce((n, s) => n + words(s), 0),
+          0,
+        );
+        const data = list.map((s, index) => ({
+          object: 'embedding',
+          index,
+          embedding: [...createHash('sha256').update(s).digest()].slice(0, 16).map((b) => b / 255 - 0.5),
+        }));
         return { status_code: 200, usage: u, body: { id: randomUUID(), object: 'list', model: name, data, usage: u } };
       }
       case '/v1/moderations':

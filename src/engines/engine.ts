@@ -101,7 +101,10 @@ export interface Engine {
  * The engine with `around` wrapped about each call, execute and stream alike (admission
  * checks, online queueing); everything else is the engine's own.
  */
-export function aroundCalls(engine: Engine, around: (req: EngineRequest, signal: AbortSignal, call: () => Promise<EngineResult>) => Promise<EngineResult>): Engine {
+export function aroundCalls(
+  engine: Engine,
+  around: (req: EngineRequest, signal: AbortSignal, call: () => Promise<EngineResult>) => Promise<EngineResult>,
+): Engine {
   const stream = engine.stream;
   return {
     maxInFlight: engine.maxInFlight,
@@ -140,13 +143,18 @@ export async function asOnePiece(result: Promise<EngineResult>, onDelta: (piece:
 /** The reasoning in Mistral's content chunks (`{type: "thinking", thinking: [text chunks]}`). */
 export function thinkingOf(content: unknown): string {
   if (!Array.isArray(content)) return '';
-  return content.map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'thinking' ? textOf((c as Record<string, unknown>).thinking) : '')).join('');
+  return content
+    .map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'thinking' ? textOf((c as Record<string, unknown>).thinking) : ''))
+    .join('');
 }
 
 /** Text content: a string, or Mistral's list of content chunks (only `text` chunks are the answer). */
 export function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'text' ? String((c as Record<string, unknown>).text ?? '') : '')).join('');
+  if (Array.isArray(content))
+    return content
+      .map((c) => (c && typeof c === 'object' && (c as Record<string, unknown>).type === 'text' ? String((c as Record<string, unknown>).text ?? '') : ''))
+      .join('');
   return '';
 }
 

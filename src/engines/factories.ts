@@ -10,7 +10,10 @@ import { createOpenAiEngine } from './openai/openai-engine.js';
 export function defaultEngineFactories(config: Config): Partial<Record<ModelEntry['engine'], EngineFactory>> {
   const opts = { requestTimeoutMs: config.upstreamTimeoutMs };
   // Every engine, online and batch alike, refuses requests of more inputs than the cap.
-  const capped = (factory: EngineFactory): EngineFactory => async (model) => capInputs(await factory(model), config.limits.maxInputsPerRequest);
+  const capped =
+    (factory: EngineFactory): EngineFactory =>
+    async (model) =>
+      capInputs(await factory(model), config.limits.maxInputsPerRequest);
   return {
     echo: capped(async (model) => createEchoEngine(model)),
     openai: capped(async (model) => createOpenAiEngine(model, opts)),

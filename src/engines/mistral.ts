@@ -25,7 +25,10 @@ export function createMistralEngine(model: ModelEntry, opts: UpstreamEngineOptio
     execute,
     async stream(req, signal, onDelta) {
       if (!streamable(req)) return asOnePiece(execute(req, signal), onDelta);
-      return answer(await streamCompletion(client, req.endpoint.slice('/v1'.length), { ...req.body, model: upstreamModel }, signal, onDelta), clientModelOf(req));
+      return answer(
+        await streamCompletion(client, req.endpoint.slice('/v1'.length), { ...req.body, model: upstreamModel }, signal, onDelta),
+        clientModelOf(req),
+      );
     },
     close: () => client.close(),
   };

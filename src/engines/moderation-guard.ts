@@ -29,7 +29,10 @@ export function guardSystemPrompt(labels: ClassifierLabel[]): string {
 export function guardChatBody(upstreamModel: string, text: string, labels: ClassifierLabel[] = MODERATION_LABELS): Record<string, unknown> {
   return {
     model: upstreamModel,
-    messages: [{ role: 'system', content: guardSystemPrompt(labels) }, { role: 'user', content: `<text>\n${text}\n</text>` }],
+    messages: [
+      { role: 'system', content: guardSystemPrompt(labels) },
+      { role: 'user', content: `<text>\n${text}\n</text>` },
+    ],
     temperature: 0,
     max_tokens: 64 + 24 * labels.length,
     response_format: { type: 'json_object' },
@@ -52,7 +55,11 @@ const ALIASES: Record<string, string> = {
   medical: 'health',
 };
 
-const norm = (key: string) => key.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+const norm = (key: string) =>
+  key
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
 
 /**
  * Reads a guard model's answer: the first JSON object (in a code fence or in prose) that

@@ -86,7 +86,8 @@ export class OnlineGate {
    * (waiting + 1 requests over `parallel` places), at least 1 s and at most a minute.
    */
   private full(line: Line, parallel: number): EngineError {
-    const seconds = line.averageMs === null ? 1 : Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((line.averageMs * (line.waiting.length + 1)) / parallel / 1000)));
+    const seconds =
+      line.averageMs === null ? 1 : Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((line.averageMs * (line.waiting.length + 1)) / parallel / 1000)));
     const message = `This model is busy: ${line.running} online requests are running and ${line.waiting.length} are waiting, the most this server queues per model. Retry after ${seconds} s, or send the requests as a batch job.`;
     return engineError('online_queue_full', message, { retryAfterMs: seconds * 1000 });
   }

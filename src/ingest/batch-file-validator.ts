@@ -52,9 +52,7 @@ export class BatchFileValidator {
   private readonly chunks: ChunkRange[] = [];
   private open: ChunkRange | null = null;
 
-  constructor(
-    private readonly opts: { maxLineBytes: number; chunkLines: number },
-  ) {
+  constructor(private readonly opts: { maxLineBytes: number; chunkLines: number }) {
     this.splitter = new LineSplitter(opts.maxLineBytes, {
       line: (bytes, start, end) => this.onLine(bytes, start, end),
       overlong: () => {

@@ -12,8 +12,7 @@ export type LineProblem = { code: HttpErrorCode; message: string };
 
 export const MAX_CUSTOM_ID_CHARS = 512;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks the parsed value of one line (or one inline request) against the batch line format. */
 export function checkBatchRequest(value: unknown): BatchLine | LineProblem {

@@ -47,11 +47,13 @@ export async function stageUpload(source: Readable, blobs: BlobStore, check: Upl
 
 /** Stores requests produced in-process (inline requests, retries) as JSONL, validated exactly like an upload. */
 export function stageRequests(requests: Iterable<BatchLine> | AsyncIterable<BatchLine>, blobs: BlobStore, opts: { maxLineBytes: number; chunkLines: number }) {
-  const bytes = Readable.from((async function* () {
-    for await (const r of requests) {
-      const line = r.custom_id === null ? { body: r.body } : { custom_id: r.custom_id, body: r.body };
-      yield Buffer.from(`${JSON.stringify(line)}\n`, 'utf8');
-    }
-  })());
+  const bytes = Readable.from(
+    (async function* () {
+      for await (const r of requests) {
+        const line = r.custom_id === null ? { body: r.body } : { custom_id: r.custom_id, body: r.body };
+        yield Buffer.from(`${JSON.stringify(line)}\n`, 'utf8');
+      }
+    })(),
+  );
   return stageUpload(bytes, blobs, localCheck(opts));
 }

@@ -2,10 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { BatchFileValidator, type ValidationSummary } from './batch-file-validator.js';
 
-export type ToWorker =
-  | { type: 'start'; opts: ValidatorOptions }
-  | { type: 'chunk'; data: ArrayBuffer; length: number }
-  | { type: 'end' };
+export type ToWorker = { type: 'start'; opts: ValidatorOptions } | { type: 'chunk'; data: ArrayBuffer; length: number } | { type: 'end' };
 
 /** An ack hands the batch's memory back, so a few buffers circulate instead of one per MiB uploaded. */
 export type FromWorker = { type: 'ack'; data: ArrayBuffer; length: number } | { type: 'done'; summary: ValidationSummary; signature: string };
@@ -91,7 +88,10 @@ function spawnWorker(): Worker {
   if (import.meta.url.endsWith('.js')) return new Worker(new URL('./validation-worker.js', import.meta.url), { resourceLimits: LIMITS });
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./validation-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, resourceLimits: LIMITS });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
+    eval: true,
+    resourceLimits: LIMITS,
+  });
 }
 
 class WorkerCheck implements UploadCheck {
@@ -118,7 +118,11 @@ class WorkerCheck implements UploadCheck {
     this.drained?.();
   };
 
-  constructor(private readonly worker: Worker, opts: ValidatorOptions, private readonly release: () => void) {
+  constructor(
+    private readonly worker: Worker,
+    opts: ValidatorOptions,
+    private readonly release: () => void,
+  ) {
     worker.on('message', this.onMessage);
     worker.on('error', this.onError);
     worker.postMessage({ type: 'start', opts } satisfies ToWorker);
@@ -126,7 +130,7 @@ class WorkerCheck implements UploadCheck {
 
   push(chunk: Buffer): Promise<void> | void {
     // Gathered into 1 MiB batches: one message per small network chunk costs more than the parsing.
-    for (let from = 0; from < chunk.length; ) {
+    for (let from = 0; from < chunk.length;) {
       const n = Math.min(chunk.length - from, BATCH_BYTES - this.fill);
       chunk.copy(this.batch, this.fill, from, from + n);
       this.fill += n;

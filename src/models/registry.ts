@@ -41,20 +41,30 @@ const modelSchema = z
   .strict()
   .superRefine((m, ctx) => {
     if (m.engine === 'llama' && !m.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'engine "llama" needs "path" to a GGUF file' });
-    if ((m.engine === 'openai' || m.engine === 'mistral') && !m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
-    if (m.fim_template && m.engine !== 'openai') ctx.addIssue({ code: 'custom', path: ['fim_template'], message: `only engine "openai" uses a FIM template (engine "${m.engine}" does FIM natively)` });
+    if ((m.engine === 'openai' || m.engine === 'mistral') && !m.url)
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
+    if (m.fim_template && m.engine !== 'openai')
+      ctx.addIssue({ code: 'custom', path: ['fim_template'], message: `only engine "openai" uses a FIM template (engine "${m.engine}" does FIM natively)` });
   });
 
-const fileSchema = z.object({
-  models: z.array(modelSchema).default([]),
-  batch_discount: z.number().min(0).max(1).optional(),
-  /** Per-workspace settings: a spend limit checked when a job is admitted; storage quotas overriding BATCHD_MAX_STORAGE_BYTES / BATCHD_MAX_FILES (0 = none). */
-  workspaces: z.record(z.object({
-    spend_limit_usd: z.number().nonnegative().optional(),
-    max_storage_bytes: z.number().int().nonnegative().optional(),
-    max_files: z.number().int().nonnegative().optional(),
-  }).strict()).optional(),
-}).strict();
+const fileSchema = z
+  .object({
+    models: z.array(modelSchema).default([]),
+    batch_discount: z.number().min(0).max(1).optional(),
+    /** Per-workspace settings: a spend limit checked when a job is admitted; storage quotas overriding BATCHD_MAX_STORAGE_BYTES / BATCHD_MAX_FILES (0 = none). */
+    workspaces: z
+      .record(
+        z
+          .object({
+            spend_limit_usd: z.number().nonnegative().optional(),
+            max_storage_bytes: z.number().int().nonnegative().optional(),
+            max_files: z.number().int().nonnegative().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
 
 export interface ModelEntry {
   id: string;

@@ -119,5 +119,8 @@ export function clientAddressKey(address: string): string {
   const v6 = parseIPv6(address);
   if (!v6) return address;
   if (v6.slice(0, 5).every((x) => x === 0) && v6[5] === 0xffff) return [v6[6]! >> 8, v6[6]! & 0xff, v6[7]! >> 8, v6[7]! & 0xff].join('.');
-  return `${v6.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return `${v6
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }

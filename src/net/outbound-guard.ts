@@ -45,11 +45,13 @@ export function checkOutboundUrl(raw: string, opts: OutboundGuardOptions): URL {
   } catch {
     throw new OutboundUrlError(`'${raw.slice(0, 200)}' is not an absolute URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundUrlError(`URL scheme '${url.protocol.slice(0, -1)}' is not allowed: use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new OutboundUrlError(`URL scheme '${url.protocol.slice(0, -1)}' is not allowed: use http or https`);
   if (url.username || url.password) throw new OutboundUrlError('URLs must not carry credentials (user:password@): send them as a header or a secret instead');
   if (!opts.allowPrivate) {
     const host = unbracket(url.hostname);
-    if (LOCAL_NAMES.test(host)) throw new OutboundUrlError(`URL host '${host}' is this machine; private addresses are refused unless the operator sets BATCHD_ALLOW_PRIVATE_WEBHOOKS=1`);
+    if (LOCAL_NAMES.test(host))
+      throw new OutboundUrlError(`URL host '${host}' is this machine; private addresses are refused unless the operator sets BATCHD_ALLOW_PRIVATE_WEBHOOKS=1`);
     if (net.isIP(host)) refuseForbidden(host, host);
   }
   return url;
@@ -59,11 +61,17 @@ function refuseForbidden(host: string, address: string): void {
   const reason = forbiddenAddressReason(address);
   if (reason) {
     const via = host === address ? '' : ` (resolved from '${host}')`;
-    throw new OutboundUrlError(`address ${address}${via} is ${reason}; outbound URLs may not reach it unless the operator sets BATCHD_ALLOW_PRIVATE_WEBHOOKS=1`);
+    throw new OutboundUrlError(
+      `address ${address}${via} is ${reason}; outbound URLs may not reach it unless the operator sets BATCHD_ALLOW_PRIVATE_WEBHOOKS=1`,
+    );
   }
 }
 
-type LookupAll = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
+type LookupAll = (
+  hostname: string,
+  options: dns.LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void,
+) => void;
 
 /**
  * A `lookup` for net.connect that resolves every address of a name and keeps only the
@@ -72,7 +80,11 @@ type LookupAll = (hostname: string, options: dns.LookupAllOptions, callback: (er
  * the connection with the reason of the first refused one.
  */
 export function guardedLookup(resolve: LookupAll = dns.lookup as unknown as LookupAll, allowPrivate = false): net.LookupFunction {
-  return ((hostname: string, options: dns.LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void) => {
+  return ((
+    hostname: string,
+    options: dns.LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
+  ) => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, options.all ? [] : '');
       const allowed = allowPrivate ? addresses : addresses.filter((a) => forbiddenAddressReason(a.address) === null);

@@ -37,7 +37,12 @@ export async function spendLimitReached(db: Kysely<Database>, registry: ModelReg
  * neither starves). A job starts with its output and error files already created, so
  * both can be read while it runs.
  */
-export async function admitQueuedJobs(db: Kysely<Database>, maxPending: number, now: number, overSpendLimit?: (workspace: string) => Promise<boolean>): Promise<string[]> {
+export async function admitQueuedJobs(
+  db: Kysely<Database>,
+  maxPending: number,
+  now: number,
+  overSpendLimit?: (workspace: string) => Promise<boolean>,
+): Promise<string[]> {
   const queued = await db
     .selectFrom('batch_jobs')
     .select(['id', 'workspace', 'total_requests'])

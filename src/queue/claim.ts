@@ -16,7 +16,14 @@ import type { ClaimedChunk } from './types.js';
  * Nothing scans a big job's chunks (a 10M-line job has 20,000), so a claim costs about
  * the same at any size.
  */
-export async function claimChunk(db: Kysely<Database>, dialect: QueueDialect, owner: string, now: number, leaseMs: number, excludeJobs: string[] = []): Promise<ClaimedChunk | null> {
+export async function claimChunk(
+  db: Kysely<Database>,
+  dialect: QueueDialect,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  excludeJobs: string[] = [],
+): Promise<ClaimedChunk | null> {
   const jobs = await db
     .selectFrom('batch_jobs as j')
     .select(['j.id', 'j.workspace'])
@@ -27,7 +34,13 @@ export async function claimChunk(db: Kysely<Database>, dialect: QueueDialect, ow
     .where(({ or, exists, selectFrom }) =>
       or([
         exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', ChunkState.PENDING)),
-        exists(selectFrom('job_chunks as c').select('c.chunk_no').whereRef('c.job_id', '=', 'j.id').where('c.state', '=', ChunkState.LEASED).where('c.lease_expires_at', '<', now)),
+        exists(
+          selectFrom('job_chunks as c')
+            .select('c.chunk_no')
+            .whereRef('c.job_id', '=', 'j.id')
+            .where('c.state', '=', ChunkState.LEASED)
+            .where('c.lease_expires_at', '<', now),
+        ),
       ]),
     )
     .orderBy('j.created_at')
@@ -54,7 +67,14 @@ export async function claimChunk(db: Kysely<Database>, dialect: QueueDialect, ow
 }
 
 /** The job's lowest-numbered claimable chunk, leased to `owner`; null if it has none free. */
-async function claimInJob(db: Kysely<Database>, dialect: QueueDialect, jobId: string, owner: string, now: number, leaseMs: number): Promise<ClaimedChunk | null> {
+async function claimInJob(
+  db: Kysely<Database>,
+  dialect: QueueDialect,
+  jobId: string,
+  owner: string,
+  now: number,
+  leaseMs: number,
+): Promise<ClaimedChunk | null> {
   for (const expired of [false, true]) {
     const claimed = await db.transaction().execute(async (tx) => {
       const pick = tx
@@ -67,21 +87,23 @@ async function claimInJob(db: Kysely<Database>, dialect: QueueDialect, jobId: st
         .limit(1);
       const next = await dialect.skipLocked(pick).executeTakeFirst();
       if (!next) return undefined;
-      return tx
-        .updateTable('job_chunks')
-        .set({
-          state: ChunkState.LEASED,
-          lease_owner: owner,
-          lease_token: sql`lease_token + 1`,
-          lease_expires_at: now + leaseMs,
-          attempts: sql`attempts + 1`,
-        })
-        .where('job_id', '=', jobId)
-        .where('chunk_no', '=', next.chunk_no)
-        // Still claimable: on SQLite nothing locked the row between the two statements' snapshots.
-        .where((eb) => eb.or([eb('state', '=', ChunkState.PENDING), eb.and([eb('state', '=', ChunkState.LEASED), eb('lease_expires_at', '<', now)])]))
-        .returning(['job_id', 'chunk_no', 'blob_key', 'byte_start', 'byte_end', 'first_line', 'line_count', 'lease_token'])
-        .executeTakeFirst();
+      return (
+        tx
+          .updateTable('job_chunks')
+          .set({
+            state: ChunkState.LEASED,
+            lease_owner: owner,
+            lease_token: sql`lease_token + 1`,
+            lease_expires_at: now + leaseMs,
+            attempts: sql`attempts + 1`,
+          })
+          .where('job_id', '=', jobId)
+          .where('chunk_no', '=', next.chunk_no)
+          // Still claimable: on SQLite nothing locked the row between the two statements' snapshots.
+          .where((eb) => eb.or([eb('state', '=', ChunkState.PENDING), eb.and([eb('state', '=', ChunkState.LEASED), eb('lease_expires_at', '<', now)])]))
+          .returning(['job_id', 'chunk_no', 'blob_key', 'byte_start', 'byte_end', 'first_line', 'line_count', 'lease_token'])
+          .executeTakeFirst()
+      );
     });
     if (claimed) return { ...claimed, token: Number(claimed.lease_token) };
   }

@@ -25,12 +25,7 @@ export async function jobsToClose(db: Kysely<Database>, now: number): Promise<Cl
   return db
     .selectFrom('batch_jobs')
     .select(['id', 'workspace', 'status', 'deadline_at'])
-    .where((eb) =>
-      eb.or([
-        eb('status', 'in', TRANSITIONS.cancel.from),
-        eb.and([eb('status', 'in', TRANSITIONS.expire.from), eb('deadline_at', '<=', now)]),
-      ]),
-    )
+    .where((eb) => eb.or([eb('status', 'in', TRANSITIONS.cancel.from), eb.and([eb('status', 'in', TRANSITIONS.expire.from), eb('deadline_at', '<=', now)])]))
     .limit(50)
     .execute();
 }

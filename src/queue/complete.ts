@@ -11,7 +11,11 @@ export async function completeFinishedJobs(db: Kysely<Database>, now: number): P
     .where('j.status', '=', JobStatus.RUNNING)
     .where(({ not, exists, selectFrom }) =>
       // `in`, not `!= 'done'`: two index probes, not a scan of the job's chunks.
-      not(exists(selectFrom('job_chunks as c').select('c.job_id').whereRef('c.job_id', '=', 'j.id').where('c.state', 'in', [ChunkState.PENDING, ChunkState.LEASED]))),
+      not(
+        exists(
+          selectFrom('job_chunks as c').select('c.job_id').whereRef('c.job_id', '=', 'j.id').where('c.state', 'in', [ChunkState.PENDING, ChunkState.LEASED]),
+        ),
+      ),
     )
     .limit(100)
     .execute();
@@ -19,7 +23,12 @@ export async function completeFinishedJobs(db: Kysely<Database>, now: number): P
     await db.transaction().execute(async (tx) => {
       const succeeded = (await liveProgress(tx, [job.id])).get(job.id)?.succeeded ?? 0;
       const t = succeeded === 0 && Number(job.total_requests) > 0 ? TRANSITIONS.fail : TRANSITIONS.succeed;
-      const res = await tx.updateTable('batch_jobs').set({ status: t.to, completed_at: now }).where('id', '=', job.id).where('status', 'in', t.from).executeTakeFirst();
+      const res = await tx
+        .updateTable('batch_jobs')
+        .set({ status: t.to, completed_at: now })
+        .where('id', '=', job.id)
+        .where('status', 'in', t.from)
+        .executeTakeFirst();
       // Only the process whose update won folds the totals.
       if (Number(res.numUpdatedRows) === 1) await foldProgress(tx, job.id, now);
     });

@@ -85,7 +85,11 @@ async function insertJob(db: Kysely<Database>, dialect: QueueDialect, row: JobRo
     const live = tx
       .selectFrom('files')
       .select('id')
-      .where('id', 'in', inputs.map((i) => i.fileId))
+      .where(
+        'id',
+        'in',
+        inputs.map((i) => i.fileId),
+      )
       .where('deleted_at', 'is', null)
       .where('blob_key', '!=', '')
       .where(notExpired(row.created_at));

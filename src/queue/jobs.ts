@@ -38,11 +38,7 @@ export async function listJobs(db: Q, workspace: string, f: JobFilters) {
   for (const [key, value] of Object.entries(f.metadata)) {
     q = q.where(({ exists, selectFrom }) =>
       exists(
-        selectFrom('job_metadata as m')
-          .select('m.job_id')
-          .whereRef('m.job_id', '=', 'batch_jobs.id')
-          .where('m.key', '=', key)
-          .where('m.value', '=', value),
+        selectFrom('job_metadata as m').select('m.job_id').whereRef('m.job_id', '=', 'batch_jobs.id').where('m.key', '=', key).where('m.value', '=', value),
       ),
     );
   }

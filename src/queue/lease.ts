@@ -5,7 +5,11 @@ import type { Lease, Q } from './types.js';
 
 /** The fencing condition every write of a lease holder carries: same chunk, same token, still leased. */
 function whileHeld<O>(q: UpdateQueryBuilder<Database, 'job_chunks', 'job_chunks', O>, lease: Lease) {
-  return q.where('job_id', '=', lease.job_id).where('chunk_no', '=', lease.chunk_no).where('lease_token', '=', lease.token).where('state', '=', ChunkState.LEASED);
+  return q
+    .where('job_id', '=', lease.job_id)
+    .where('chunk_no', '=', lease.chunk_no)
+    .where('lease_token', '=', lease.token)
+    .where('state', '=', ChunkState.LEASED);
 }
 
 /**

@@ -58,7 +58,10 @@ function counterColumns(p: Progress) {
 
 /** Job rows with live counters for those still running (finished jobs carry their folded totals). */
 export async function withLiveCounters(db: Q, jobs: JobRow[]): Promise<JobRow[]> {
-  const live = await liveProgress(db, jobs.filter((j) => !isTerminal(j.status)).map((j) => j.id));
+  const live = await liveProgress(
+    db,
+    jobs.filter((j) => !isTerminal(j.status)).map((j) => j.id),
+  );
   return jobs.map((j) => {
     const p = live.get(j.id);
     return p ? { ...j, ...counterColumns(p) } : j;

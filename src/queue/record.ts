@@ -13,7 +13,14 @@ import type { Lease, Q } from './types.js';
  * out: nothing more is written (on PostgreSQL a large group goes in several statements,
  * and those committed before the fence stand — they were written under a valid lease).
  */
-export async function recordOutcomes(db: Kysely<Database>, dialect: QueueDialect, lease: Lease, outcomes: LineOutcome[], now: number, leaseMs: number): Promise<boolean> {
+export async function recordOutcomes(
+  db: Kysely<Database>,
+  dialect: QueueDialect,
+  lease: Lease,
+  outcomes: LineOutcome[],
+  now: number,
+  leaseMs: number,
+): Promise<boolean> {
   if (outcomes.length === 0) return true;
   // One row per line even if a caller passed a line twice: the counters add the rows inserted.
   const byLine = new Map<number, ResultRow>();

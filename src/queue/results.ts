@@ -17,13 +17,7 @@ export async function errorGroups(db: Q, jobId: string) {
 
 /** Every result line (success and error) in input order, up to `limit`. */
 export async function resultLines(db: Q, jobId: string, limit: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('job_results')
-    .select('line')
-    .where('job_id', '=', jobId)
-    .orderBy('line_no')
-    .limit(limit)
-    .execute();
+  const rows = await db.selectFrom('job_results').select('line').where('job_id', '=', jobId).orderBy('line_no').limit(limit).execute();
   return rows.map((r) => r.line);
 }
 

@@ -14,8 +14,7 @@ export async function failedRequests(db: Q, blobs: BlobStore, jobId: string, now
   // The failed lines are read from the job's inputs: a deleted (or expired) input has given its bytes back.
   const keys = [...new Set(chunks.map((c) => c.blob_key))];
   const live = keys.length
-    ? await db.selectFrom('files').select('blob_key').where('blob_key', 'in', keys).where('deleted_at', 'is', null)
-        .where(notExpired(now)).execute()
+    ? await db.selectFrom('files').select('blob_key').where('blob_key', 'in', keys).where('deleted_at', 'is', null).where(notExpired(now)).execute()
     : [];
   if (live.length < keys.length) return null;
   async function* failed(): AsyncGenerator<BatchLine> {

@@ -79,7 +79,11 @@ export async function releaseFile(db: Kysely<Database>, dialect: QueueDialect, b
     if (!(await dialect.forUpdate(row).executeTakeFirst())) return null;
     const f = await releasable(tx, now).select('f.blob_key').where('f.id', '=', fileId).executeTakeFirst();
     if (!f) return null;
-    await tx.insertInto('released_blobs').values({ blob_key: f.blob_key, released_at: now }).onConflict((oc) => oc.column('blob_key').doNothing()).execute();
+    await tx
+      .insertInto('released_blobs')
+      .values({ blob_key: f.blob_key, released_at: now })
+      .onConflict((oc) => oc.column('blob_key').doNothing())
+      .execute();
     await tx.deleteFrom('file_chunks').where('file_id', '=', fileId).execute();
     await tx.updateTable('files').set({ blob_key: '' }).where('id', '=', fileId).execute();
     await refundFiles(tx, [fileId]);
@@ -114,7 +118,10 @@ async function purgeJob(db: Kysely<Database>, jobId: string, now: number) {
       )
       .execute();
     const results = await tx.selectFrom('files').select('id').where('job_id', '=', jobId).execute();
-    await refundFiles(tx, results.map((r) => r.id));
+    await refundFiles(
+      tx,
+      results.map((r) => r.id),
+    );
   });
   for (;;) {
     const res = await db

@@ -10,7 +10,14 @@ export interface RetryPolicy {
  * Exponential backoff with full jitter; an upstream's Retry-After wins when it asks
  * for longer. Returns null when no attempt is left or the wait would pass the deadline.
  */
-export function nextDelay(policy: RetryPolicy, attempt: number, retryAfterMs: number | null, now: number, deadline: number, random = Math.random): number | null {
+export function nextDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  retryAfterMs: number | null,
+  now: number,
+  deadline: number,
+  random = Math.random,
+): number | null {
   if (attempt >= policy.maxAttempts) return null;
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const delay = Math.max(retryAfterMs ?? 0, Math.round(exp * (0.5 + random() / 2)));

@@ -192,8 +192,16 @@ export class Worker {
         }
         await window.acquire(signal).catch(() => undefined);
         if (signal.aborted) break;
-        const p = executeLine(line, lineJob, { engine, slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight), retry: this.opts.retry, clock, onAttempt: this.opts.onAttempt }, signal)
-          .then((outcome) => buffer.add(outcome), () => undefined)
+        const p = executeLine(
+          line,
+          lineJob,
+          { engine, slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight), retry: this.opts.retry, clock, onAttempt: this.opts.onAttempt },
+          signal,
+        )
+          .then(
+            (outcome) => buffer.add(outcome),
+            () => undefined,
+          )
           .finally(() => {
             window.release();
             inflight.delete(p);

@@ -19,7 +19,9 @@ export interface Db {
 export async function openDatabase(url: string, opts: { pgPoolSize?: number; log?: Logger } = {}): Promise<Db> {
   const isPg = /^postgres(ql)?:\/\//.test(url);
   // pg is loaded only for a PostgreSQL store: an embedded server does not pay its memory.
-  const kysely = isPg ? (await import('./postgres/postgres-database.js')).openPostgres(url, opts.pgPoolSize, opts.log) : openSqlite(url.replace(/^sqlite:/, ''));
+  const kysely = isPg
+    ? (await import('./postgres/postgres-database.js')).openPostgres(url, opts.pgPoolSize, opts.log)
+    : openSqlite(url.replace(/^sqlite:/, ''));
   const db: Db = { kysely, kind: isPg ? 'postgres' : 'sqlite', close: () => kysely.destroy() };
   await migrate(kysely, db.kind);
   return db;

@@ -22,12 +22,7 @@ export const notExpired = (now: number) => (eb: ExpressionBuilder<Database, 'fil
 
 /** Files a client may see: its workspace's, not deleted, not hidden, not expired. Every read goes through here. */
 function visibleFiles(db: Q, workspace: string, now: number) {
-  return db
-    .selectFrom('files')
-    .where('workspace', '=', workspace)
-    .where('deleted_at', 'is', null)
-    .where('hidden', '=', 0)
-    .where(notExpired(now));
+  return db.selectFrom('files').where('workspace', '=', workspace).where('deleted_at', 'is', null).where('hidden', '=', 0).where(notExpired(now));
 }
 
 /**

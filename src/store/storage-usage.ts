@@ -20,7 +20,11 @@ export interface StorageUsage {
 
 /** An upload (or hidden input) that its workspace's quota has no room for; nothing was stored. */
 export class StorageQuotaExceeded extends Error {
-  constructor(readonly kind: 'bytes' | 'files', readonly usage: StorageUsage, readonly requested: number) {
+  constructor(
+    readonly kind: 'bytes' | 'files',
+    readonly usage: StorageUsage,
+    readonly requested: number,
+  ) {
     super(`storage quota exceeded (${kind})`);
   }
 }
@@ -73,7 +77,11 @@ export async function chargeFile(tx: Transaction<Database>, file: { id: string; 
  * failed for its own results, which may take the workspace past its quota (further
  * uploads are then refused until something is deleted).
  */
-export async function chargeResultFiles(tx: Transaction<Database> | Kysely<Database>, workspace: string, files: { id: string; bytes: number }[]): Promise<void> {
+export async function chargeResultFiles(
+  tx: Transaction<Database> | Kysely<Database>,
+  workspace: string,
+  files: { id: string; bytes: number }[],
+): Promise<void> {
   if (files.length === 0) return;
   await ensureUsageRow(tx, workspace);
   // A file already charged is not charged twice (only the inserted rows are counted).
@@ -119,5 +127,9 @@ export async function refundFiles(tx: Transaction<Database>, fileIds: string[]):
 }
 
 async function ensureUsageRow(db: Q, workspace: string) {
-  await db.insertInto('storage_usage').values({ workspace, bytes: 0, files: 0 }).onConflict((oc) => oc.column('workspace').doNothing()).execute();
+  await db
+    .insertInto('storage_usage')
+    .values({ workspace, bytes: 0, files: 0 })
+    .onConflict((oc) => oc.column('workspace').doNothing())
+    .execute();
 }

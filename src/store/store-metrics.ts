@@ -28,7 +28,11 @@ export async function readStoreMetrics(db: Kysely<Database>, now: number): Promi
   for (const r of byStatus) jobs[r.status] = Number(r.n);
   const open = db.selectFrom('job_chunks as c').innerJoin('batch_jobs as j', 'j.id', 'c.job_id').where('j.status', 'in', UNFINISHED_STATUSES);
   const waiting = await open.select(sql<number>`coalesce(sum(c.line_count - c.succeeded - c.failed), 0)`.as('n')).executeTakeFirstOrThrow();
-  const states = await open.select(['c.state', (eb) => eb.fn.countAll<number>().as('n')]).where('c.state', '!=', ChunkState.DONE).groupBy('c.state').execute();
+  const states = await open
+    .select(['c.state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('c.state', '!=', ChunkState.DONE)
+    .groupBy('c.state')
+    .execute();
   const chunks = { pending: 0, leased: 0 };
   for (const r of states) if (r.state === ChunkState.PENDING || r.state === ChunkState.LEASED) chunks[r.state] = Number(r.n);
   const workers = await db

@@ -86,7 +86,10 @@ describe('x-api-key as an alternative to Authorization: Bearer', () => {
     assert.equal(exit, 0);
     const [body, status] = stdout.trim().split('\n');
     assert.equal(status, '200', body);
-    assert.deepEqual(JSON.parse(body!).data.map((j: { id: string }) => j.id), [running]);
+    assert.deepEqual(
+      JSON.parse(body!).data.map((j: { id: string }) => j.id),
+      [running],
+    );
   });
 
   test('x-api-key alone authenticates (any header-name case) and scopes to its workspace', async () => {
@@ -128,9 +131,17 @@ describe('x-api-key as an alternative to Authorization: Bearer', () => {
     ['an empty x-api-key', () => ({ 'x-api-key': '' }), /x-api-key header must be the API key alone/],
     ['an x-api-key of two words', () => ({ 'x-api-key': 'key-a key-b' }), /x-api-key header must be the API key alone/],
     ['x-api-key with a "Bearer " prefix', () => ({ 'x-api-key': `Bearer ${server.keys.a}` }), /x-api-key header must be the API key alone/],
-    ['Authorization and x-api-key naming two valid keys of different workspaces', () => ({ authorization: `Bearer ${server.keys.a}`, 'x-api-key': server.keys.b }), /name different keys/],
+    [
+      'Authorization and x-api-key naming two valid keys of different workspaces',
+      () => ({ authorization: `Bearer ${server.keys.a}`, 'x-api-key': server.keys.b }),
+      /name different keys/,
+    ],
     ['a valid Bearer with an unknown x-api-key', () => ({ authorization: `Bearer ${server.keys.a}`, 'x-api-key': 'not-a-key' }), /name different keys/],
-    ['a malformed Authorization beside a valid x-api-key', () => ({ authorization: `Token ${server.keys.a}`, 'x-api-key': server.keys.a }), /must be "Bearer <key>"/],
+    [
+      'a malformed Authorization beside a valid x-api-key',
+      () => ({ authorization: `Token ${server.keys.a}`, 'x-api-key': server.keys.a }),
+      /must be "Bearer <key>"/,
+    ],
   ];
   for (const [name, headers, says] of refused) {
     test(`${name} → 401 in the same error body`, async () => {

@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Mistral } from '@mistralai/mistralai';
-import { chatLines, download, jsonl, jsonlBytes, startChildTestServer, startTestServer, uploadJsonl, waitFor, waitForJob, type TestServer } from '../helpers/server.js';
+import {
+  chatLines,
+  download,
+  jsonl,
+  jsonlBytes,
+  startChildTestServer,
+  startTestServer,
+  uploadJsonl,
+  waitFor,
+  waitForJob,
+  type TestServer,
+} from '../helpers/server.js';
 import { RawConnection, requestHead } from '../helpers/raw-socket.js';
 import { scanJson } from '../../src/api/json-guard.js';
 import { contentDisposition } from '../../src/api/content-disposition.js';
@@ -79,13 +90,18 @@ describe('every refusal is a clean 4xx in the API error shape', () => {
     assert.equal(overJson.status, 413);
     assertApiError(overJson.body, 413, 'body_too_large', /1 MB .*BATCHD_MAX_JSON_BODY_BYTES/);
     // The create route takes a 2 MB inline job...
-    const requests = Array.from({ length: 300 }, (_, i) => ({ custom_id: `r${i}`, body: { max_tokens: 4, messages: [{ role: 'user', content: 'y'.repeat(7000) }] } }));
+    const requests = Array.from({ length: 300 }, (_, i) => ({
+      custom_id: `r${i}`,
+      body: { max_tokens: 4, messages: [{ role: 'user', content: 'y'.repeat(7000) }] },
+    }));
     const created = await postText(server, '/v1/batch/jobs', JSON.stringify({ endpoint: '/v1/chat/completions', model: 'mistral-small-latest', requests }));
     assert.equal(created.status, 200, created.body);
     // ...and refuses one announced past its 64 MB default before reading it, closing the connection.
     const conn = await RawConnection.open(server.url);
     try {
-      conn.write(requestHead('POST', '/v1/batch/jobs', { authorization: `Bearer ${server.keys.a}`, 'content-type': 'application/json', 'content-length': 64 * MB + 1 }));
+      conn.write(
+        requestHead('POST', '/v1/batch/jobs', { authorization: `Bearer ${server.keys.a}`, 'content-type': 'application/json', 'content-length': 64 * MB + 1 }),
+      );
       const res = await conn.response(5_000);
       assert.equal(res?.status, 413);
       assertApiError(res!.body, 413, 'body_too_large', /64 MB .*BATCHD_MAX_CREATE_BODY_BYTES/);
@@ -99,7 +115,10 @@ describe('every refusal is a clean 4xx in the API error shape', () => {
   test('JSON nested 100,000 levels deep is a 400 naming BATCHD_MAX_JSON_DEPTH: inline job, chat moderation, online body', async () => {
     const deep = DEEP(100_000);
     const cases = [
-      ['/v1/batch/jobs', `{"endpoint":"/v1/chat/completions","model":"mistral-small-latest","requests":[{"custom_id":"1","body":{"messages":[{"role":"user","content":"hi"}],"x":${deep}}}]}`],
+      [
+        '/v1/batch/jobs',
+        `{"endpoint":"/v1/chat/completions","model":"mistral-small-latest","requests":[{"custom_id":"1","body":{"messages":[{"role":"user","content":"hi"}],"x":${deep}}}]}`,
+      ],
       ['/v1/chat/moderations', `{"model":"mistral-moderation-latest","input":[[{"role":"user","content":"hi"}]],"x":${deep}}`],
       ['/v1/chat/completions', `{"model":"mistral-small-latest","messages":[{"role":"user","content":${deep}}]}`],
       ['/v1/embeddings', `{"model":"mistral-embed","input":${deep}}`],
@@ -135,7 +154,10 @@ describe('every refusal is a clean 4xx in the API error shape', () => {
     const many = await server.request('GET', `/v1/batch/jobs?${filters(999)}`);
     assert.equal(many.status, 400);
     assertApiError(many.body, 400, 'too_many_metadata_filters', /999 metadata filters; at most 64/);
-    const json = await server.request('GET', `/v1/batch/jobs?metadata=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']))))}`);
+    const json = await server.request(
+      'GET',
+      `/v1/batch/jobs?metadata=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']))))}`,
+    );
     assertApiError(json.body, 400, 'too_many_metadata_filters');
     const fine = await server.request('GET', `/v1/batch/jobs?${filters(64)}`);
     assert.equal(fine.status, 200);
@@ -197,7 +219,9 @@ describe('every refusal is a clean 4xx in the API error shape', () => {
     const body = await RawConnection.open(server.url);
     try {
       headers.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-      body.write(requestHead('POST', '/v1/batch/jobs', { authorization: `Bearer ${server.keys.a}`, 'content-type': 'application/json', 'content-length': 1000 }));
+      body.write(
+        requestHead('POST', '/v1/batch/jobs', { authorization: `Bearer ${server.keys.a}`, 'content-type': 'application/json', 'content-length': 1000 }),
+      );
       body.write('{"endpoint": ');
       const [s, h, b] = await Promise.all([silent.response(5_000), headers.response(5_000), body.response(5_000)]);
       assert.equal(s?.status, 408, 'a connection that never sends a byte');
@@ -227,7 +251,7 @@ describe('every refusal is a clean 4xx in the API error shape', () => {
 
 describe('the pre-parse JSON scan and the download header', () => {
   const inline = { maxDepth: 64, countKey: 'requests', maxItems: 2 };
-  test('counts only the root object\'s requests items, whatever strings and nested keys contain', () => {
+  test("counts only the root object's requests items, whatever strings and nested keys contain", () => {
     assert.equal(scanJson('{"x":{"requests":[1,2,3]},"requests":[[1,2],[3]]}', inline), null);
     assert.equal(scanJson('{"requests":["a\\"],[", "]"]}', inline), null);
     assert.equal(scanJson('{"note":"requests","requests":[{"a":[1,2,3]},{}]}', inline), null);
@@ -273,14 +297,28 @@ describe('access logs', () => {
       await new Promise((r) => setTimeout(r, 300));
       conn.destroy();
 
-      const lines = await waitFor('the 499 log line', async () => {
-        const parsed = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-        return parsed.some((l) => l.statusCode === 499 || l.res?.statusCode === 499) ? parsed : undefined;
-      }, 10_000);
+      const lines = await waitFor(
+        'the 499 log line',
+        async () => {
+          const parsed = log
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as Record<string, any>);
+          return parsed.some((l) => l.statusCode === 499 || l.res?.statusCode === 499) ? parsed : undefined;
+        },
+        10_000,
+      );
       const aborted = lines.find((l) => l.statusCode === 499 || l.res?.statusCode === 499)!;
       assert.equal(aborted.level, 30, 'logged at info');
-      assert.deepEqual(lines.filter((l) => l.level >= 50), [], 'nothing logged as an error');
-      assert.ok(lines.some((l) => String(l.req?.url ?? '').includes('signature=[redacted]')), 'the signed download is logged, redacted');
+      assert.deepEqual(
+        lines.filter((l) => l.level >= 50),
+        [],
+        'nothing logged as an error',
+      );
+      assert.ok(
+        lines.some((l) => String(l.req?.url ?? '').includes('signature=[redacted]')),
+        'the signed download is logged, redacted',
+      );
       assert.ok(!log.includes(signature), 'the signature never appears in the log');
     } finally {
       await server.stop();
@@ -289,25 +327,36 @@ describe('access logs', () => {
 });
 
 describe('a huge prompt line in a batch file', () => {
-  test('a 10 MB prompt line gets its own 400-class error record, the others run, and the event loop never stalls for seconds', { timeout: 120_000 }, async () => {
-    const server = await startTestServer({});
-    const loop = monitorEventLoopDelay({ resolution: 20 });
-    try {
-      const big = 'word '.repeat(1_990_000);
-      const file = await uploadJsonl(server, [{ custom_id: 'big', body: { max_tokens: 4, messages: [{ role: 'user', content: big }] } }, ...chatLines(2, 'small')]);
-      loop.enable();
-      const created = await server.request('POST', '/v1/batch/jobs', { input_files: [file.id], model: 'mistral-small-latest', endpoint: '/v1/chat/completions' });
-      const job = await waitForJob(server, created.body.id);
-      loop.disable();
-      assert.equal(job.succeeded_requests, 2);
-      const [record] = jsonl(await download(server, job.error_file));
-      assert.equal(record!.custom_id, 'big');
-      assert.ok(record!.response.status_code >= 400 && record!.response.status_code < 500, JSON.stringify(record).slice(0, 400));
-      assert.notEqual(record!.error.code, 'internal_error');
-      assert.ok(loop.max / 1e6 < 1_500, `the event loop stalled for ${Math.round(loop.max / 1e6)} ms`);
-    } finally {
-      loop.disable();
-      await server.stop();
-    }
-  });
+  test(
+    'a 10 MB prompt line gets its own 400-class error record, the others run, and the event loop never stalls for seconds',
+    { timeout: 120_000 },
+    async () => {
+      const server = await startTestServer({});
+      const loop = monitorEventLoopDelay({ resolution: 20 });
+      try {
+        const big = 'word '.repeat(1_990_000);
+        const file = await uploadJsonl(server, [
+          { custom_id: 'big', body: { max_tokens: 4, messages: [{ role: 'user', content: big }] } },
+          ...chatLines(2, 'small'),
+        ]);
+        loop.enable();
+        const created = await server.request('POST', '/v1/batch/jobs', {
+          input_files: [file.id],
+          model: 'mistral-small-latest',
+          endpoint: '/v1/chat/completions',
+        });
+        const job = await waitForJob(server, created.body.id);
+        loop.disable();
+        assert.equal(job.succeeded_requests, 2);
+        const [record] = jsonl(await download(server, job.error_file));
+        assert.equal(record!.custom_id, 'big');
+        assert.ok(record!.response.status_code >= 400 && record!.response.status_code < 500, JSON.stringify(record).slice(0, 400));
+        assert.notEqual(record!.error.code, 'internal_error');
+        assert.ok(loop.max / 1e6 < 1_500, `the event loop stalled for ${Math.round(loop.max / 1e6)} ms`);
+      } finally {
+        loop.disable();
+        await server.stop();
+      }
+    },
+  );
 });

@@ -25,7 +25,12 @@ describe('__proto__ and other prototype names in job metadata', () => {
   const ids: Record<string, string> = {};
 
   const create = async (metadataJson: string) => {
-    const res = await send(server, 'POST', '/v1/batch/jobs', `{"input_files":["${file}"],"model":"mistral-small-latest","endpoint":"/v1/chat/completions","metadata":${metadataJson}}`);
+    const res = await send(
+      server,
+      'POST',
+      '/v1/batch/jobs',
+      `{"input_files":["${file}"],"model":"mistral-small-latest","endpoint":"/v1/chat/completions","metadata":${metadataJson}}`,
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body;
   };
@@ -51,7 +56,11 @@ describe('__proto__ and other prototype names in job metadata', () => {
     assert.equal(job.metadata.team, 'red');
     assert.deepEqual(Object.keys(job.metadata).sort(), ['__proto__', 'team']);
     const names = (await send(server, 'GET', `/v1/batch/jobs/${ids.names}`)).body.metadata;
-    assert.deepEqual(Object.entries(names).sort(), [['constructor', 'c'], ['hasOwnProperty', 'h'], ['toString', 't']]);
+    assert.deepEqual(Object.entries(names).sort(), [
+      ['constructor', 'c'],
+      ['hasOwnProperty', 'h'],
+      ['toString', 't'],
+    ]);
   });
 
   test('a __proto__ filter matches only the jobs that have that key and value, never every job', async () => {
@@ -66,7 +75,12 @@ describe('__proto__ and other prototype names in job metadata', () => {
   });
 
   test('metadata with a __proto__ key is still validated like any other key', async () => {
-    const res = await send(server, 'POST', '/v1/batch/jobs', `{"input_files":["${file}"],"model":"mistral-small-latest","endpoint":"/v1/chat/completions","metadata":{"__proto__":{"a":"b"}}}`);
+    const res = await send(
+      server,
+      'POST',
+      '/v1/batch/jobs',
+      `{"input_files":["${file}"],"model":"mistral-small-latest","endpoint":"/v1/chat/completions","metadata":{"__proto__":{"a":"b"}}}`,
+    );
     assert.equal(res.status, 422, JSON.stringify(res.body));
     assert.equal(res.body.code, 'validation_error');
     assert.match(res.body.message, /metadata\.__proto__: metadata values must be strings/);
@@ -86,8 +100,12 @@ describe('__proto__ keys in inline requests', () => {
   });
 
   test('a request body keeps its __proto__ key on the way to the model server', async () => {
-    const res = await send(server, 'POST', '/v1/batch/jobs',
-      '{"model":"up-mistral","endpoint":"/v1/chat/completions","requests":[{"custom_id":"p","body":{"messages":[{"role":"user","content":"hi"}],"__proto__":{"polluted":true}}}]}');
+    const res = await send(
+      server,
+      'POST',
+      '/v1/batch/jobs',
+      '{"model":"up-mistral","endpoint":"/v1/chat/completions","requests":[{"custom_id":"p","body":{"messages":[{"role":"user","content":"hi"}],"__proto__":{"polluted":true}}}]}',
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const job = await waitForJob(server, res.body.id);
     assert.equal(job.status, 'SUCCESS', JSON.stringify(job));

@@ -24,14 +24,23 @@ describe('the ported example is the Python, detail for detail', () => {
   test("percentDone prints Python's round(done / total, 4) * 100", () => {
     // Expected values printed by CPython 3 for the same expressions.
     const python: [number, number, string][] = [
-      [0, 100, '0.0'], [100, 100, '100.0'], [1, 3, '33.33'], [2, 3, '66.67'], [7, 100, '7.000000000000001'],
-      [29, 100, '28.999999999999996'], [57, 100, '56.99999999999999'], [1, 32, '3.1199999999999997'],
-      [3, 32, '9.379999999999999'], [5, 8, '62.5'], [1, 20000, '0.01'], [1, 80000, '0.0'],
+      [0, 100, '0.0'],
+      [100, 100, '100.0'],
+      [1, 3, '33.33'],
+      [2, 3, '66.67'],
+      [7, 100, '7.000000000000001'],
+      [29, 100, '28.999999999999996'],
+      [57, 100, '56.99999999999999'],
+      [1, 32, '3.1199999999999997'],
+      [3, 32, '9.379999999999999'],
+      [5, 8, '62.5'],
+      [1, 20000, '0.01'],
+      [1, 80000, '0.0'],
     ];
     for (const [done, total, printed] of python) assert.equal(percentDone(done, total), printed, `${done}/${total}`);
   });
 
-  test("generate_random_string: randrange(100, 5000) letters a-z joined by single spaces", () => {
+  test('generate_random_string: randrange(100, 5000) letters a-z joined by single spaces', () => {
     const random = seeded(7);
     for (let i = 0; i < 200; i++) {
       const s = generateRandomString(100, 5000, random);
@@ -44,8 +53,11 @@ describe('the ported example is the Python, detail for detail', () => {
     assert.equal((generateRandomString(100, 5000, () => 0.9999999999).length + 1) / 2, 4999);
   });
 
-  test("json.dumps separators and escapes", () => {
-    assert.equal(pythonJsonDumps({ custom_id: '0', body: { max_tokens: 5, messages: [{ role: 'user', content: 'a b' }] } }), '{"custom_id": "0", "body": {"max_tokens": 5, "messages": [{"role": "user", "content": "a b"}]}}');
+  test('json.dumps separators and escapes', () => {
+    assert.equal(
+      pythonJsonDumps({ custom_id: '0', body: { max_tokens: 5, messages: [{ role: 'user', content: 'a b' }] } }),
+      '{"custom_id": "0", "body": {"max_tokens": 5, "messages": [{"role": "user", "content": "a b"}]}}',
+    );
     assert.equal(pythonJsonDumps('é\u007f\u0001"'), '"\\u00e9\\u007f\\u0001\\""');
   });
 });
@@ -62,7 +74,10 @@ describe("Mistral's end-to-end batch example on the embedded default model", () 
   });
   after(() => server.stop());
 
-  for (const [model, seed] of [['codestral-latest', 1], ['mistral-small-latest', 2]] as const) {
+  for (const [model, seed] of [
+    ['codestral-latest', 1],
+    ['mistral-small-latest', 2],
+  ] as const) {
     test(`100 samples on ${model}: every line SUCCEEDED and the output file has 100 lines`, { timeout: 600_000 }, async () => {
       const dir = path.join(server.dataDir, `example-${model}`);
       fs.mkdirSync(dir);
@@ -70,7 +85,12 @@ describe("Mistral's end-to-end batch example on the embedded default model", () 
       const errorPath = path.join(dir, 'error.jsonl');
       const printed: string[] = [];
       const started = Date.now();
-      const job = await runExample(createClient(server.keys.a, server.url), { numSamples: 100, successPath, errorPath, model }, (l) => printed.push(l), seeded(seed));
+      const job = await runExample(
+        createClient(server.keys.a, server.url),
+        { numSamples: 100, successPath, errorPath, model },
+        (l) => printed.push(l),
+        seeded(seed),
+      );
       const seconds = (Date.now() - started) / 1000;
       console.log(`${model}: ${job.status} in ${seconds.toFixed(1)} s, ${job.succeededRequests} succeeded, ${job.failedRequests} failed`);
 
@@ -90,7 +110,10 @@ describe("Mistral's end-to-end batch example on the embedded default model", () 
 
       const output = jsonl(fs.readFileSync(successPath, 'utf8'));
       assert.equal(output.length, 100);
-      assert.deepEqual(output.map((l) => l.custom_id).sort((a, b) => Number(a) - Number(b)), Array.from({ length: 100 }, (_, i) => String(i)));
+      assert.deepEqual(
+        output.map((l) => l.custom_id).sort((a, b) => Number(a) - Number(b)),
+        Array.from({ length: 100 }, (_, i) => String(i)),
+      );
       assert.ok(output.every((l) => l.response.status_code === 200 && l.error === null && l.response.body.object === 'chat.completion'));
       assert.ok(!fs.existsSync(errorPath), 'no error file: error_file is None, so download_file writes nothing');
 
@@ -110,7 +133,12 @@ describe("Mistral's end-to-end batch example on the embedded default model", () 
       });
 
       // The printed lines, in the Python's order.
-      assert.match(printed[0]!, new RegExp(`^Created input file id='${job.inputFiles[0]}' object='file' size_bytes=\\d+ created_at=\\d+ filename='file.jsonl' purpose='batch' sample_type='batch_request' .*num_lines=100`));
+      assert.match(
+        printed[0]!,
+        new RegExp(
+          `^Created input file id='${job.inputFiles[0]}' object='file' size_bytes=\\d+ created_at=\\d+ filename='file.jsonl' purpose='batch' sample_type='batch_request' .*num_lines=100`,
+        ),
+      );
       assert.deepEqual(printed.slice(-4), [
         `Batch job ${job.id} completed with status: SUCCESS`,
         `Job duration: ${job.completedAt! - job.createdAt} seconds`,

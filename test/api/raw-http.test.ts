@@ -41,7 +41,12 @@ describe('raw HTTP contract', () => {
   before(async () => {
     server = await startTestServer({ worker: false });
     input = path.join(server.dataDir, 'batch.jsonl');
-    fs.writeFileSync(input, chatLines(3).map((l) => JSON.stringify(l)).join('\n') + '\n');
+    fs.writeFileSync(
+      input,
+      chatLines(3)
+        .map((l) => JSON.stringify(l))
+        .join('\n') + '\n',
+    );
   });
   after(() => server.stop());
 
@@ -50,9 +55,19 @@ describe('raw HTTP contract', () => {
     assert.equal(up.status, 200, up.body);
     assert.ok(isJson(up.contentType), up.contentType);
     const file = JSON.parse(up.body);
-    assert.deepEqual([file.filename, file.num_lines, file.bytes, file.purpose, file.sample_type, file.source], ['batch.jsonl', 3, fs.statSync(input).size, 'batch', 'batch_request', 'upload']);
-    const create = await curl(`${server.url}/v1/batch/jobs`, '-H', bearer(), '-H', 'Content-Type: application/json',
-      '-d', JSON.stringify({ model: 'mistral-small-latest', input_files: [file.id], endpoint: '/v1/chat/completions', metadata: { job_type: 'testing' } }));
+    assert.deepEqual(
+      [file.filename, file.num_lines, file.bytes, file.purpose, file.sample_type, file.source],
+      ['batch.jsonl', 3, fs.statSync(input).size, 'batch', 'batch_request', 'upload'],
+    );
+    const create = await curl(
+      `${server.url}/v1/batch/jobs`,
+      '-H',
+      bearer(),
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      JSON.stringify({ model: 'mistral-small-latest', input_files: [file.id], endpoint: '/v1/chat/completions', metadata: { job_type: 'testing' } }),
+    );
     assert.equal(create.status, 200, create.body);
     const job = JSON.parse(create.body);
     assert.deepEqual([job.status, job.total_requests, job.timeout_hours], ['QUEUED', 3, 24]);
@@ -60,9 +75,21 @@ describe('raw HTTP contract', () => {
     assert.equal(get.status, 200);
     assert.equal(JSON.parse(get.body).id, job.id);
     // The docs filter with a single status value and a metadata JSON object.
-    const list = await curl('-G', `${server.url}/v1/batch/jobs`, '-H', bearer(), '--data-urlencode', 'status=QUEUED', '--data-urlencode', 'metadata={"job_type":"testing"}');
+    const list = await curl(
+      '-G',
+      `${server.url}/v1/batch/jobs`,
+      '-H',
+      bearer(),
+      '--data-urlencode',
+      'status=QUEUED',
+      '--data-urlencode',
+      'metadata={"job_type":"testing"}',
+    );
     assert.equal(list.status, 200);
-    assert.deepEqual(JSON.parse(list.body).data.map((j: { id: string }) => j.id), [job.id]);
+    assert.deepEqual(
+      JSON.parse(list.body).data.map((j: { id: string }) => j.id),
+      [job.id],
+    );
     // curl -X POST with no data: no body, no content-type.
     const cancel = await curl('-X', 'POST', `${server.url}/v1/batch/jobs/${job.id}/cancel`, '-H', bearer());
     assert.equal(cancel.status, 200, cancel.body);
@@ -74,7 +101,11 @@ describe('raw HTTP contract', () => {
   });
 
   test('cancel exactly as the SDK sends it (content-length 0, no content-type) and with a JSON content-type and empty body', async () => {
-    const variants: Record<string, string | number>[] = [{ 'content-length': 0 }, { 'content-length': 0, 'content-type': 'application/json' }, { 'content-type': 'application/json; charset=utf-8', 'content-length': 0 }];
+    const variants: Record<string, string | number>[] = [
+      { 'content-length': 0 },
+      { 'content-length': 0, 'content-type': 'application/json' },
+      { 'content-type': 'application/json; charset=utf-8', 'content-length': 0 },
+    ];
     for (const headers of variants) {
       const job = await server.request('POST', '/v1/batch/jobs', { model: 'mistral-small-latest', endpoint: '/v1/chat/completions', requests: chatLines(1) });
       const res = await rawRequest(`${server.url}/v1/batch/jobs/${job.body.id}/cancel`, 'POST', { ...server.auth(), cookie: '', ...headers });
@@ -89,7 +120,11 @@ describe('raw HTTP contract', () => {
     form.append('purpose', 'batch');
     const calls: [string, () => Promise<Response>][] = [];
     const send = (method: string, url: string, body?: unknown) => () =>
-      fetch(`${server.url}${url}`, { method, headers: { ...server.auth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+      fetch(`${server.url}${url}`, {
+        method,
+        headers: { ...server.auth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     const upload = await fetch(`${server.url}/v1/files`, { method: 'POST', headers: server.auth(), body: form });
     assert.equal(upload.status, 200);
     assert.ok(isJson(upload.headers.get('content-type')));
@@ -118,7 +153,10 @@ describe('raw HTTP contract', () => {
     assert.equal(dl.headers.get('content-type'), 'application/octet-stream');
     assert.equal(await dl.text(), fs.readFileSync(input, 'utf8'));
     await server.ctx.db.kysely.updateTable('batch_jobs').set({ status: 'CANCELLED' }).where('id', '=', job.id).execute();
-    for (const [name, call] of [['DELETE /v1/batch/jobs/{id}', send('DELETE', `/v1/batch/jobs/${job.id}`)], ['DELETE /v1/files/{id}', send('DELETE', `/v1/files/${file.id}`)]] as const) {
+    for (const [name, call] of [
+      ['DELETE /v1/batch/jobs/{id}', send('DELETE', `/v1/batch/jobs/${job.id}`)],
+      ['DELETE /v1/files/{id}', send('DELETE', `/v1/files/${file.id}`)],
+    ] as const) {
       const res = await call();
       assert.equal(res.status, 200, name);
       assert.ok(isJson(res.headers.get('content-type')), name);
@@ -142,7 +180,16 @@ describe('raw HTTP contract', () => {
   ];
   for (const [name, headers, says] of authCases) {
     test(`${name} → 401 in Mistral's error shape on every route`, async () => {
-      for (const [method, url] of [['GET', '/v1/files'], ['POST', '/v1/files'], ['GET', '/v1/batch/jobs'], ['POST', '/v1/batch/jobs'], ['POST', '/v1/batch/jobs/x/cancel'], ['DELETE', '/v1/files/x'], ['GET', '/v1/models'], ['POST', '/v1/chat/completions']]) {
+      for (const [method, url] of [
+        ['GET', '/v1/files'],
+        ['POST', '/v1/files'],
+        ['GET', '/v1/batch/jobs'],
+        ['POST', '/v1/batch/jobs'],
+        ['POST', '/v1/batch/jobs/x/cancel'],
+        ['DELETE', '/v1/files/x'],
+        ['GET', '/v1/models'],
+        ['POST', '/v1/chat/completions'],
+      ]) {
         const res = await fetch(`${server.url}${url}`, { method, headers: { ...headers, cookie: '' } });
         assert.equal(res.status, 401, `${method} ${url}`);
         assert.ok(isJson(res.headers.get('content-type')));
@@ -164,10 +211,12 @@ describe('raw HTTP contract', () => {
   });
 
   test('a retried create with the same Idempotency-Key returns the first job', async () => {
-    const send = () => fetch(`${server.url}/v1/batch/jobs`, {
-      method: 'POST', headers: { ...server.auth(), 'content-type': 'application/json', 'idempotency-key': 'once-only' },
-      body: JSON.stringify({ model: 'mistral-small-latest', endpoint: '/v1/chat/completions', requests: chatLines(1) }),
-    });
+    const send = () =>
+      fetch(`${server.url}/v1/batch/jobs`, {
+        method: 'POST',
+        headers: { ...server.auth(), 'content-type': 'application/json', 'idempotency-key': 'once-only' },
+        body: JSON.stringify({ model: 'mistral-small-latest', endpoint: '/v1/chat/completions', requests: chatLines(1) }),
+      });
     const [a, b] = [await (await send()).json(), await (await send()).json()] as { id: string }[];
     assert.equal(a!.id, b!.id);
   });
@@ -179,7 +228,7 @@ describe('the batchd CLI as a child process', () => {
     t.after(() => child.stop());
     assert.ok(child.pid > 0);
     assert.match(child.keys.default!, /^bd-/);
-    assert.equal((fs.statSync(path.join(child.dataDir, 'default-api-key')).mode & 0o777), 0o600);
+    assert.equal(fs.statSync(path.join(child.dataDir, 'default-api-key')).mode & 0o777, 0o600);
     const ok = await fetch(`${child.url}/v1/files`, { headers: { authorization: `Bearer ${child.keys.default}` } });
     assert.equal(ok.status, 200);
     assert.equal((await fetch(`${child.url}/v1/files`, { headers: { authorization: 'Bearer key-a' } })).status, 401);

@@ -32,7 +32,13 @@ describe('Batch API through the official SDK', () => {
 
   test('create from several input files: QUEUED, counters at zero, total known, metadata and timeout kept', async () => {
     const files = [await upload(3, 'f1'), await upload(4, 'f2'), await upload(1, 'f3')];
-    const job = await client.batch.jobs.create({ inputFiles: files, model: 'mistral-small-latest', endpoint: '/v1/chat/completions', metadata: { job_type: 'testing' }, timeoutHours: 48 });
+    const job = await client.batch.jobs.create({
+      inputFiles: files,
+      model: 'mistral-small-latest',
+      endpoint: '/v1/chat/completions',
+      metadata: { job_type: 'testing' },
+      timeoutHours: 48,
+    });
     assert.match(job.id, /^[0-9a-f-]{36}$/);
     assert.equal(job.object, 'batch');
     assert.deepEqual(job.inputFiles, files);
@@ -71,7 +77,10 @@ describe('Batch API through the official SDK', () => {
     assert.equal(job.totalRequests, 3);
     assert.equal((await stored(job.id)).timeout_hours, 2);
     const got = await client.batch.jobs.get({ jobId: job.id });
-    assert.deepEqual({ id: got.id, status: got.status, total: got.totalRequests, outputs: got.outputs }, { id: job.id, status: 'QUEUED', total: 3, outputs: null });
+    assert.deepEqual(
+      { id: got.id, status: got.status, total: got.totalRequests, outputs: got.outputs },
+      { id: job.id, status: 'QUEUED', total: 3, outputs: null },
+    );
     const inline = await client.batch.jobs.get({ jobId: job.id, inline: true });
     assert.deepEqual(inline.outputs, [], 'nothing has run yet');
     // The inline requests are stored as a hidden file that no file listing shows.
@@ -143,7 +152,8 @@ describe('Batch API through the official SDK', () => {
     await assert.rejects(client.batch.jobs.delete({ jobId: job.id }), sdkError(409), 'CANCELLATION_REQUESTED is not finished either');
     assert.equal((await client.batch.jobs.get({ jobId: job.id })).status, 'CANCELLATION_REQUESTED', 'the refused delete changed nothing');
     for (const status of ['CANCELLED', 'SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED'] as const) {
-      const j = status === 'CANCELLED' ? job : await client.batch.jobs.create({ inputFiles: [f], endpoint: '/v1/chat/completions', model: 'mistral-small-latest' });
+      const j =
+        status === 'CANCELLED' ? job : await client.batch.jobs.create({ inputFiles: [f], endpoint: '/v1/chat/completions', model: 'mistral-small-latest' });
       await setStatus(j.id, status);
       const del = await client.batch.jobs.delete({ jobId: j.id });
       assert.deepEqual({ id: del.id, object: del.object, deleted: del.deleted }, { id: j.id, object: 'batch', deleted: true }, status);
@@ -155,7 +165,11 @@ describe('Batch API through the official SDK', () => {
 
   test('another workspace gets 404 for get, cancel and delete', async () => {
     const job = await client.batch.jobs.create({ inputFiles: [await upload(1, 'iso')], endpoint: '/v1/chat/completions', model: 'mistral-small-latest' });
-    for (const call of [() => b.batch.jobs.get({ jobId: job.id }), () => b.batch.jobs.cancel({ jobId: job.id }), () => b.batch.jobs.delete({ jobId: job.id })]) {
+    for (const call of [
+      () => b.batch.jobs.get({ jobId: job.id }),
+      () => b.batch.jobs.cancel({ jobId: job.id }),
+      () => b.batch.jobs.delete({ jobId: job.id }),
+    ]) {
       await assert.rejects(call(), sdkError(404, /batch_job_not_found/));
     }
     assert.equal((await client.batch.jobs.get({ jobId: job.id })).status, 'QUEUED', 'untouched');
@@ -163,7 +177,12 @@ describe('Batch API through the official SDK', () => {
 
   test('SDK 1.15.x creates, gets, lists and cancels jobs (closed status enum, required model)', async () => {
     const old = new Mistral1({ apiKey: server.keys.a, serverURL: server.url });
-    const job = await old.batch.jobs.create({ inputFiles: [await upload(2, 'v1')], endpoint: '/v1/chat/completions', model: 'mistral-small-latest', metadata: { v: '1' } });
+    const job = await old.batch.jobs.create({
+      inputFiles: [await upload(2, 'v1')],
+      endpoint: '/v1/chat/completions',
+      model: 'mistral-small-latest',
+      metadata: { v: '1' },
+    });
     assert.deepEqual([job.status, job.model, job.totalRequests, job.object], ['QUEUED', 'mistral-small-latest', 2, 'batch']);
     const got = await old.batch.jobs.get({ jobId: job.id });
     assert.deepEqual([got.id, got.totalRequests, got.status], [job.id, 2, 'QUEUED']);
@@ -180,6 +199,7 @@ describe('Batch API through the official SDK', () => {
     const models = await client.models.list();
     assert.equal(models.object, 'list');
     const names = (models.data ?? []).map((m) => ('id' in m ? m.id : undefined));
-    for (const id of ['mistral-small-latest', 'mistral-large-latest', 'codestral-latest', 'mistral-embed', 'mistral-moderation-latest', 'ministral-8b-latest']) assert.ok(names.includes(id), id);
+    for (const id of ['mistral-small-latest', 'mistral-large-latest', 'codestral-latest', 'mistral-embed', 'mistral-moderation-latest', 'ministral-8b-latest'])
+      assert.ok(names.includes(id), id);
   });
 });

@@ -67,6 +67,9 @@ describe('upload without purpose (the SDK example async_files.ts)', () => {
       client.files.upload({ file: { fileName: 'x.jsonl', content: new TextEncoder().encode(notBatch) }, purpose: 'batch' }),
       sdkError(400, /line 1: is not valid JSON.*"code":"invalid_batch_file"/),
     );
-    await assert.rejects(client.files.upload({ file: { fileName: 'ft.jsonl', content: new TextEncoder().encode(SDK_FILE_JSONL) }, purpose: 'batch' }), sdkError(400, /line 1: has no \\"body\\"/));
+    await assert.rejects(
+      client.files.upload({ file: { fileName: 'ft.jsonl', content: new TextEncoder().encode(SDK_FILE_JSONL) }, purpose: 'batch' }),
+      sdkError(400, /line 1: has no \\"body\\"/),
+    );
   });
 });

@@ -47,7 +47,12 @@ describe('Files API through the official SDK', () => {
   });
 
   test('upload with visibility and expiry reports them back', async () => {
-    const f = await client.files.upload({ file: { fileName: 'exp.jsonl', content: jsonlBytes(chatLines(1, 'exp')) }, purpose: 'batch', visibility: 'user', expiry: 2 });
+    const f = await client.files.upload({
+      file: { fileName: 'exp.jsonl', content: jsonlBytes(chatLines(1, 'exp')) },
+      purpose: 'batch',
+      visibility: 'user',
+      expiry: 2,
+    });
     assert.equal(f.visibility, 'user');
     assert.equal(f.expiresAt, Math.floor(clock.now() / 1000) + 2 * 3600);
     await client.files.delete({ fileId: f.id });
@@ -59,7 +64,15 @@ describe('Files API through the official SDK', () => {
     const got = await client.files.retrieve({ fileId: up.id });
     assert.equal(got.deleted, false);
     assert.deepEqual(
-      { id: got.id, sizeBytes: got.sizeBytes, numLines: got.numLines, filename: got.filename, sampleType: got.sampleType, source: got.source, purpose: got.purpose },
+      {
+        id: got.id,
+        sizeBytes: got.sizeBytes,
+        numLines: got.numLines,
+        filename: got.filename,
+        sampleType: got.sampleType,
+        source: got.source,
+        purpose: got.purpose,
+      },
       { id: up.id, sizeBytes: bytes.length, numLines: 5, filename: 'dl.jsonl', sampleType: 'batch_request', source: 'upload', purpose: 'batch' },
     );
     const stream = await client.files.download({ fileId: up.id });
@@ -76,17 +89,33 @@ describe('Files API through the official SDK', () => {
     assert.ok(all.total! >= 5);
     assert.ok(all.data.every((f) => f.source === 'upload' && typeof f.sizeBytes === 'number'));
     const empty = await client.files.list({});
-    assert.deepEqual(empty.data.map((f) => f.id), all.data.map((f) => f.id));
+    assert.deepEqual(
+      empty.data.map((f) => f.id),
+      all.data.map((f) => f.id),
+    );
     const paged = await client.files.list({ page: 1, pageSize: 2, includeTotal: true });
-    assert.deepEqual(paged.data.map((f) => f.id), all.data.slice(2, 4).map((f) => f.id));
+    assert.deepEqual(
+      paged.data.map((f) => f.id),
+      all.data.slice(2, 4).map((f) => f.id),
+    );
     assert.equal(paged.total, all.total);
     // include_total=false is accepted; the total is still sent (TS SDK 1.5.0 requires it).
     const noTotal = await client.files.list({ pageSize: 1, includeTotal: false });
     assert.equal(noTotal.data.length, 1);
     assert.equal(noTotal.total, all.total);
-    assert.deepEqual((await client.files.list({ search: 'needle' })).data.map((f) => f.filename), ['needle-alpha.jsonl']);
-    assert.deepEqual((await client.files.list({ search: 'NEEDLE-A' })).data.map((f) => f.filename), ['needle-alpha.jsonl'], 'search ignores case');
-    assert.deepEqual((await client.files.list({ purpose: 'fine-tune' })).data.map((f) => f.filename), ['notes.txt']);
+    assert.deepEqual(
+      (await client.files.list({ search: 'needle' })).data.map((f) => f.filename),
+      ['needle-alpha.jsonl'],
+    );
+    assert.deepEqual(
+      (await client.files.list({ search: 'NEEDLE-A' })).data.map((f) => f.filename),
+      ['needle-alpha.jsonl'],
+      'search ignores case',
+    );
+    assert.deepEqual(
+      (await client.files.list({ purpose: 'fine-tune' })).data.map((f) => f.filename),
+      ['notes.txt'],
+    );
     const requests = await client.files.list({ sampleType: ['batch_request'] });
     assert.equal(requests.total, all.total! - 1);
     assert.ok(requests.data.every((f) => f.sampleType === 'batch_request'));
@@ -94,7 +123,10 @@ describe('Files API through the official SDK', () => {
     assert.equal((await client.files.list({ sampleType: ['batch_request', 'instruct'] })).total, all.total);
     assert.equal((await client.files.list({ source: ['upload'] })).total, all.total);
     assert.equal((await client.files.list({ source: ['mistral', 'repository'] })).total, 0);
-    assert.deepEqual((await client.files.list({ mimetypes: ['text/plain'] })).data.map((f) => f.filename), ['notes.txt']);
+    assert.deepEqual(
+      (await client.files.list({ mimetypes: ['text/plain'] })).data.map((f) => f.filename),
+      ['notes.txt'],
+    );
     assert.equal((await client.files.list({ mimetypes: ['text/plain', 'application/jsonl'] })).total, all.total);
   });
 
@@ -127,7 +159,10 @@ describe('Files API through the official SDK', () => {
     await rejected(url.replace(up.id, other.id), 'invalid_signature');
     await rejected(url.replace(/signature=[0-9a-f]+/, `signature=${'0'.repeat(64)}`), 'invalid_signature');
     await rejected(url.replace(/workspace=a/, 'workspace=b'), 'invalid_signature');
-    await rejected(url.replace(/expires=(\d+)/, (_, e: string) => `expires=${Number(e) + 3600}`), 'invalid_signature');
+    await rejected(
+      url.replace(/expires=(\d+)/, (_, e: string) => `expires=${Number(e) + 3600}`),
+      'invalid_signature',
+    );
     clock.advance(HOUR + 1000);
     await rejected(url, 'signed_url_expired');
   });

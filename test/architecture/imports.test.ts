@@ -20,7 +20,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Static imports and re-exports (type-only too) and dynamic import() of kysely or a kysely subpath. */
-const KYSELY = /\b(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]kysely(?:\/[^'"]*)?['"]|\bimport\(\s*['"]kysely(?:\/[^'"]*)?['"]\s*\)|\brequire\(\s*['"]kysely/;
+const KYSELY =
+  /\b(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]kysely(?:\/[^'"]*)?['"]|\bimport\(\s*['"]kysely(?:\/[^'"]*)?['"]\s*\)|\brequire\(\s*['"]kysely/;
 
 test('no file outside src/queue/ and src/store/ imports kysely', () => {
   const files = sourceFiles(SRC);

@@ -20,9 +20,14 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 async function write(blobs: BlobStore, data: Buffer) {
   const w = blobs.createWriter();
   // Uneven pieces, so writes straddle the store's own piece boundaries.
-  await pipeline(Readable.from((function* () {
-    for (let i = 0; i < data.length; i += 300_001) yield data.subarray(i, i + 300_001);
-  })()), w.stream);
+  await pipeline(
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < data.length; i += 300_001) yield data.subarray(i, i + 300_001);
+      })(),
+    ),
+    w.stream,
+  );
   return w;
 }
 
@@ -68,7 +73,12 @@ for (const name of STORES) {
         const w = await write(blobs, data);
         await w.commit();
         assert.ok((await readAll(blobs.read(w.key))).equals(data));
-        for (const [start, end] of [[0, 10], [PIECE_BYTES - 5, PIECE_BYTES + 5], [PIECE_BYTES * 2, data.length], [7, 7]] as const) {
+        for (const [start, end] of [
+          [0, 10],
+          [PIECE_BYTES - 5, PIECE_BYTES + 5],
+          [PIECE_BYTES * 2, data.length],
+          [7, 7],
+        ] as const) {
           assert.ok((await readAll(blobs.read(w.key, { start, end }))).equals(data.subarray(start, end)), `range ${start}-${end}`);
         }
         await blobs.delete(w.key);

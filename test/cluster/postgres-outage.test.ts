@@ -31,7 +31,11 @@ describe('PostgreSQL outage', opts, () => {
   test('while the database is down requests get 503 store_unavailable; once it is back everything works and nothing was lost', async () => {
     const before = await uploadJsonl(server, chatLines(50, 'pre'));
     proxy.down();
-    for (const [method, url] of [['GET', '/v1/batch/jobs'], ['GET', `/v1/files/${before.id}`], ['POST', '/v1/batch/jobs']] as const) {
+    for (const [method, url] of [
+      ['GET', '/v1/batch/jobs'],
+      ['GET', `/v1/files/${before.id}`],
+      ['POST', '/v1/batch/jobs'],
+    ] as const) {
       const body = method === 'POST' ? { input_files: [before.id], model: 'up-openai', endpoint: '/v1/chat/completions' } : undefined;
       const res = await server.request(method, url, body);
       assert.equal(res.status, 503, `${method} ${url}: ${JSON.stringify(res.body)}`);

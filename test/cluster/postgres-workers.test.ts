@@ -46,12 +46,24 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   });
 
   const call = async (method: string, url: string, body?: unknown, key = KEY, node = api) => {
-    const res = await fetch(`${node.url}${url}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${node.url}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return (await res.json()) as Record<string, any>;
   };
   async function upload(n: number, prefix: string, key = KEY) {
     const form = new FormData();
-    form.append('file', new Blob([chatLines(n, prefix).map((l) => JSON.stringify(l)).join('\n')]), 'in.jsonl');
+    form.append(
+      'file',
+      new Blob([
+        chatLines(n, prefix)
+          .map((l) => JSON.stringify(l))
+          .join('\n'),
+      ]),
+      'in.jsonl',
+    );
     form.append('purpose', 'batch');
     return (await (await fetch(`${api.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form })).json()) as { id: string };
   }
@@ -71,7 +83,8 @@ describe('PostgreSQL: two API nodes and three worker processes', opts, () => {
   }
   const finished = (id: string) => waitUntil(id, (j) => j.status === 'SUCCESS' || j.status === 'FAILED');
   // Read through the other API node: results are in the shared store, not in any process.
-  const download = async (id: string | null) => (id ? await (await fetch(`${api2.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '');
+  const download = async (id: string | null) =>
+    id ? await (await fetch(`${api2.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).text() : '';
   const leasedBy = (jobId: string, owner: string) => chunkStat(schema.url, jobId, `count(*) filter (where state = 'leased' and lease_owner = '${owner}')`);
   /** A 3,000-line job at 20 ms a call; `disturb` runs once 300 lines are done; the job must still end SUCCESS, every line once. */
   async function survives(prefix: string, disturb: (job: Record<string, any>) => Promise<void>) {

@@ -29,7 +29,10 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
     const env = { BATCHD_API_KEYS: 'a:key-a', BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50' };
     api = await startChildServer(['serve', '--no-worker', '--port', '0', '--data-dir', path.join(dir, 'api'), '--database', schema.url, ...common], env);
     // The worker's sessions are tagged, and its pool is held to 2 connections.
-    worker = await startChildWorker(['--data-dir', path.join(dir, 'worker'), '--database', `${schema.url}&application_name=${WORKER_APP}`, ...common], { ...env, BATCHD_PG_POOL_SIZE: '2' });
+    worker = await startChildWorker(['--data-dir', path.join(dir, 'worker'), '--database', `${schema.url}&application_name=${WORKER_APP}`, ...common], {
+      ...env,
+      BATCHD_PG_POOL_SIZE: '2',
+    });
   });
   after(async () => {
     await stopProcess(worker);
@@ -41,11 +44,22 @@ describe('PostgreSQL with a shared --blob-dir', opts, () => {
 
   test('the bytes live in the shared directory, not in the database; the job runs on a worker with a pool of 2, which purges it once deleted', async () => {
     const input = path.join(dir, 'in.jsonl');
-    fs.writeFileSync(input, chatLines(2000, 's').map((l) => JSON.stringify(l)).join('\n'));
+    fs.writeFileSync(
+      input,
+      chatLines(2000, 's')
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    );
     const file = await uploadFile(api.url, 'key-a', input);
     assert.equal(file.status, 200);
     const headers = { authorization: 'Bearer key-a', 'content-type': 'application/json' };
-    let job = (await (await fetch(`${api.url}/v1/batch/jobs`, { method: 'POST', headers, body: JSON.stringify({ input_files: [file.body.id], model: 'up-openai', endpoint: '/v1/chat/completions' }) })).json()) as Record<string, any>;
+    let job = (await (
+      await fetch(`${api.url}/v1/batch/jobs`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ input_files: [file.body.id], model: 'up-openai', endpoint: '/v1/chat/completions' }),
+      })
+    ).json()) as Record<string, any>;
     while (job.status === 'QUEUED' || job.status === 'RUNNING') {
       await new Promise((r) => setTimeout(r, 100));
       job = (await (await fetch(`${api.url}/v1/batch/jobs/${job.id}`, { headers })).json()) as Record<string, any>;

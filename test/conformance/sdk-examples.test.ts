@@ -122,7 +122,12 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
     // generated default model with the classifier endpoints.
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-examples-'));
     const gguf = path.join(dataDir, 'models', 'batchd-tiny.gguf');
-    const classifier = (id: string) => ({ id, engine: 'llama', path: gguf, endpoints: ['/v1/moderations', '/v1/chat/moderations', '/v1/classifications', '/v1/chat/classifications'] });
+    const classifier = (id: string) => ({
+      id,
+      engine: 'llama',
+      path: gguf,
+      endpoints: ['/v1/moderations', '/v1/chat/moderations', '/v1/classifications', '/v1/chat/classifications'],
+    });
     server = await startTestServer({ dataDir, models: { models: [classifier('LeBaron'), classifier('Camry')] } });
   });
 
@@ -154,14 +159,16 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
           assert.match(out, /deleted: true/);
         },
         ['file.jsonl'],
-      ));
+      ),
+    );
 
     test('async_batch_jobs.ts runs an inline-requests job to SUCCESS and prints its five outputs', T, () =>
       runOk(example('async_batch_jobs.ts'), (out) => {
         assert.match(out, /Created job with ID: \S+/);
         assert.match(out, /Job is done, status SUCCESS/);
         assert.equal(count(out, /choices: \[/), 5, 'each of the five inline outputs prints its response body');
-      }));
+      }),
+    );
   });
 
   describe('chat', () => {
@@ -170,16 +177,19 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
         assert.match(out, /^Chat: \{/);
         assert.match(out, /object: 'chat\.completion'/);
         assert.match(out, /finishReason: '(stop|length)'/);
-      }));
+      }),
+    );
 
     test('async_chat_streaming.ts streams text for mistral-tiny', T, () =>
-      runOk(example('async_chat_streaming.ts'), (out) => assert.ok(out.length > 0, 'no content was streamed')));
+      runOk(example('async_chat_streaming.ts'), (out) => assert.ok(out.length > 0, 'no content was streamed')),
+    );
 
     test('async_chat_prediction.ts prints the content of a completion with a predicted output', T, () =>
       runOk(example('async_chat_prediction.ts'), (out) => {
         assert.ok(out.trim().length > 0, 'nothing printed');
         assert.notEqual(out.trim(), 'undefined', 'the completion has no message content');
-      }));
+      }),
+    );
 
     test('async_json_format.ts gets a JSON object in JSON mode', T, () =>
       runOk(example('async_json_format.ts'), (out) => {
@@ -188,14 +198,16 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
         let parsed: unknown;
         assert.doesNotThrow(() => (parsed = JSON.parse(content)), `content is not JSON: ${content.slice(0, 300)}`);
         assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'content is not a JSON object');
-      }));
+      }),
+    );
 
     test('async_structured_outputs.ts parses the streamed and the complete answer into the zod schema', T, () =>
       runOk(example('async_structured_outputs.ts'), (out) => {
         // `console.log("\n", parsed)`: undefined when the JSON did not match MathDemonstration.
         assert.equal(count(out, /final_answer: ['"`]/), 2, 'both parseStream (accumulated) and parse printed a MathDemonstration');
         assert.equal(count(out, /steps: \[/), 2);
-      }));
+      }),
+    );
   });
 
   describe('function calling', () => {
@@ -203,19 +215,22 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
       runOk(example('async_function_calling.ts'), (out) => {
         assert.match(out, /calling functionName: (retrievePaymentStatus|retrievePaymentDate)\n/);
         assert.match(out, /functionParams: \{/);
-      }));
+      }),
+    );
 
     test('async_function_calling_streaming.ts gets a streamed tool call and streams the final answer', T, () =>
       runOk(example('async_function_calling_streaming.ts'), (out) => {
         assert.match(out, /calling functionName: (retrievePaymentStatus|retrievePaymentDate)\n/);
         assert.match(out, /functionParams: \{/);
         assert.match(out, /\ndone\n$/);
-      }));
+      }),
+    );
   });
 
   describe('reasoning', () => {
     test('reasoning.ts prints a thinking chunk and the answer', T, () =>
-      runOk(example('reasoning.ts'), (out) => assert.match(out, /--- thinking ---\n[\s\S]*--- \/thinking ---/)));
+      runOk(example('reasoning.ts'), (out) => assert.match(out, /--- thinking ---\n[\s\S]*--- \/thinking ---/)),
+    );
 
     test('reasoning_multi_turn.ts replays each assistant turn, thinking included, into the next prompt', T, () =>
       runOk(example('reasoning_multi_turn.ts'), (out) => {
@@ -226,10 +241,15 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
           const next = turns[i + 1];
           // The whole assistant message (ThinkChunks and text) goes back into `messages`, so the next
           // prompt holds all of this turn's completion; 10% slack for re-tokenizing generated text.
-          if (next) assert.ok(next.prompt >= turn.prompt + 0.9 * turn.completion, `turn ${i + 2} prompt ${next.prompt} < turn ${i + 1} prompt ${turn.prompt} + completion ${turn.completion}: the replayed turn was not counted`);
+          if (next)
+            assert.ok(
+              next.prompt >= turn.prompt + 0.9 * turn.completion,
+              `turn ${i + 2} prompt ${next.prompt} < turn ${i + 1} prompt ${turn.prompt} + completion ${turn.completion}: the replayed turn was not counted`,
+            );
         }
         assert.match(out, /^TOTAL: prompt=\d+ completion=\d+/m);
-      }));
+      }),
+    );
 
     test('reasoning_response_shape.ts shows chunks for reasoningEffort high and a string for none', T, () =>
       runOk(example('reasoning_response_shape.ts'), (out) => {
@@ -238,10 +258,12 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
         assert.match(high!, /typeof content = Array/);
         assert.match(high!, /"type": "thinking"/);
         assert.match(none, /typeof content = string/);
-      }));
+      }),
+    );
 
     test('reasoning_with_streaming.ts streams a thinking phase', T, () =>
-      runOk(example('reasoning_with_streaming.ts'), (out) => assert.match(out, /^--- thinking ---\n./)));
+      runOk(example('reasoning_with_streaming.ts'), (out) => assert.match(out, /^--- thinking ---\n./)),
+    );
   });
 
   describe('embeddings and models', () => {
@@ -250,25 +272,29 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
         assert.match(out, /^Embeddings Batch: \[/);
         // util.inspect shows the first 100 numbers of an array: 1024 - 100 = 924 more.
         assert.equal(count(out, /\.\.\. 924 more items/), 1);
-      }));
+      }),
+    );
 
     test('async_list_models.ts lists the served models', T, () =>
       runOk(example('async_list_models.ts'), (out) => {
         assert.ok(count(out, /^Model: \{/m) >= 2, 'several models listed');
         assert.match(out, /id: 'mistral-small-latest'/);
         assert.match(out, /id: 'mistral-embed'/);
-      }));
+      }),
+    );
 
     test('model_management.ts lists fine-tuned models (none) and skips the write flow', T, () =>
       runOk(example('model_management.ts'), (out) => {
         assert.match(out, /^Found 0 fine-tuned model\(s\)\.$/m);
         assert.match(out, /Set MISTRAL_FINE_TUNED_MODEL_ID/);
-      }));
+      }),
+    );
   });
 
   describe('errors', () => {
     test('error_handling.ts catches an SDKError for a conversation ending with an assistant turn', T, () =>
-      runOk(example('error_handling.ts'), (out) => assert.match(out, /^API error occurred: Status 400\b/)));
+      runOk(example('error_handling.ts'), (out) => assert.match(out, /^API error occurred: Status 400\b/)),
+    );
 
     test('async_chat_with_image_no_streaming.ts fails with a 400 SDKError naming the missing vision capability', T, async () => {
       const r = await runProgram(prepare(example('async_chat_with_image_no_streaming.ts')));
@@ -287,24 +313,29 @@ describe("Mistral's TypeScript SDK examples, unchanged but for the server URL", 
       runOk(snippet('fim_complete.ts'), (out) => {
         assert.match(out, /model: 'codestral-latest'/);
         assert.match(out, /choices: \[/);
-      }));
+      }),
+    );
 
     test('classifiers.moderate (docs/sdks/classifiers/README.md) prints moderation results', T, () =>
       runOk(snippet('classifiers_moderate.ts'), (out) => {
         assert.match(out, /results: \[/);
         assert.match(out, /categoryScores:/);
-      }));
+      }),
+    );
 
     test('classifiers.moderateChat (docs/sdks/classifiers/README.md) prints moderation results', T, () =>
       runOk(snippet('classifiers_moderate_chat.ts'), (out) => {
         assert.match(out, /results: \[/);
         assert.match(out, /categoryScores:/);
-      }));
+      }),
+    );
 
     test('classifiers.classify (docs/sdks/classifiers/README.md) prints classification results', T, () =>
-      runOk(snippet('classifiers_classify.ts'), (out) => assert.match(out, /results: \[\s*\{/)));
+      runOk(snippet('classifiers_classify.ts'), (out) => assert.match(out, /results: \[\s*\{/)),
+    );
 
     test('classifiers.classifyChat (docs/sdks/classifiers/README.md) prints a result', T, () =>
-      runOk(snippet('classifiers_classify_chat.ts'), (out) => assert.match(out, /results: \[/)));
+      runOk(snippet('classifiers_classify_chat.ts'), (out) => assert.match(out, /results: \[/)),
+    );
   });
 });

@@ -65,7 +65,13 @@ describe('chat features on the embedded engine', () => {
   }
 
   test('a named tool_choice calls exactly that function, within a small max_tokens', async () => {
-    const res = await client.chat.complete({ model: 'mistral-small-latest', messages: ask, tools, toolChoice: { type: 'function', function: { name: 'getWeather' } }, maxTokens: 100 });
+    const res = await client.chat.complete({
+      model: 'mistral-small-latest',
+      messages: ask,
+      tools,
+      toolChoice: { type: 'function', function: { name: 'getWeather' } },
+      maxTokens: 100,
+    });
     const calls = res.choices[0]!.message!.toolCalls;
     assert.equal(calls?.length, 1);
     assertValidCalls(calls, ['getWeather']);
@@ -81,7 +87,11 @@ describe('chat features on the embedded engine', () => {
       model: 'mistral-large-latest',
       tools,
       maxTokens: 20,
-      messages: [...ask, { role: 'assistant', content: '', toolCalls: message.toolCalls }, { role: 'tool', name: call.function.name, toolCallId: call.id, content: '{"status": "Paid"}' }],
+      messages: [
+        ...ask,
+        { role: 'assistant', content: '', toolCalls: message.toolCalls },
+        { role: 'tool', name: call.function.name, toolCallId: call.id, content: '{"status": "Paid"}' },
+      ],
     });
     assert.equal(second.choices[0]!.message!.toolCalls ?? null, null);
     assert.ok(typeof second.choices[0]!.message!.content === 'string' && second.choices[0]!.message!.content.length > 0);
@@ -116,12 +126,21 @@ describe('chat features on the embedded engine', () => {
     let res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, tools: bad, tool_choice: 'any' });
     assert.equal(res.status, 400);
     assert.match(res.body.message, /tools\.0\.function\.parameters\.properties\.code.*'pattern' is not supported/);
-    res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, tools, tool_choice: { type: 'function', function: { name: 'nope' } } });
+    res = await server.request('POST', '/v1/chat/completions', {
+      model: 'mistral-small-latest',
+      messages: ask,
+      tools,
+      tool_choice: { type: 'function', function: { name: 'nope' } },
+    });
     assert.equal(res.status, 400);
     assert.match(res.body.message, /'nope', which is not in tools/);
     res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, tool_choice: 'any' });
     assert.equal(res.status, 400);
-    res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, tools: [{ type: 'function', function: { name: 'has space', parameters: {} } }] });
+    res = await server.request('POST', '/v1/chat/completions', {
+      model: 'mistral-small-latest',
+      messages: ask,
+      tools: [{ type: 'function', function: { name: 'has space', parameters: {} } }],
+    });
     assert.equal(res.status, 422);
   });
 
@@ -130,7 +149,13 @@ describe('chat features on the embedded engine', () => {
 
   for (const maxTokens of [undefined, 400, 60]) {
     test(`chat.parse returns JSON matching the schema within max_tokens ${maxTokens ?? '(none)'}, finish_reason stop`, async () => {
-      const res = await client.chat.parse({ model: 'mistral-tiny-latest', messages: [{ role: 'user', content: 'How can I solve 8x + 7 = -23' }], responseFormat: MathDemonstration, maxTokens, temperature: 1 });
+      const res = await client.chat.parse({
+        model: 'mistral-tiny-latest',
+        messages: [{ role: 'user', content: 'How can I solve 8x + 7 = -23' }],
+        responseFormat: MathDemonstration,
+        maxTokens,
+        temperature: 1,
+      });
       const choice = res.choices![0]!;
       assert.ok(MathDemonstration.safeParse(choice.message!.parsed).success, `not parsed: ${String(choice.message!.content)}`);
       assert.equal(choice.finishReason, 'stop');
@@ -139,7 +164,11 @@ describe('chat features on the embedded engine', () => {
   }
 
   test('parseStream streams JSON that parses to the schema', async () => {
-    const stream = await client.chat.parseStream({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'solve' }], responseFormat: MathDemonstration });
+    const stream = await client.chat.parseStream({
+      model: 'mistral-small-latest',
+      messages: [{ role: 'user', content: 'solve' }],
+      responseFormat: MathDemonstration,
+    });
     let text = '';
     for await (const event of stream) text += (event.data.choices[0]?.delta.content as string | undefined) ?? '';
     assert.ok(MathDemonstration.safeParse(JSON.parse(text)).success, text);
@@ -147,7 +176,13 @@ describe('chat features on the embedded engine', () => {
 
   test('json_object answers with a JSON object that closes', async () => {
     for (const maxTokens of [undefined, 30]) {
-      const res = await client.chat.complete({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'cheese?' }], responseFormat: { type: 'json_object' }, maxTokens, temperature: 1 });
+      const res = await client.chat.complete({
+        model: 'mistral-small-latest',
+        messages: [{ role: 'user', content: 'cheese?' }],
+        responseFormat: { type: 'json_object' },
+        maxTokens,
+        temperature: 1,
+      });
       const parsed = JSON.parse(res.choices[0]!.message!.content as string);
       assert.equal(typeof parsed, 'object');
       assert.ok(!Array.isArray(parsed) && parsed !== null);
@@ -157,41 +192,86 @@ describe('chat features on the embedded engine', () => {
 
   test('a response format that cannot fit max_tokens, or uses unsupported keywords, is a 400 (not a 500 or a hang)', async () => {
     const format = (schema: object) => ({ type: 'json_schema', json_schema: { name: 'x', schema } });
-    let res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, max_tokens: 3, response_format: format({ type: 'object', properties: { a: { type: 'string' }, b: { type: 'number' } } }) });
+    let res = await server.request('POST', '/v1/chat/completions', {
+      model: 'mistral-small-latest',
+      messages: ask,
+      max_tokens: 3,
+      response_format: format({ type: 'object', properties: { a: { type: 'string' }, b: { type: 'number' } } }),
+    });
     assert.equal(res.status, 400);
     assert.match(res.body.message, /only 3 are available/);
-    res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, response_format: format({ type: 'object', properties: { a: { not: { type: 'string' } } } }) });
+    res = await server.request('POST', '/v1/chat/completions', {
+      model: 'mistral-small-latest',
+      messages: ask,
+      response_format: format({ type: 'object', properties: { a: { not: { type: 'string' } } } }),
+    });
     assert.equal(res.status, 400);
     assert.match(res.body.message, /'not' is not supported/);
-    res = await server.request('POST', '/v1/chat/completions', { model: 'mistral-small-latest', messages: ask, response_format: format({ $ref: '#/$defs/node', $defs: { node: { type: 'object', properties: { next: { $ref: '#/$defs/node' } } } } }) });
+    res = await server.request('POST', '/v1/chat/completions', {
+      model: 'mistral-small-latest',
+      messages: ask,
+      response_format: format({ $ref: '#/$defs/node', $defs: { node: { type: 'object', properties: { next: { $ref: '#/$defs/node' } } } } }),
+    });
     assert.equal(res.status, 400);
     assert.match(res.body.message, /recursive/);
   });
 
   test('structured output lines in a batch all parse', async () => {
-    const body = { max_tokens: 120, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'p', schema: payment } } };
-    const job = await client.batch.jobs.create({ endpoint: '/v1/chat/completions', model: 'mistral-small-latest', requests: Array.from({ length: 6 }, (_, i) => ({ customId: String(i), body })) });
+    const body = {
+      max_tokens: 120,
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'p', schema: payment } },
+    };
+    const job = await client.batch.jobs.create({
+      endpoint: '/v1/chat/completions',
+      model: 'mistral-small-latest',
+      requests: Array.from({ length: 6 }, (_, i) => ({ customId: String(i), body })),
+    });
     const done = await waitForJob(server, job.id);
     assert.equal(done.succeeded_requests, 6);
     for (const out of done.outputs) assert.ok(ajv.validate(payment, JSON.parse(out.response.body.choices[0].message.content)), ajv.errorsText());
   });
 
   test('a reasoning model asked to think answers with a thinking chunk, then text; effort none gives a string', async () => {
-    const res = await client.chat.complete({ model: 'mistral-medium-3-5', messages: [{ role: 'user', content: 'What is 12 * 14?' }], reasoningEffort: 'high', temperature: 0.7 });
+    const res = await client.chat.complete({
+      model: 'mistral-medium-3-5',
+      messages: [{ role: 'user', content: 'What is 12 * 14?' }],
+      reasoningEffort: 'high',
+      temperature: 0.7,
+    });
     const content = res.choices[0]!.message!.content;
     assert.ok(Array.isArray(content));
     assert.equal(content[0]!.type, 'thinking');
     assert.equal(content[1]!.type, 'text');
-    const plain = await client.chat.complete({ model: 'mistral-medium-3-5', messages: [{ role: 'user', content: 'What is 12 * 14?' }], reasoningEffort: 'none', maxTokens: 10 });
+    const plain = await client.chat.complete({
+      model: 'mistral-medium-3-5',
+      messages: [{ role: 'user', content: 'What is 12 * 14?' }],
+      reasoningEffort: 'none',
+      maxTokens: 10,
+    });
     assert.equal(typeof plain.choices[0]!.message!.content, 'string');
     // The assistant turn, thinking chunks and all, is accepted in the next turn.
-    const next = await client.chat.complete({ model: 'mistral-medium-3-5', messages: [{ role: 'user', content: 'What is 12 * 14?' }, { role: 'assistant', content }, { role: 'user', content: 'And times 2?' }], reasoningEffort: 'low', maxTokens: 50 });
+    const next = await client.chat.complete({
+      model: 'mistral-medium-3-5',
+      messages: [
+        { role: 'user', content: 'What is 12 * 14?' },
+        { role: 'assistant', content },
+        { role: 'user', content: 'And times 2?' },
+      ],
+      reasoningEffort: 'low',
+      maxTokens: 50,
+    });
     assert.ok(next.usage.promptTokens! > res.usage.completionTokens! / 2);
     assert.ok(next.usage.completionTokens! <= 50);
   });
 
   test('streamed reasoning arrives as thinking chunks before the text', async () => {
-    const stream = await client.chat.stream({ model: 'mistral-medium-3-5', messages: [{ role: 'user', content: 'hi' }], reasoningEffort: 'low', maxTokens: 40 });
+    const stream = await client.chat.stream({
+      model: 'mistral-medium-3-5',
+      messages: [{ role: 'user', content: 'hi' }],
+      reasoningEffort: 'low',
+      maxTokens: 40,
+    });
     const kinds: string[] = [];
     for await (const event of stream) {
       const delta = event.data.choices[0]?.delta.content;
@@ -204,13 +284,29 @@ describe('chat features on the embedded engine', () => {
 
   test('an image on the embedded engine is a 400 naming the vision capability', async () => {
     await assert.rejects(
-      client.chat.complete({ model: 'pixtral-12b', messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', imageUrl: 'https://example.com/x.png' }] }] }),
+      client.chat.complete({
+        model: 'pixtral-12b',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image_url', imageUrl: 'https://example.com/x.png' },
+            ],
+          },
+        ],
+      }),
       (err: unknown) => err instanceof SDKError && err.statusCode === 400 && /'vision' capability/.test(err.message) && /pixtral-12b/.test(err.message),
     );
   });
 
   test('prediction is accepted', async () => {
-    const res = await client.chat.complete({ model: 'codestral-latest', messages: [{ role: 'user', content: 'add a field' }], prediction: { type: 'content', content: 'class A {}' }, maxTokens: 5 });
+    const res = await client.chat.complete({
+      model: 'codestral-latest',
+      messages: [{ role: 'user', content: 'add a field' }],
+      prediction: { type: 'content', content: 'class A {}' },
+      maxTokens: 5,
+    });
     assert.equal(res.usage.completionTokens, 5);
   });
 });

@@ -21,7 +21,15 @@ const TARGETS: ClassifierTarget[] = [
   { name: 'topic', labels: ['sports', { name: 'politics', meaning: 'talk about politics' }, 'negative'], loss_function: 'multi_class' },
 ];
 const withTargets = (entry: Omit<ModelEntry, 'endpoints' | 'max_in_flight' | 'input_price_per_mtok' | 'output_price_per_mtok' | 'context_length'>) =>
-  ({ endpoints: ['/v1/classifications'], max_in_flight: 4, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 1024, ...entry, classifier_targets: TARGETS }) as ModelEntry;
+  ({
+    endpoints: ['/v1/classifications'],
+    max_in_flight: 4,
+    input_price_per_mtok: 0,
+    output_price_per_mtok: 0,
+    context_length: 1024,
+    ...entry,
+    classifier_targets: TARGETS,
+  }) as ModelEntry;
 
 /** A fine-tuned classifier's result: each target with its labels; single_class scores sum to 1. */
 function assertTargets(result: TargetScores) {
@@ -34,7 +42,17 @@ function assertTargets(result: TargetScores) {
 }
 
 const CLASSIFIER_ENDPOINTS = ['/v1/moderations', '/v1/chat/moderations', '/v1/classifications', '/v1/chat/classifications'];
-const CATEGORIES = ['dangerous_and_criminal_content', 'financial', 'hate_and_discrimination', 'health', 'law', 'pii', 'selfharm', 'sexual', 'violence_and_threats'];
+const CATEGORIES = [
+  'dangerous_and_criminal_content',
+  'financial',
+  'hate_and_discrimination',
+  'health',
+  'law',
+  'pii',
+  'selfharm',
+  'sexual',
+  'violence_and_threats',
+];
 
 type TargetScores = Record<string, { scores: Record<string, number> }>;
 
@@ -58,7 +76,11 @@ describe('classifier endpoints on the embedded engine, through the official SDK'
     // and under "Camry", the model of the SDK's documented classifyChat snippet.
     const gguf = path.join(dataDir, 'models', 'batchd-tiny.gguf');
     const entry = (id: string) => ({ id, engine: 'llama', path: gguf, endpoints: CLASSIFIER_ENDPOINTS });
-    server = await startTestServer({ dataDir, models: { models: [entry('mistral-moderation-latest'), entry('Camry')] }, env: { BATCHD_LLAMA_SEQUENCES: '4', BATCHD_LLAMA_CONTEXT: '1024' } });
+    server = await startTestServer({
+      dataDir,
+      models: { models: [entry('mistral-moderation-latest'), entry('Camry')] },
+      env: { BATCHD_LLAMA_SEQUENCES: '4', BATCHD_LLAMA_CONTEXT: '1024' },
+    });
     client = new Mistral({ apiKey: server.keys.a, serverURL: server.url });
     // The model file's own tokenizer, loaded apart from the engine: the count usage must report.
     tokenizer = await loadModelFile(gguf);
@@ -101,7 +123,12 @@ describe('classifier endpoints on the embedded engine, through the official SDK'
     assertModerationTarget(result.results[0]!);
     const single = await client.classifiers.classifyChat({
       model: 'mistral-moderation-latest',
-      input: { messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi, how can I help?' }] },
+      input: {
+        messages: [
+          { role: 'user', content: 'hello' },
+          { role: 'assistant', content: 'hi, how can I help?' },
+        ],
+      },
     });
     assert.equal(single.results.length, 1);
     const two = await client.classifiers.classifyChat({
@@ -121,9 +148,18 @@ describe('classifier endpoints on the embedded engine, through the official SDK'
       assert.deepEqual(res.body.usage, { prompt_tokens: expected, completion_tokens: 0, total_tokens: expected, request_count: 2 }, endpoint);
     }
     // A conversation counts as the guard reads it: one `role: text` line per message.
-    const chat = await server.request('POST', '/v1/chat/moderations', { model: 'mistral-moderation-latest', input: [{ role: 'user', content: 'hi there' }, { role: 'assistant', content: 'hello' }] });
+    const chat = await server.request('POST', '/v1/chat/moderations', {
+      model: 'mistral-moderation-latest',
+      input: [
+        { role: 'user', content: 'hi there' },
+        { role: 'assistant', content: 'hello' },
+      ],
+    });
     assert.equal(chat.body.usage.prompt_tokens, tokens('user: hi there\nassistant: hello'));
-    const chatCls = await server.request('POST', '/v1/chat/classifications', { model: 'mistral-moderation-latest', input: { messages: [{ role: 'user', content: 'hi there' }] } });
+    const chatCls = await server.request('POST', '/v1/chat/classifications', {
+      model: 'mistral-moderation-latest',
+      input: { messages: [{ role: 'user', content: 'hi there' }] },
+    });
     assert.equal(chatCls.body.usage.prompt_tokens, tokens('user: hi there'));
   });
 
@@ -137,7 +173,10 @@ describe('classifier endpoints on the embedded engine, through the official SDK'
     assert.equal(job.succeeded_requests, 2);
     const stream = await client.files.download({ fileId: job.output_file });
     const out = jsonl(await new Response(stream).text());
-    assert.deepEqual(out.map((l) => l.custom_id), ['c0', 'c1']);
+    assert.deepEqual(
+      out.map((l) => l.custom_id),
+      ['c0', 'c1'],
+    );
     for (const [i, line] of out.entries()) {
       assert.equal(line.response.status_code, 200);
       assert.equal(line.response.body.model, 'mistral-moderation-latest');
@@ -167,9 +206,19 @@ describe('classifier endpoints on the embedded engine, through the official SDK'
   });
 
   test('a model with its own classifier targets answers each target, on the same guard', async () => {
-    const engine = await createLlamaEngine(withTargets({ id: 'my-classifier', engine: 'llama', path: path.join(server.dataDir, 'models', 'batchd-tiny.gguf') }));
+    const engine = await createLlamaEngine(
+      withTargets({ id: 'my-classifier', engine: 'llama', path: path.join(server.dataDir, 'models', 'batchd-tiny.gguf') }),
+    );
     try {
-      const res = await engine.execute({ endpoint: '/v1/classifications', body: { model: 'my-classifier', input: ['What a match!', 'Vote on Sunday.'] }, model: withTargets({ id: 'my-classifier', engine: 'llama' }), priority: 'online' }, new AbortController().signal);
+      const res = await engine.execute(
+        {
+          endpoint: '/v1/classifications',
+          body: { model: 'my-classifier', input: ['What a match!', 'Vote on Sunday.'] },
+          model: withTargets({ id: 'my-classifier', engine: 'llama' }),
+          priority: 'online',
+        },
+        new AbortController().signal,
+      );
       const results = res.body.results as TargetScores[];
       assert.equal(results.length, 2);
       for (const r of results) assertTargets(r);
@@ -226,11 +275,14 @@ describe('classifier endpoints on upstream engines, against the fake upstream', 
     await up.close();
   });
 
-  test('openai engine: classify asks the chat model as a guard, one call per text, and answers Mistral\'s shape', async () => {
+  test("openai engine: classify asks the chat model as a guard, one call per text, and answers Mistral's shape", async () => {
     const before = up.calls.length;
     const res = await client.classifiers.classify({ model: 'up-openai', inputs: ['I will kill the process', 'nice weather'] });
     const calls = up.calls.slice(before);
-    assert.deepEqual(calls.map((c) => c.path), ['/v1/chat/completions', '/v1/chat/completions']);
+    assert.deepEqual(
+      calls.map((c) => c.path),
+      ['/v1/chat/completions', '/v1/chat/completions'],
+    );
     assert.equal(calls[0]!.body.model, 'served');
     assert.match(String((calls[0]!.body.messages as { content: string }[])[0]!.content), /- violence_and_threats: /);
     assert.equal(res.model, 'up-openai');
@@ -238,12 +290,18 @@ describe('classifier endpoints on upstream engines, against the fake upstream', 
     for (const r of res.results) assertModerationTarget(r);
     assert.equal(res.results[0]!.moderation!.scores.violence_and_threats, 0.9);
     assert.equal(res.results[1]!.moderation!.scores.violence_and_threats, 0.01);
-    const chat = await client.classifiers.classifyChat({ model: 'up-openai', input: [{ messages: [{ role: 'user', content: 'kill it' }] }, { messages: [{ role: 'user', content: 'fine' }] }] });
-    assert.deepEqual(chat.results.map((r) => r.moderation!.scores.violence_and_threats), [0.9, 0.01]);
+    const chat = await client.classifiers.classifyChat({
+      model: 'up-openai',
+      input: [{ messages: [{ role: 'user', content: 'kill it' }] }, { messages: [{ role: 'user', content: 'fine' }] }],
+    });
+    assert.deepEqual(
+      chat.results.map((r) => r.moderation!.scores.violence_and_threats),
+      [0.9, 0.01],
+    );
     assert.match(up.calls.at(-2)!.text, /user: kill it/);
   });
 
-  test('openai engine: usage counts the input text\'s share of the guard prompt, not the whole guard prompt', async () => {
+  test("openai engine: usage counts the input text's share of the guard prompt, not the whole guard prompt", async () => {
     const text = 'one two three four five six seven eight nine ten eleven twelve';
     for (const endpoint of ['/v1/moderations', '/v1/classifications']) {
       const res = await server.request('POST', endpoint, { model: 'up-openai', input: text });
@@ -265,7 +323,10 @@ describe('classifier endpoints on upstream engines, against the fake upstream', 
     assert.equal(sent.body.model, 'up-mistral');
     assert.deepEqual(sent.body.input, ['kill', 'calm']);
     assert.equal(res.model, 'up-mistral');
-    assert.deepEqual(res.results.map((r) => r.moderation!.scores.violence_and_threats), [0.9, 0.01]);
+    assert.deepEqual(
+      res.results.map((r) => r.moderation!.scores.violence_and_threats),
+      [0.9, 0.01],
+    );
     const chat = await client.classifiers.classifyChat({ model: 'up-mistral', input: { messages: [{ role: 'user', content: 'hi' }] } });
     assert.equal(up.calls.at(-1)!.path, '/v1/chat/classifications');
     assert.equal(chat.results.length, 1);
@@ -273,7 +334,14 @@ describe('classifier endpoints on upstream engines, against the fake upstream', 
 
   test('a /v1/chat/classifications batch job runs on the openai engine', async () => {
     const body = { input: { messages: [{ role: 'user', content: 'kill the lights' }] } };
-    const job = await client.batch.jobs.create({ model: 'up-openai', endpoint: '/v1/chat/classifications', requests: [{ customId: '1', body }, { customId: '2', body }] });
+    const job = await client.batch.jobs.create({
+      model: 'up-openai',
+      endpoint: '/v1/chat/classifications',
+      requests: [
+        { customId: '1', body },
+        { customId: '2', body },
+      ],
+    });
     const done = await waitForJob(server, job.id);
     assert.equal(done.status, 'SUCCESS');
     assert.equal(done.succeeded_requests, 2);
@@ -286,7 +354,10 @@ describe('classifier targets beyond moderation', () => {
   test('the echo engine answers every target of the model, nothing flagged, usage in words', async () => {
     const engine = createEchoEngine(withTargets({ id: 'echo-classifier', engine: 'echo' }));
     const model = withTargets({ id: 'echo-classifier', engine: 'echo' });
-    const res = await engine.execute({ endpoint: '/v1/classifications', body: { model: 'echo-classifier', input: 'three words here' }, model, priority: 'batch' }, new AbortController().signal);
+    const res = await engine.execute(
+      { endpoint: '/v1/classifications', body: { model: 'echo-classifier', input: 'three words here' }, model, priority: 'batch' },
+      new AbortController().signal,
+    );
     assertTargets((res.body.results as TargetScores[])[0]!);
     assert.deepEqual((res.body.results as TargetScores[])[0]!.topic!.scores, { sports: 0, politics: 0, negative: 0 });
     assert.deepEqual(res.usage, { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 });

@@ -14,7 +14,13 @@ describe('embedded default model through the official SDK', () => {
   after(() => server.stop());
 
   test('chat.complete answers with usage, deterministic at temperature 0', async () => {
-    const ask = () => client.chat.complete({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'What is the best French cheese?' }], maxTokens: 16, temperature: 0 });
+    const ask = () =>
+      client.chat.complete({
+        model: 'mistral-small-latest',
+        messages: [{ role: 'user', content: 'What is the best French cheese?' }],
+        maxTokens: 16,
+        temperature: 0,
+      });
     const a = await ask();
     const b = await ask();
     assert.equal(a.model, 'mistral-small-latest');
@@ -65,7 +71,14 @@ describe('embedded default model through the official SDK', () => {
   ];
   for (const [endpoint, model, body] of batches) {
     test(`a ${endpoint} batch runs on the embedded engine`, async () => {
-      const job = await client.batch.jobs.create({ endpoint: endpoint as '/v1/chat/completions', model, requests: [{ customId: '1', body }, { customId: '2', body }] });
+      const job = await client.batch.jobs.create({
+        endpoint: endpoint as '/v1/chat/completions',
+        model,
+        requests: [
+          { customId: '1', body },
+          { customId: '2', body },
+        ],
+      });
       const done = await waitForJob(server, job.id);
       assert.equal(done.status, 'SUCCESS');
       assert.equal(done.succeeded_requests, 2);

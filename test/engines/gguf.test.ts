@@ -53,7 +53,8 @@ describe('tiny GGUF generator', () => {
     assert.equal(info.version, 3);
     const m = info.metadata;
     assert.equal(m.get('general.architecture'), 'llama');
-    for (const key of ['llama.feed_forward_length', 'llama.attention.head_count', 'llama.embedding_length', 'llama.block_count', 'llama.context_length']) assert.equal(typeof m.get(key), 'number', key);
+    for (const key of ['llama.feed_forward_length', 'llama.attention.head_count', 'llama.embedding_length', 'llama.block_count', 'llama.context_length'])
+      assert.equal(typeof m.get(key), 'number', key);
     assert.equal(m.get('tokenizer.ggml.model'), 'llama');
     const vocab = (m.get('tokenizer.ggml.tokens') as { length: number }).length;
     assert.ok(vocab > 256 + 8 + 500, `${vocab} tokens: control, 256 bytes, words and their prefixes`);
@@ -79,7 +80,11 @@ describe('tiny GGUF generator', () => {
     assert.throws(() => generateTinyModel(bad, { feedForward: 0 }), /feedForward must be an integer/);
     assert.throws(() => generateTinyModel(bad, { layers: 1.5 }), /layers must be an integer/);
     assert.equal(fs.existsSync(bad), false);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'no temporary files are left behind');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary files are left behind',
+    );
   });
 
   test('half-precision conversion rounds like IEEE 754', () => {
@@ -110,7 +115,8 @@ describe('default model file', () => {
 });
 
 describe('model file checks (before llama.cpp sees the file)', () => {
-  const rejects = (f: string, problem: RegExp) => assert.rejects(validateModelFile(f), (e: Error) => e.message.includes(f) && problem.test(e.message), `${f}: ${problem}`);
+  const rejects = (f: string, problem: RegExp) =>
+    assert.rejects(validateModelFile(f), (e: Error) => e.message.includes(f) && problem.test(e.message), `${f}: ${problem}`);
 
   test('a good file passes and its header is returned', async () => {
     const info = await validateModelFile(file);

@@ -40,7 +40,12 @@ describe('JSON Schema → bounded grammar', () => {
       [{ type: 'string', minLength: 5, maxLength: 2 }, /no string satisfies/],
       [{ type: 'object', required: ['x'], properties: {} }, /'x' is required but has no schema/],
     ];
-    for (const [schema, message] of cases) assert.throws(() => parseSchema(schema, 'root'), (e: unknown) => e instanceof SchemaError && message.test(e.message), JSON.stringify(schema));
+    for (const [schema, message] of cases)
+      assert.throws(
+        () => parseSchema(schema, 'root'),
+        (e: unknown) => e instanceof SchemaError && message.test(e.message),
+        JSON.stringify(schema),
+      );
   });
 
   test('small integer ranges become enumerations; open sizes shrink to the budget, arrays before nothing fits', () => {
@@ -57,7 +62,16 @@ describe('JSON Schema → bounded grammar', () => {
   describe('on the generated model, at a high temperature', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-grammar-'));
     const file = path.join(dir, 'tiny.gguf');
-    const entry: ModelEntry = { id: 'tiny', engine: 'llama', path: file, endpoints: [], max_in_flight: 8, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 4096 };
+    const entry: ModelEntry = {
+      id: 'tiny',
+      engine: 'llama',
+      path: file,
+      endpoints: [],
+      max_in_flight: 8,
+      input_price_per_mtok: 0,
+      output_price_per_mtok: 0,
+      context_length: 4096,
+    };
     let engine: Engine;
     before(async () => {
       generateTinyModel(file);
@@ -69,12 +83,24 @@ describe('JSON Schema → bounded grammar', () => {
     });
 
     const run = (body: Record<string, unknown>) =>
-      engine.execute({ endpoint: '/v1/chat/completions', body: { model: 'tiny', messages: [{ role: 'user', content: 'order?' }], temperature: 1.5, ...body }, model: entry, priority: 'batch' }, new AbortController().signal);
+      engine.execute(
+        {
+          endpoint: '/v1/chat/completions',
+          body: { model: 'tiny', messages: [{ role: 'user', content: 'order?' }], temperature: 1.5, ...body },
+          model: entry,
+          priority: 'batch',
+        },
+        new AbortController().signal,
+      );
     const content = (r: EngineResult) => (r.body.choices as { message: { content: string }; finish_reason: string }[])[0]!;
 
     for (const maxTokens of [200, 400, undefined]) {
       test(`every answer parses, matches the schema and ends by itself within max_tokens ${maxTokens ?? '(context)'}`, async () => {
-        const results = await Promise.all(Array.from({ length: 6 }, (_, seed) => run({ max_tokens: maxTokens, random_seed: seed, response_format: { type: 'json_schema', json_schema: { name: 'order', schema: order } } })));
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, seed) =>
+            run({ max_tokens: maxTokens, random_seed: seed, response_format: { type: 'json_schema', json_schema: { name: 'order', schema: order } } }),
+          ),
+        );
         for (const r of results) {
           const c = content(r);
           assert.equal(c.finish_reason, 'stop', c.message.content);
@@ -87,7 +113,9 @@ describe('JSON Schema → bounded grammar', () => {
     test('json_object answers are bounded objects too', async () => {
       const node = anyJsonObject();
       assert.ok(maxBytes(node, fitSizes(node, 64)!) <= 64);
-      const results = await Promise.all(Array.from({ length: 6 }, (_, seed) => run({ max_tokens: 64, random_seed: seed, response_format: { type: 'json_object' } })));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, seed) => run({ max_tokens: 64, random_seed: seed, response_format: { type: 'json_object' } })),
+      );
       for (const r of results) {
         const parsed = JSON.parse(content(r).message.content);
         assert.ok(parsed && typeof parsed === 'object' && !Array.isArray(parsed));

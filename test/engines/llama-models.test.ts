@@ -13,7 +13,14 @@ import type { ModelEntry } from '../../src/models/registry.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-llama-models-'));
 const entry = (p: string): ModelEntry => ({
-  id: 'm', engine: 'llama', path: p, endpoints: [], max_in_flight: 4, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048,
+  id: 'm',
+  engine: 'llama',
+  path: p,
+  endpoints: [],
+  max_in_flight: 4,
+  input_price_per_mtok: 0,
+  output_price_per_mtok: 0,
+  context_length: 2048,
 });
 const never = new AbortController().signal;
 
@@ -42,7 +49,15 @@ describe('embedded engine on other model files', () => {
     generateTinyModel(f32, { type: 'f32', heads: 4, kvHeads: 2 });
     const engine = await createLlamaEngine(entry(f32), { sequences: 2, contextSize: 256 });
     try {
-      const res = await engine.execute({ endpoint: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, temperature: 0 }, model: entry(f32), priority: 'batch' }, never);
+      const res = await engine.execute(
+        {
+          endpoint: '/v1/chat/completions',
+          body: { messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, temperature: 0 },
+          model: entry(f32),
+          priority: 'batch',
+        },
+        never,
+      );
       assert.equal(res.usage.completion_tokens, 8);
       assert.match((res.body.choices as { message: { content: string } }[])[0]!.message.content, /^[a-z]+( [a-z]+)*$/);
     } finally {
@@ -52,7 +67,8 @@ describe('embedded engine on other model files', () => {
 
   test('a model with another chat template is formatted by that template', async () => {
     const chatml = path.join(dir, 'chatml.gguf');
-    const template = "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    const template =
+      "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
     generateTinyModel(chatml, { chatTemplate: template });
     const model = await loadModelFile(chatml);
     try {
@@ -63,7 +79,7 @@ describe('embedded engine on other model files', () => {
     }
   });
 
-  test('a model without a chat template gets Mistral\'s layout', async () => {
+  test("a model without a chat template gets Mistral's layout", async () => {
     const bare = path.join(dir, 'bare.gguf');
     generateTinyModel(bare, { chatTemplate: null });
     const model = await loadModelFile(bare);
@@ -89,7 +105,10 @@ describe('embedded engine on other model files', () => {
       for (const t of [byte(0xa9), byte(0xf0), byte(0x9f), byte(0x98), byte(0x80)]) text.push(t);
       assert.equal(text.finish(), 'cafeé😀');
       assert.equal(deltas.join(''), 'cafeé😀');
-      assert.ok(deltas.every((d) => !d.includes('\uFFFD') && !/[\uD800-\uDBFF]$/.test(d)), JSON.stringify(deltas));
+      assert.ok(
+        deltas.every((d) => !d.includes('\uFFFD') && !/[\uD800-\uDBFF]$/.test(d)),
+        JSON.stringify(deltas),
+      );
 
       const stopped = new CompletionText(model, [], ['er tr'], (d) => deltas.push(d));
       let hit = false;

@@ -36,12 +36,21 @@ describe('continuous-batching slot pool', () => {
   });
 
   test('online waiters are served before batch waiters that queued earlier', async () => {
-    const order = await grantOrder([['b1', 'batch'], ['b2', 'batch'], ['o1', 'online'], ['o2', 'online']]);
+    const order = await grantOrder([
+      ['b1', 'batch'],
+      ['b2', 'batch'],
+      ['o1', 'online'],
+      ['o2', 'online'],
+    ]);
     assert.deepEqual(order, ['o1', 'o2', 'b1', 'b2']);
   });
 
   test('batch work is not starved: after three online grants in a row a batch waiter gets one', async () => {
-    const waiters: [string, Priority][] = [['b1', 'batch'], ['b2', 'batch'], ...Array.from({ length: 7 }, (_, i): [string, Priority] => [`o${i + 1}`, 'online'])];
+    const waiters: [string, Priority][] = [
+      ['b1', 'batch'],
+      ['b2', 'batch'],
+      ...Array.from({ length: 7 }, (_, i): [string, Priority] => [`o${i + 1}`, 'online']),
+    ];
     const order = await grantOrder(waiters);
     assert.deepEqual(order, ['o1', 'o2', 'o3', 'b1', 'o4', 'o5', 'o6', 'b2', 'o7']);
   });

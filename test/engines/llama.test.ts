@@ -15,7 +15,14 @@ import type { ModelEntry } from '../../src/models/registry.js';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-llama-'));
 const file = path.join(dir, 'tiny.gguf');
 const entry = (p: string, id = 'tiny'): ModelEntry => ({
-  id, engine: 'llama', path: p, endpoints: [], max_in_flight: 16, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048,
+  id,
+  engine: 'llama',
+  path: p,
+  endpoints: [],
+  max_in_flight: 16,
+  input_price_per_mtok: 0,
+  output_price_per_mtok: 0,
+  context_length: 2048,
 });
 const cheese = [{ role: 'user', content: 'What is the best French cheese?' }];
 const never = new AbortController().signal;
@@ -59,12 +66,20 @@ describe('embedded engine: chat and FIM', () => {
     assert.match(content(res), /^[a-z]+( [a-z]+)*$/, `readable words, no bytes or leading space: ${JSON.stringify(content(res))}`);
     assert.deepEqual(res.body.usage, res.usage);
     assert.equal(res.usage.total_tokens, res.usage.prompt_tokens + res.usage.completion_tokens);
-    const unnamed = await engine.execute({ endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 1 }, model: entry(file), priority: 'batch' }, never);
+    const unnamed = await engine.execute(
+      { endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 1 }, model: entry(file), priority: 'batch' },
+      never,
+    );
     assert.equal(unnamed.body.model, 'tiny', 'without body.model the entry id is used');
   });
 
   test('prompt_tokens is the tokenizer count of the GGUF chat template rendered for the messages', async () => {
-    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Name a cheese.' }, { role: 'assistant', content: 'Brie.' }, { role: 'user', content: 'Why that one?' }];
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Name a cheese.' },
+      { role: 'assistant', content: 'Brie.' },
+      { role: 'user', content: 'Why that one?' },
+    ];
     const res = await call('/v1/chat/completions', { messages, max_tokens: 2, temperature: 0 });
     // As llama.cpp's server does it: render the model's own template, tokenize the whole string.
     const template = new Template(model.fileInfo.metadata.tokenizer!.chat_template!);
@@ -88,7 +103,11 @@ describe('embedded engine: chat and FIM', () => {
   });
 
   test('end-of-sequence is reachable: some answers end on their own with finish_reason stop', async () => {
-    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i} about the sea` }], max_tokens: 300, temperature: 0 })));
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i} about the sea` }], max_tokens: 300, temperature: 0 }),
+      ),
+    );
     const ended = results.filter((r) => choice(r).finish_reason === 'stop');
     assert.ok(ended.length > 0, 'at least one of 16 prompts ends before max_tokens');
     for (const r of ended) assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens < 300);
@@ -112,20 +131,33 @@ describe('embedded engine: chat and FIM', () => {
 
   test('streaming delivers the same text in pieces, each a valid string', async () => {
     const pieces: string[] = [];
-    const res = await engine.stream!({ endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 16, temperature: 0 }, model: entry(file), priority: 'online' }, never, (d) => pieces.push(typeof d === 'string' ? d : ''));
+    const res = await engine.stream!(
+      { endpoint: '/v1/chat/completions', body: { messages: cheese, max_tokens: 16, temperature: 0 }, model: entry(file), priority: 'online' },
+      never,
+      (d) => pieces.push(typeof d === 'string' ? d : ''),
+    );
     assert.ok(pieces.length > 1);
     assert.equal(pieces.join(''), content(res));
     assert.equal(content(res), content(await call('/v1/chat/completions', { messages: cheese, max_tokens: 16, temperature: 0 })));
   });
 
   test('an assistant prefix is continued and returned in the content', async () => {
-    const res = await call('/v1/chat/completions', { messages: [...cheese, { role: 'assistant', content: 'The best', prefix: true }], max_tokens: 4, temperature: 0 });
+    const res = await call('/v1/chat/completions', {
+      messages: [...cheese, { role: 'assistant', content: 'The best', prefix: true }],
+      max_tokens: 4,
+      temperature: 0,
+    });
     assert.match(content(res), /^The best [a-z]/);
   });
 
   test('json_schema constrains the output to the schema; json_object to a JSON object', async () => {
     const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
-    const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: 40, temperature: 0, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } } });
+    const res = await call('/v1/chat/completions', {
+      messages: cheese,
+      max_tokens: 40,
+      temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } },
+    });
     assert.equal(typeof JSON.parse(content(res)).ok, 'boolean');
     assert.equal(choice(res).finish_reason, 'stop');
     const obj = await call('/v1/chat/completions', { messages: cheese, max_tokens: 10, temperature: 0, response_format: { type: 'json_object' } });
@@ -134,11 +166,14 @@ describe('embedded engine: chat and FIM', () => {
 
   test('n returns several choices, counted in usage', async () => {
     const res = await call('/v1/chat/completions', { messages: cheese, max_tokens: 5, temperature: 0.8, random_seed: 1, n: 3 });
-    assert.deepEqual((res.body.choices as Choice[]).map((c) => c.index), [0, 1, 2]);
+    assert.deepEqual(
+      (res.body.choices as Choice[]).map((c) => c.index),
+      [0, 1, 2],
+    );
     assert.equal(res.usage.completion_tokens, 15);
   });
 
-  test('FIM uses the model\'s FIM tokens and answers in the chat shape', async () => {
+  test("FIM uses the model's FIM tokens and answers in the chat shape", async () => {
     const res = await call('/v1/fim/completions', { prompt: 'def add(a, b):', suffix: 'return c', max_tokens: 5, min_tokens: 5, temperature: 0 });
     assert.equal(res.body.object, 'chat.completion');
     assert.equal(res.usage.completion_tokens, 5);
@@ -148,11 +183,15 @@ describe('embedded engine: chat and FIM', () => {
   });
 
   test('many concurrent requests share the sequences and all complete', async () => {
-    const all = await Promise.all(Array.from({ length: 40 }, (_, i) => call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 6 + (i % 5), temperature: 0 })));
+    const all = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call('/v1/chat/completions', { messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 6 + (i % 5), temperature: 0 }),
+      ),
+    );
     all.forEach((r, i) => assert.ok(r.usage.completion_tokens <= 6 + (i % 5) && r.usage.completion_tokens > 0));
   });
 
-  test('bad requests are refused in Mistral\'s error shape, naming the field', async () => {
+  test("bad requests are refused in Mistral's error shape, naming the field", async () => {
     const cases: [Record<string, unknown>, number, string][] = [
       [{}, 422, 'messages'],
       [{ messages: 'nope' }, 422, 'messages'],
@@ -165,10 +204,16 @@ describe('embedded engine: chat and FIM', () => {
       [{ messages: [...cheese, { role: 'assistant', content: 'x' }] }, 400, 'messages'],
     ];
     for (const [body, status, param] of cases) {
-      await assert.rejects(call('/v1/chat/completions', body), (e: EngineError) => {
-        const b = e.body as { object: string; type: string; param: string; message: string };
-        return !e.retryable && e.statusCode === status && b.object === 'error' && b.type === 'invalid_request_error' && b.param === param && b.message.length > 0;
-      }, JSON.stringify(body).slice(0, 80));
+      await assert.rejects(
+        call('/v1/chat/completions', body),
+        (e: EngineError) => {
+          const b = e.body as { object: string; type: string; param: string; message: string };
+          return (
+            !e.retryable && e.statusCode === status && b.object === 'error' && b.type === 'invalid_request_error' && b.param === param && b.message.length > 0
+          );
+        },
+        JSON.stringify(body).slice(0, 80),
+      );
     }
     await assert.rejects(call('/v1/fim/completions', { suffix: 'x' }), (e: EngineError) => (e.body as { param: string }).param === 'prompt');
   });
@@ -188,7 +233,13 @@ describe('embedded engine: embeddings and moderation', () => {
   test('embeddings are normalised, deterministic, and honour output_dimension and base64', async () => {
     const a = await call('/v1/embeddings', { input: ['hello world', 'batch request'] });
     assert.equal(a.body.object, 'list');
-    assert.deepEqual((a.body.data as { object: string; index: number }[]).map((d) => [d.object, d.index]), [['embedding', 0], ['embedding', 1]]);
+    assert.deepEqual(
+      (a.body.data as { object: string; index: number }[]).map((d) => [d.object, d.index]),
+      [
+        ['embedding', 0],
+        ['embedding', 1],
+      ],
+    );
     const [v0, v1] = vectors(a);
     assert.equal(v0!.length, 64);
     assert.ok(Math.abs(norm(v0!) - 1) < 1e-9 && Math.abs(norm(v1!) - 1) < 1e-9);
@@ -210,7 +261,17 @@ describe('embedded engine: embeddings and moderation', () => {
     assert.equal(res.body.model, 'tiny-client');
     const results = res.body.results as { categories: Record<string, boolean>; category_scores: Record<string, number> }[];
     assert.equal(results.length, 2);
-    const names = ['sexual', 'hate_and_discrimination', 'violence_and_threats', 'dangerous_and_criminal_content', 'selfharm', 'health', 'financial', 'law', 'pii'];
+    const names = [
+      'sexual',
+      'hate_and_discrimination',
+      'violence_and_threats',
+      'dangerous_and_criminal_content',
+      'selfharm',
+      'health',
+      'financial',
+      'law',
+      'pii',
+    ];
     for (const r of results) {
       assert.deepEqual(Object.keys(r.category_scores).sort(), [...names].sort());
       for (const [k, v] of Object.entries(r.category_scores)) {
@@ -223,7 +284,15 @@ describe('embedded engine: embeddings and moderation', () => {
     // Alone rather than batched with a second text: equal up to float rounding (llama.cpp's sums depend on the batch).
     const again = (await call('/v1/moderations', { input: 'I will hurt you' })).body.results as typeof results;
     for (const [k, v] of Object.entries(results[0]!.category_scores)) assert.ok(Math.abs(again[0]!.category_scores[k]! - v) < 1e-4, k);
-    const chat = await call('/v1/chat/moderations', { input: [[{ role: 'user', content: 'hi' }], [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hey' }]] });
+    const chat = await call('/v1/chat/moderations', {
+      input: [
+        [{ role: 'user', content: 'hi' }],
+        [
+          { role: 'user', content: 'hello' },
+          { role: 'assistant', content: 'hey' },
+        ],
+      ],
+    });
     assert.equal((chat.body.results as unknown[]).length, 2);
   });
 });
@@ -241,7 +310,8 @@ describe('embedded engine: scheduling, sharing and aborts', () => {
 
   test('an online request submitted behind queued batch requests runs before them', async () => {
     const finished: string[] = [];
-    const run = (label: string, priority: 'online' | 'batch', max: number) => call('/v1/chat/completions', { messages: cheese, max_tokens: max, temperature: 0 }, priority).then(() => finished.push(label));
+    const run = (label: string, priority: 'online' | 'batch', max: number) =>
+      call('/v1/chat/completions', { messages: cheese, max_tokens: max, temperature: 0 }, priority).then(() => finished.push(label));
     const batch = Array.from({ length: 5 }, (_, i) => run(`batch${i}`, 'batch', 8));
     const online = run('online', 'online', 8);
     await Promise.all([...batch, online]);
@@ -251,7 +321,12 @@ describe('embedded engine: scheduling, sharing and aborts', () => {
   test('an abort stops generation at once and frees the sequence', async () => {
     const ac = new AbortController();
     let pieces = 0;
-    const req = { endpoint: '/v1/chat/completions' as const, body: { messages: cheese, max_tokens: 400, temperature: 0 }, model: entry(single), priority: 'batch' as const };
+    const req = {
+      endpoint: '/v1/chat/completions' as const,
+      body: { messages: cheese, max_tokens: 400, temperature: 0 },
+      model: entry(single),
+      priority: 'batch' as const,
+    };
     const aborted = engine.stream!(req, ac.signal, () => {
       if (++pieces === 2) ac.abort(new Error('client went away'));
     });

@@ -15,8 +15,16 @@ describe('mistral-compatible engine', () => {
   before(async () => {
     up = await startFakeUpstream();
     model = {
-      id: 'client-model', engine: 'mistral', url: up.url, upstream_model: 'mistral-small-2506', api_key: 'secret', endpoints: ['/v1/chat/completions'],
-      max_in_flight: 2, input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048,
+      id: 'client-model',
+      engine: 'mistral',
+      url: up.url,
+      upstream_model: 'mistral-small-2506',
+      api_key: 'secret',
+      endpoints: ['/v1/chat/completions'],
+      max_in_flight: 2,
+      input_price_per_mtok: 0,
+      output_price_per_mtok: 0,
+      context_length: 2048,
     };
     engine = createMistralEngine(model, { requestTimeoutMs: 300 });
   });
@@ -47,29 +55,66 @@ describe('mistral-compatible engine', () => {
   }
 
   test('the response body passes through; usage is read from it', async () => {
-    up.setBehaviour({ respond: () => ({ id: 'u1', object: 'chat.completion', model: 'mistral-small-2506', created: 5, choices: [{ index: 0, message: { role: 'assistant', content: 'ok', prefix: false }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, request_count: 1 } }) });
+    up.setBehaviour({
+      respond: () => ({
+        id: 'u1',
+        object: 'chat.completion',
+        model: 'mistral-small-2506',
+        created: 5,
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok', prefix: false }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, request_count: 1 },
+      }),
+    });
     const res = await run('/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] });
-    assert.deepEqual(res.body, { id: 'u1', object: 'chat.completion', model: 'client-model', created: 5, choices: [{ index: 0, message: { role: 'assistant', content: 'ok', prefix: false }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, request_count: 1 } });
+    assert.deepEqual(res.body, {
+      id: 'u1',
+      object: 'chat.completion',
+      model: 'client-model',
+      created: 5,
+      choices: [{ index: 0, message: { role: 'assistant', content: 'ok', prefix: false }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, request_count: 1 },
+    });
     assert.deepEqual(res.usage, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 });
   });
 
   test('moderation results come back one per conversation', async () => {
     const res = await run('/v1/chat/moderations', { input: [[{ role: 'user', content: 'fine' }], [{ role: 'user', content: 'kill' }]] });
     const results = res.body.results as { categories: Record<string, boolean> }[];
-    assert.deepEqual(results.map((r) => r.categories.violence_and_threats), [false, true]);
+    assert.deepEqual(
+      results.map((r) => r.categories.violence_and_threats),
+      [false, true],
+    );
   });
 
   test('errors are classified by the shared HTTP plumbing', async () => {
-    up.setBehaviour({ rules: [
-      { marker: 'busy', fault: { kind: 'status', status: 503, retryAfter: 1 } },
-      { marker: 'limit', fault: { kind: 'status', status: 429, body: { object: 'error', message: 'Rate limit exceeded', type: 'rate_limited', param: null, code: '1300' } } },
-      { marker: 'reset', fault: { kind: 'reset' } },
-      { marker: 'hang', fault: { kind: 'hang' } },
-      { marker: 'bad', fault: { kind: 'status', status: 422, body: { detail: [{ type: 'extra_forbidden', loc: ['body', 'store'], msg: 'Extra inputs are not permitted' }] } } },
-    ] });
+    up.setBehaviour({
+      rules: [
+        { marker: 'busy', fault: { kind: 'status', status: 503, retryAfter: 1 } },
+        {
+          marker: 'limit',
+          fault: { kind: 'status', status: 429, body: { object: 'error', message: 'Rate limit exceeded', type: 'rate_limited', param: null, code: '1300' } },
+        },
+        { marker: 'reset', fault: { kind: 'reset' } },
+        { marker: 'hang', fault: { kind: 'hang' } },
+        {
+          marker: 'bad',
+          fault: {
+            kind: 'status',
+            status: 422,
+            body: { detail: [{ type: 'extra_forbidden', loc: ['body', 'store'], msg: 'Extra inputs are not permitted' }] },
+          },
+        },
+      ],
+    });
     const chat = (text: string) => run('/v1/chat/completions', { messages: [{ role: 'user', content: text }] });
     await assert.rejects(chat('busy'), { name: 'EngineError', retryable: true, statusCode: 503, retryAfterMs: 1000 });
-    await assert.rejects(chat('limit'), { name: 'EngineError', retryable: true, statusCode: 429, code: 'upstream_rate_limited', message: 'upstream 429: Rate limit exceeded' });
+    await assert.rejects(chat('limit'), {
+      name: 'EngineError',
+      retryable: true,
+      statusCode: 429,
+      code: 'upstream_rate_limited',
+      message: 'upstream 429: Rate limit exceeded',
+    });
     await assert.rejects(chat('reset'), { name: 'EngineError', retryable: true, code: 'upstream_unreachable' });
     await assert.rejects(chat('hang'), { name: 'EngineError', retryable: true, code: 'upstream_timeout' });
     await assert.rejects(chat('bad'), (e: EngineError) => {

@@ -8,11 +8,21 @@ import { parseRetryAfter } from '../../src/engines/http/upstream-client.js';
 import type { ModelEntry } from '../../src/models/registry.js';
 
 const entry = (url: string, max_in_flight = 4): ModelEntry => ({
-  id: 'client-model', engine: 'openai', url, upstream_model: 'served-model', endpoints: ['/v1/chat/completions'], max_in_flight,
-  input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048,
+  id: 'client-model',
+  engine: 'openai',
+  url,
+  upstream_model: 'served-model',
+  endpoints: ['/v1/chat/completions'],
+  max_in_flight,
+  input_price_per_mtok: 0,
+  output_price_per_mtok: 0,
+  context_length: 2048,
 });
 const chat = (engine: Engine, model: ModelEntry, text = 'x', signal = new AbortController().signal) =>
-  engine.execute({ endpoint: '/v1/chat/completions', body: { model: 'client-model', messages: [{ role: 'user', content: text }] }, model, priority: 'batch' }, signal);
+  engine.execute(
+    { endpoint: '/v1/chat/completions', body: { model: 'client-model', messages: [{ role: 'user', content: text }] }, model, priority: 'batch' },
+    signal,
+  );
 
 /** Polls until `check` holds; the test runner's timeout bounds it, so no duration is asserted. */
 async function until(check: () => boolean) {
@@ -36,11 +46,23 @@ describe('openai-compatible engine: failures', () => {
 
   const inAnHour = new Date(Date.now() + 3_600_000).toUTCString();
   const retryable: [string, Behaviour, Partial<EngineError>][] = [
-    ['429 with Retry-After in seconds', { fault: { kind: 'status', status: 429, retryAfter: 2 } }, { statusCode: 429, code: 'upstream_rate_limited', retryAfterMs: 2000 }],
-    ['503 with Retry-After as an HTTP date', { fault: { kind: 'status', status: 503, retryAfter: inAnHour } }, { statusCode: 503, code: 'upstream_unavailable' }],
+    [
+      '429 with Retry-After in seconds',
+      { fault: { kind: 'status', status: 429, retryAfter: 2 } },
+      { statusCode: 429, code: 'upstream_rate_limited', retryAfterMs: 2000 },
+    ],
+    [
+      '503 with Retry-After as an HTTP date',
+      { fault: { kind: 'status', status: 503, retryAfter: inAnHour } },
+      { statusCode: 503, code: 'upstream_unavailable' },
+    ],
     ['408', { fault: { kind: 'status', status: 408 } }, { statusCode: 408, code: 'upstream_unavailable', retryAfterMs: null }],
     ['500', { fault: { kind: 'status', status: 500 } }, { statusCode: 500, code: 'upstream_unavailable' }],
-    ['502 with an HTML body', { fault: { kind: 'status', status: 502, body: '<html>Bad Gateway</html>' } }, { statusCode: 502, body: { object: 'error', message: '<html>Bad Gateway</html>', type: 'upstream_error', param: null, code: null } }],
+    [
+      '502 with an HTML body',
+      { fault: { kind: 'status', status: 502, body: '<html>Bad Gateway</html>' } },
+      { statusCode: 502, body: { object: 'error', message: '<html>Bad Gateway</html>', type: 'upstream_error', param: null, code: null } },
+    ],
     ['503', { fault: { kind: 'status', status: 503 } }, { statusCode: 503, code: 'upstream_unavailable' }],
     ['a connection reset', { fault: { kind: 'reset' } }, { statusCode: 502, code: 'upstream_unreachable' }],
     ['a hang past the timeout', { fault: { kind: 'hang' } }, { statusCode: 504, code: 'upstream_timeout' }],
@@ -88,16 +110,35 @@ describe('openai-compatible engine: failures', () => {
   });
 
   const final: [string, Behaviour, unknown][] = [
-    ['400 with a JSON body', { fault: { kind: 'status', status: 400, body: { object: 'error', message: 'context too long', type: 'invalid_request_error' } } }, { object: 'error', message: 'context too long', type: 'invalid_request_error' }],
-    ['401 with a text body', { fault: { kind: 'status', status: 401, body: 'Unauthorized' } }, { object: 'error', message: 'Unauthorized', type: 'upstream_error', param: null, code: null }],
+    [
+      '400 with a JSON body',
+      { fault: { kind: 'status', status: 400, body: { object: 'error', message: 'context too long', type: 'invalid_request_error' } } },
+      { object: 'error', message: 'context too long', type: 'invalid_request_error' },
+    ],
+    [
+      '401 with a text body',
+      { fault: { kind: 'status', status: 401, body: 'Unauthorized' } },
+      { object: 'error', message: 'Unauthorized', type: 'upstream_error', param: null, code: null },
+    ],
     ['404', { fault: { kind: 'status', status: 404, body: { error: { message: 'model not found' } } } }, { error: { message: 'model not found' } }],
-    ['422', { fault: { kind: 'status', status: 422, body: { detail: [{ loc: ['body', 'x'], msg: 'bad', type: 'value_error' }] } } }, { detail: [{ loc: ['body', 'x'], msg: 'bad', type: 'value_error' }] }],
+    [
+      '422',
+      { fault: { kind: 'status', status: 422, body: { detail: [{ loc: ['body', 'x'], msg: 'bad', type: 'value_error' }] } } },
+      { detail: [{ loc: ['body', 'x'], msg: 'bad', type: 'value_error' }] },
+    ],
   ];
   for (const [name, behaviour, body] of final) {
     test(`${name} is final and keeps the upstream's status and body`, async () => {
       up.setBehaviour(behaviour);
       const status = (behaviour.fault as { status: number }).status;
-      await assert.rejects(chat(engine, model), { name: 'EngineError', retryable: false, statusCode: status, body, code: 'upstream_rejected', retryAfterMs: null });
+      await assert.rejects(chat(engine, model), {
+        name: 'EngineError',
+        retryable: false,
+        statusCode: status,
+        body,
+        code: 'upstream_rejected',
+        retryAfterMs: null,
+      });
     });
   }
 
@@ -140,19 +181,28 @@ describe('fake upstream scripting', () => {
     const e = createOpenAiEngine(m, { requestTimeoutMs: 300 });
     up.setBehaviour({ rules });
     const outcomes: string[] = [];
-    for (let i = 1; i <= n; i++) outcomes.push(await chat(e, m, `line ${i}`).then(() => 'ok', (err: EngineError) => String(err.statusCode)));
+    for (let i = 1; i <= n; i++)
+      outcomes.push(
+        await chat(e, m, `line ${i}`).then(
+          () => 'ok',
+          (err: EngineError) => String(err.statusCode),
+        ),
+      );
     await e.close();
     await up.close();
     return outcomes;
   };
 
   test('rules match by call number, by marker (a limited number of times), first match wins', async () => {
-    const out = await faultsOf([
-      { call: [1, 3], fault: { kind: 'status', status: 500 } },
-      { call: { from: 5, to: 6 }, fault: { kind: 'status', status: 503 } },
-      { marker: 'line 2', fault: { kind: 'status', status: 400 } },
-      { marker: /line \d$/, fault: { kind: 'status', status: 429 }, times: 2 },
-    ], 9);
+    const out = await faultsOf(
+      [
+        { call: [1, 3], fault: { kind: 'status', status: 500 } },
+        { call: { from: 5, to: 6 }, fault: { kind: 'status', status: 503 } },
+        { marker: 'line 2', fault: { kind: 'status', status: 400 } },
+        { marker: /line \d$/, fault: { kind: 'status', status: 429 }, times: 2 },
+      ],
+      9,
+    );
     assert.deepEqual(out, ['500', '400', '500', '429', '503', '503', '429', 'ok', 'ok']);
   });
 

@@ -7,8 +7,16 @@ import { parseGuardScores } from '../../src/engines/moderation-guard.js';
 import type { ModelEntry } from '../../src/models/registry.js';
 
 const entry = (url: string, engine: 'openai' | 'mistral', extra: Partial<ModelEntry> = {}): ModelEntry => ({
-  id: 'client-model', engine, url, upstream_model: 'served-model', endpoints: ['/v1/chat/completions'], max_in_flight: 4,
-  input_price_per_mtok: 0, output_price_per_mtok: 0, context_length: 2048, ...extra,
+  id: 'client-model',
+  engine,
+  url,
+  upstream_model: 'served-model',
+  endpoints: ['/v1/chat/completions'],
+  max_in_flight: 4,
+  input_price_per_mtok: 0,
+  output_price_per_mtok: 0,
+  context_length: 2048,
+  ...extra,
 });
 
 const run = (engine: Engine, model: ModelEntry, endpoint: Endpoint, body: Record<string, unknown>, signal = new AbortController().signal) =>
@@ -22,7 +30,10 @@ async function rejectsWith(p: Promise<unknown>, check: (e: EngineError) => void)
   });
 }
 
-type Choice = { message: { role: string; content: string | null; tool_calls: { id: string; function: { name: string; arguments: string } }[] | null }; finish_reason: string };
+type Choice = {
+  message: { role: string; content: string | null; tool_calls: { id: string; function: { name: string; arguments: string } }[] | null };
+  finish_reason: string;
+};
 type ModerationResult = { categories: Record<string, boolean>; category_scores: Record<string, number> };
 
 describe('openai-compatible engine: translation', () => {
@@ -43,14 +54,31 @@ describe('openai-compatible engine: translation', () => {
   test('chat: Mistral fields become OpenAI ones, Mistral-only fields are dropped', async () => {
     await run(engine, model, '/v1/chat/completions', {
       messages: [
-        { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: 'http://x/y.png' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'look' },
+            { type: 'image_url', image_url: 'http://x/y.png' },
+          ],
+        },
         { role: 'assistant', content: null, tool_calls: [{ id: 't1', function: { name: 'f', arguments: { a: 1 } } }] },
         { role: 'user', content: 'hello there' },
         { role: 'assistant', content: 'Sure:', prefix: true },
       ],
-      random_seed: 7, tool_choice: 'any', safe_prompt: true, prompt_mode: 'reasoning', metadata: { k: 'v' }, max_tokens: 9,
-      temperature: 0.2, top_p: 0.9, stop: ['\n'], n: 2, presence_penalty: 0.1, frequency_penalty: 0.2,
-      response_format: { type: 'json_object' }, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }],
+      random_seed: 7,
+      tool_choice: 'any',
+      safe_prompt: true,
+      prompt_mode: 'reasoning',
+      metadata: { k: 'v' },
+      max_tokens: 9,
+      temperature: 0.2,
+      top_p: 0.9,
+      stop: ['\n'],
+      n: 2,
+      presence_penalty: 0.1,
+      frequency_penalty: 0.2,
+      response_format: { type: 'json_object' },
+      tools: [{ type: 'function', function: { name: 'f', parameters: {} } }],
     });
     const sent = up.calls.at(-1)!;
     assert.equal(sent.path, '/v1/chat/completions');
@@ -59,7 +87,8 @@ describe('openai-compatible engine: translation', () => {
     assert.equal(b.seed, 7);
     assert.equal(b.tool_choice, 'required');
     assert.equal(b.stream, false);
-    for (const [k, v] of Object.entries({ max_tokens: 9, temperature: 0.2, top_p: 0.9, n: 2, presence_penalty: 0.1, frequency_penalty: 0.2 })) assert.equal(b[k], v, k);
+    for (const [k, v] of Object.entries({ max_tokens: 9, temperature: 0.2, top_p: 0.9, n: 2, presence_penalty: 0.1, frequency_penalty: 0.2 }))
+      assert.equal(b[k], v, k);
     assert.deepEqual(b.stop, ['\n']);
     assert.deepEqual(b.response_format, { type: 'json_object' });
     assert.equal((b.tools as unknown[]).length, 1);
@@ -84,7 +113,15 @@ describe('openai-compatible engine: translation', () => {
   test('chat: tool calls come back with string arguments; a missing total or usage is computed', async () => {
     up.setBehaviour({
       respond: () => ({
-        id: 'c1', created: 1, choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"q":1}' } }] }, finish_reason: 'tool_calls' }],
+        id: 'c1',
+        created: 1,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"q":1}' } }] },
+            finish_reason: 'tool_calls',
+          },
+        ],
         usage: { prompt_tokens: 4, completion_tokens: 6 },
       }),
     });
@@ -101,12 +138,32 @@ describe('openai-compatible engine: translation', () => {
   });
 
   test('FIM goes to /v1/completions with prompt, suffix and sampling fields, and comes back as a chat completion', async () => {
-    const res = await run(engine, model, '/v1/fim/completions', { prompt: 'def f(', suffix: 'return x', random_seed: 1, max_tokens: 5, min_tokens: 1, stop: ['\n\n'], temperature: 0, top_p: 1 });
+    const res = await run(engine, model, '/v1/fim/completions', {
+      prompt: 'def f(',
+      suffix: 'return x',
+      random_seed: 1,
+      max_tokens: 5,
+      min_tokens: 1,
+      stop: ['\n\n'],
+      temperature: 0,
+      top_p: 1,
+    });
     const sent = up.calls.at(-1)!;
     assert.equal(sent.path, '/v1/completions');
     assert.deepEqual(
       { ...sent.body },
-      { model: 'served-model', prompt: 'def f(', suffix: 'return x', seed: 1, max_tokens: 5, min_tokens: 1, stop: ['\n\n'], temperature: 0, top_p: 1, stream: false },
+      {
+        model: 'served-model',
+        prompt: 'def f(',
+        suffix: 'return x',
+        seed: 1,
+        max_tokens: 5,
+        min_tokens: 1,
+        stop: ['\n\n'],
+        temperature: 0,
+        top_p: 1,
+        stream: false,
+      },
     );
     const choice = (res.body.choices as Choice[])[0]!;
     assert.equal(choice.message.content, 'fill(def f(|return x)');
@@ -124,10 +181,15 @@ describe('openai-compatible engine: translation', () => {
       await run(fim, templated, '/v1/fim/completions', { prompt: 'def f({suffix}', suffix: 'return x', max_tokens: 5 });
       const sent = up.calls.at(-1)!;
       assert.equal(sent.path, '/v1/completions');
-      assert.deepEqual({ ...sent.body }, { model: 'served-model', prompt: '<|fim_prefix|>def f({suffix}<|fim_suffix|>return x<|fim_middle|>', max_tokens: 5, stream: false });
+      assert.deepEqual(
+        { ...sent.body },
+        { model: 'served-model', prompt: '<|fim_prefix|>def f({suffix}<|fim_suffix|>return x<|fim_middle|>', max_tokens: 5, stream: false },
+      );
       await run(fim, templated, '/v1/fim/completions', { prompt: 'a' });
       assert.equal(up.calls.at(-1)!.body.prompt, '<|fim_prefix|>a<|fim_suffix|><|fim_middle|>');
-      await rejectsWith(run(fim, templated, '/v1/fim/completions', { prompt: 'a', suffix: 3 }), (e) => assert.equal((e.body as { param: string }).param, 'suffix'));
+      await rejectsWith(run(fim, templated, '/v1/fim/completions', { prompt: 'a', suffix: 3 }), (e) =>
+        assert.equal((e.body as { param: string }).param, 'suffix'),
+      );
     } finally {
       await fim.close();
     }
@@ -140,7 +202,13 @@ describe('openai-compatible engine: translation', () => {
     assert.equal(res.body.object, 'list');
     assert.equal(res.body.model, 'client-model');
     const data = res.body.data as { object: string; index: number; embedding: number[] }[];
-    assert.deepEqual(data.map((d) => [d.object, d.index, d.embedding.length]), [['embedding', 0, 8], ['embedding', 1, 8]]);
+    assert.deepEqual(
+      data.map((d) => [d.object, d.index, d.embedding.length]),
+      [
+        ['embedding', 0, 8],
+        ['embedding', 1, 8],
+      ],
+    );
     assert.deepEqual(res.usage, { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 });
   });
 
@@ -176,7 +244,17 @@ describe('openai-compatible engine: translation', () => {
     assert.equal(typeof res.body.id, 'string');
     const results = res.body.results as ModerationResult[];
     assert.equal(results.length, 2);
-    assert.deepEqual(Object.keys(results[0]!.category_scores).sort(), ['dangerous_and_criminal_content', 'financial', 'hate_and_discrimination', 'health', 'law', 'pii', 'selfharm', 'sexual', 'violence_and_threats']);
+    assert.deepEqual(Object.keys(results[0]!.category_scores).sort(), [
+      'dangerous_and_criminal_content',
+      'financial',
+      'hate_and_discrimination',
+      'health',
+      'law',
+      'pii',
+      'selfharm',
+      'sexual',
+      'violence_and_threats',
+    ]);
     assert.equal(results[0]!.categories.violence_and_threats, true);
     assert.equal(results[0]!.category_scores.violence_and_threats, 0.9);
     assert.equal(results[1]!.categories.violence_and_threats, false);
@@ -184,18 +262,28 @@ describe('openai-compatible engine: translation', () => {
   });
 
   test('chat moderation: one result per conversation', async () => {
-    const one = await run(engine, model, '/v1/chat/moderations', { input: [{ role: 'user', content: 'kill it' }, { role: 'assistant', content: 'no' }] });
+    const one = await run(engine, model, '/v1/chat/moderations', {
+      input: [
+        { role: 'user', content: 'kill it' },
+        { role: 'assistant', content: 'no' },
+      ],
+    });
     assert.equal((one.body.results as unknown[]).length, 1);
     assert.match(up.calls.at(-1)!.text, /user: kill it\nassistant: no/);
     const two = await run(engine, model, '/v1/chat/moderations', { input: [[{ role: 'user', content: 'a' }], [{ role: 'user', content: 'kill' }]] });
-    assert.deepEqual((two.body.results as ModerationResult[]).map((r) => r.categories.violence_and_threats), [false, true]);
+    assert.deepEqual(
+      (two.body.results as ModerationResult[]).map((r) => r.categories.violence_and_threats),
+      [false, true],
+    );
   });
 
   test('moderation: a fenced, chatty guard answer is read; an answer without scores is a clear final error', async () => {
-    up.setBehaviour({ rules: [
-      { marker: 'fenced', reply: 'Here you go:\n```json\n{"pii": 0.8, "self-harm": true, "law": 7}\n```\nHope that helps {:' },
-      { marker: 'garbage', reply: 'I cannot help with that.' },
-    ] });
+    up.setBehaviour({
+      rules: [
+        { marker: 'fenced', reply: 'Here you go:\n```json\n{"pii": 0.8, "self-harm": true, "law": 7}\n```\nHope that helps {:' },
+        { marker: 'garbage', reply: 'I cannot help with that.' },
+      ],
+    });
     const res = await run(engine, model, '/v1/moderations', { input: 'fenced' });
     const r = (res.body.results as ModerationResult[])[0]!;
     assert.deepEqual([r.category_scores.pii, r.category_scores.selfharm, r.category_scores.law, r.category_scores.sexual], [0.8, 1, 1, 0]);
@@ -231,14 +319,20 @@ describe('openai-compatible engine: translation', () => {
 
 describe('guard answer parsing', () => {
   test('reads prose around JSON, nested scores, aliases, booleans, strings and out-of-range numbers', () => {
-    const s = parseGuardScores('Sure! {"note": "not this"} then {"sexual": true, "Violence": 1.7, "pii": -1, "law": "0.25", "criminal": "yes", "dangerous": 0.2}');
+    const s = parseGuardScores(
+      'Sure! {"note": "not this"} then {"sexual": true, "Violence": 1.7, "pii": -1, "law": "0.25", "criminal": "yes", "dangerous": 0.2}',
+    );
     assert.deepEqual([s.sexual, s.violence_and_threats, s.pii, s.law, s.dangerous_and_criminal_content, s.health], [1, 1, 0, 0.25, 1, 0]);
     assert.equal(parseGuardScores('{"category_scores": {"health": 0.4}}').health, 0.4);
     assert.equal(parseGuardScores('{"financial": "n/a", "note": "a } in a string"}').financial, 0);
   });
   test('no JSON object, or one naming no category, is a final error', () => {
     for (const text of ['I cannot help with that', '{"sexual": 0.5', '{"verdict": "safe"}', '']) {
-      assert.throws(() => parseGuardScores(text), (e: unknown) => e instanceof EngineError && !e.retryable && /category scores/.test(e.message), text);
+      assert.throws(
+        () => parseGuardScores(text),
+        (e: unknown) => e instanceof EngineError && !e.retryable && /category scores/.test(e.message),
+        text,
+      );
     }
   });
 });

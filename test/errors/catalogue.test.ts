@@ -11,7 +11,18 @@ import { failedWithoutResponse, renderResultLine } from '../../src/results/rende
 import { ERRORS_DOC, renderErrorsDoc } from '../../scripts/render-errors-doc.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
-const TYPES: ErrorType[] = ['invalid_request_error', 'authentication_error', 'not_found_error', 'conflict_error', 'payload_too_large', 'unsupported_media_type', 'rate_limited', 'storage_error', 'internal_error', 'upstream_error'];
+const TYPES: ErrorType[] = [
+  'invalid_request_error',
+  'authentication_error',
+  'not_found_error',
+  'conflict_error',
+  'payload_too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'storage_error',
+  'internal_error',
+  'upstream_error',
+];
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
@@ -51,7 +62,8 @@ function codesIn(source: string, rel: string): Use[] {
   for (const m of text.matchAll(/\b(apiError|errorBody|engineError|badRequest|unprocessable|conflict)\(\s*'([a-z0-9_]+)'/g)) {
     uses.push({ code: m[2]!, where: at(m.index!), ...LEGACY[m[1]!] });
   }
-  for (const m of text.matchAll(/\bnotFound\(\s*'([a-z_]+)'/g)) uses.push({ code: `${m[1]}_not_found`, where: at(m.index!), status: 404, type: 'not_found_error' });
+  for (const m of text.matchAll(/\bnotFound\(\s*'([a-z_]+)'/g))
+    uses.push({ code: `${m[1]}_not_found`, where: at(m.index!), status: 404, type: 'not_found_error' });
   for (const m of text.matchAll(/\bnew ApiError\(\s*(\d{3}),\s*'([a-z_]+)',\s*([^,]+?),/g)) {
     for (const c of m[3]!.matchAll(/'([a-z0-9_]+)'/g)) uses.push({ code: c[1]!, where: at(m.index!), status: Number(m[1]), type: m[2]! });
   }
@@ -97,10 +109,21 @@ describe('the error catalogue', () => {
       "return engineError('f_code', message, { status: 400 });",
       "failedWithoutResponse(lineNo, customId, 'g_code', 'm');",
       "if (!line.request) return fail(null, null, `Invalid: ${x}`, 'h_code');",
-      '// apiError(\'not_a_code\', …) in a comment is not a use',
+      "// apiError('not_a_code', …) in a comment is not a use",
     ].join('\n');
     const found = codesIn(sample, 'api/sample.ts').map((u) => `${u.code}${u.status ? `:${u.status}` : ''}`);
-    assert.deepEqual(found.sort(), ['a_code', 'b_code:400', 'c_code:404', 'd_code:400', 'd_code:400', 'e_code:400', 'f_code', 'g_code', 'h_code', 'thing_not_found:404']);
+    assert.deepEqual(found.sort(), [
+      'a_code',
+      'b_code:400',
+      'c_code:404',
+      'd_code:400',
+      'd_code:400',
+      'e_code:400',
+      'f_code',
+      'g_code',
+      'h_code',
+      'thing_not_found:404',
+    ]);
   });
 
   test('every code the catalogue lists is used somewhere in src/', () => {
@@ -112,7 +135,7 @@ describe('the error catalogue', () => {
     assert.deepEqual(unused, [], 'catalogue entries nothing sends (remove them, or list why they have no literal)');
   });
 
-  test('every HTTP entry renders to Mistral\'s error body, with its status and type', () => {
+  test("every HTTP entry renders to Mistral's error body, with its status and type", () => {
     for (const [code, e] of httpEntries) {
       assert.ok(TYPES.includes(e.type), code);
       assert.ok(e.status >= 400 && e.status <= 599, code);
@@ -150,7 +173,7 @@ describe('the error catalogue', () => {
     }
   });
 
-  test('docs/errors.md is the catalogue\'s current rendering (node --import tsx scripts/render-errors-doc.ts)', () => {
+  test("docs/errors.md is the catalogue's current rendering (node --import tsx scripts/render-errors-doc.ts)", () => {
     assert.equal(fs.readFileSync(ERRORS_DOC, 'utf8'), renderErrorsDoc(), 'docs/errors.md is stale: run node --import tsx scripts/render-errors-doc.ts');
   });
 });

@@ -35,7 +35,10 @@ describe('StoreError: store failures classified at the driver', () => {
       await sql`create table t (x blob)`.execute(db);
       const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(db)).rows[0]!.page_count;
       await sql.raw(`pragma max_page_count = ${pages + 1}`).execute(db);
-      const err = await sql`insert into t values (zeroblob(1000000))`.execute(db).then(() => null, (e: unknown) => e);
+      const err = await sql`insert into t values (zeroblob(1000000))`.execute(db).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof StoreError, `got ${String(err)}`);
       assert.equal(err.kind, 'full');
       assert.equal(err.driverCode, 'SQLITE_FULL');
@@ -51,18 +54,27 @@ describe('StoreError: store failures classified at the driver', () => {
     try {
       await sql`create table u (id text primary key)`.execute(db);
       await sql`insert into u values ('a')`.execute(db);
-      const err = await sql`insert into u values ('a')`.execute(db).then(() => null, (e: unknown) => e);
+      const err = await sql`insert into u values ('a')`.execute(db).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(!(err instanceof StoreError));
       assert.equal((err as { code?: string }).code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
       // A transaction whose statement fails so is rolled back and the error reaches the caller as it was.
-      const inTx = await db.transaction().execute(async (tx) => sql`insert into u values ('a')`.execute(tx)).then(() => null, (e: unknown) => e);
+      const inTx = await db
+        .transaction()
+        .execute(async (tx) => sql`insert into u values ('a')`.execute(tx))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       assert.equal((inTx as { code?: string }).code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
     } finally {
       await db.destroy();
     }
   });
 
-  test('StoreError kinds render as the catalogue\'s store codes', () => {
+  test("StoreError kinds render as the catalogue's store codes", () => {
     const render = (kind: 'busy' | 'full' | 'unavailable') => toApiError(new StoreError(kind, undefined, new Error('x')));
     assert.deepEqual([render('busy').status, render('busy').code], [503, 'store_busy']);
     assert.deepEqual([render('unavailable').status, render('unavailable').code], [503, 'store_unavailable']);

@@ -105,8 +105,19 @@ export interface FakeUpstream {
 type Json = Record<string, unknown>;
 const words = (s: string) => (s.match(/\S+/g) ?? []).length;
 const usage = (p: number, c: number) => ({ prompt_tokens: p, completion_tokens: c, total_tokens: p + c });
-const CATEGORIES = ['sexual', 'hate_and_discrimination', 'violence_and_threats', 'dangerous_and_criminal_content', 'selfharm', 'health', 'financial', 'law', 'pii'];
-const scoresFor = (text: string, keys = CATEGORIES) => Object.fromEntries(keys.map((k) => [k, k === 'violence_and_threats' && /kill/i.test(text) ? 0.9 : 0.01]));
+const CATEGORIES = [
+  'sexual',
+  'hate_and_discrimination',
+  'violence_and_threats',
+  'dangerous_and_criminal_content',
+  'selfharm',
+  'health',
+  'financial',
+  'law',
+  'pii',
+];
+const scoresFor = (text: string, keys = CATEGORIES) =>
+  Object.fromEntries(keys.map((k) => [k, k === 'violence_and_threats' && /kill/i.test(text) ? 0.9 : 0.01]));
 const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v ?? ''));
 
 function textOf(body: Json): string {
@@ -151,7 +162,13 @@ async function streamEvents(res: http.ServerResponse, path: string, body: Json, 
 /** The 200 body for a route, or null for an unknown route. */
 function answer(path: string, body: Json, text: string, reply: string | undefined): Json | null {
   const base = { created: 1_700_000_000, model: String(body.model ?? 'fake') };
-  const chat = (id: string, content: string) => ({ ...base, id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: usage(words(text), words(content)) });
+  const chat = (id: string, content: string) => ({
+    ...base,
+    id,
+    object: 'chat.completion',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: usage(words(text), words(content)),
+  });
   const fill = reply ?? `fill(${text}|${str(body.suffix ?? '')})`;
   const inputs = Array.isArray(body.input) ? body.input : [body.input];
   switch (path) {
@@ -165,7 +182,16 @@ function answer(path: string, body: Json, text: string, reply: string | undefine
     case '/v1/fim/completions':
       return chat('fim-fake', fill);
     case '/v1/embeddings':
-      return { ...base, object: 'list', usage: usage(words(text), 0), data: inputs.map((s, index) => ({ object: 'embedding', index, embedding: [...createHash('sha256').update(str(s)).digest().subarray(0, 8)].map((b) => b / 255) })) };
+      return {
+        ...base,
+        object: 'list',
+        usage: usage(words(text), 0),
+        data: inputs.map((s, index) => ({
+          object: 'embedding',
+          index,
+          embedding: [...createHash('sha256').update(str(s)).digest().subarray(0, 8)].map((b) => b / 255),
+        })),
+      };
     case '/v1/moderations':
     case '/v1/chat/moderations': {
       // Chat moderation takes one conversation (a message list) or a list of them.
@@ -245,7 +271,13 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     const rule = rules.find((r) => (r.times === undefined || r.used < r.times) && ruleMatches(r, call, random));
     if (!rule) return defaults;
     rule.used++;
-    return { latencyMs: rule.latencyMs ?? defaults.latencyMs, fault: rule.fault ?? null, reply: rule.reply, respond: rule.respond, streamGate: rule.streamGate ?? defaults.streamGate };
+    return {
+      latencyMs: rule.latencyMs ?? defaults.latencyMs,
+      fault: rule.fault ?? null,
+      reply: rule.reply,
+      respond: rule.respond,
+      streamGate: rule.streamGate ?? defaults.streamGate,
+    };
   }
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
@@ -274,7 +306,10 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
         return void res.writeHead(f.status, headers).end(typeof errorBody === 'string' ? errorBody : JSON.stringify(errorBody));
       }
       const json = b.respond ? b.respond(call) : answer(path, body, call.text, b.reply);
-      if (!json) return void res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'error', message: `no route ${path}`, type: 'not_found' }));
+      if (!json)
+        return void res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ object: 'error', message: `no route ${path}`, type: 'not_found' }));
       const text = JSON.stringify(json);
       if (f?.kind === 'malformed') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "x", "choices": [ this is not json');
       if (f?.kind === 'truncated') {

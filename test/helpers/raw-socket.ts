@@ -103,5 +103,7 @@ function parseResponse(data: Buffer): RawResponse | null {
 
 /** Request head text: the request line, a Host header and the given headers. */
 export function requestHead(method: string, path: string, headers: Record<string, string | number> = {}): string {
-  return `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  return `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 }

@@ -39,7 +39,17 @@ export function upstreamModels(url: string, extra: Record<string, unknown> = {})
   const all = ['/v1/chat/completions', '/v1/embeddings', '/v1/fim/completions', '/v1/moderations', '/v1/chat/moderations'];
   return {
     models: [
-      { id: 'up-openai', engine: 'openai', url, upstream_model: 'served', endpoints: all, max_in_flight: 8, input_price_per_mtok: 1, output_price_per_mtok: 2, ...extra },
+      {
+        id: 'up-openai',
+        engine: 'openai',
+        url,
+        upstream_model: 'served',
+        endpoints: all,
+        max_in_flight: 8,
+        input_price_per_mtok: 1,
+        output_price_per_mtok: 2,
+        ...extra,
+      },
       { id: 'up-mistral', engine: 'mistral', url, endpoints: all, max_in_flight: 8, ...extra },
     ],
   };
@@ -112,7 +122,9 @@ export interface ChildTestServer extends ChildServer {
  * what is tested; `fromSource: false` runs the compiled build as installed (`npm test` builds
  * it first), without tsx's own memory. `stop()` ends the process and removes the data dir.
  */
-export async function startChildTestServer(opts: { args?: string[]; env?: Record<string, string>; seedKeys?: boolean; fromSource?: boolean } = {}): Promise<ChildTestServer> {
+export async function startChildTestServer(
+  opts: { args?: string[]; env?: Record<string, string>; seedKeys?: boolean; fromSource?: boolean } = {},
+): Promise<ChildTestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-child-'));
   const seed = opts.seedKeys ?? true;
   const env = { BATCHD_FROM_SOURCE: opts.fromSource === false ? '' : '1', BATCHD_API_KEYS: seed ? `a:${KEYS.a},b:${KEYS.b}` : '', ...opts.env };
@@ -156,7 +168,11 @@ export function waitForJob(server: TestServer, jobId: string, statuses = ['SUCCE
 }
 
 /** JSONL text → parsed lines. */
-export const jsonl = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+export const jsonl = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 /** Downloads a file's content as text. */
 export async function download(server: TestServer, fileId: string, ws: 'a' | 'b' = 'a'): Promise<string> {

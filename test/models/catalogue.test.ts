@@ -43,7 +43,8 @@ describe("Mistral's model catalogue (src/models/mistral-models.json)", () => {
       assert.doesNotMatch([m.id, ...m.aliases].join(' '), /ocr|voxtral|tts/, m.id);
       assert.notEqual(m.status as string, 'Retired', m.id);
     }
-    for (const retired of ['open-mistral-7b', 'mistral-large-2407', 'codestral-2501', 'open-codestral-mamba']) assert.equal(catalogue.get(retired), undefined, retired);
+    for (const retired of ['open-mistral-7b', 'mistral-large-2407', 'codestral-2501', 'open-codestral-mamba'])
+      assert.equal(catalogue.get(retired), undefined, retired);
   });
 
   test("the legacy names in Mistral's SDK examples map where Mistral maps them, each with its evidence", () => {
@@ -64,13 +65,18 @@ describe("Mistral's model catalogue (src/models/mistral-models.json)", () => {
   test("capabilities are Mistral's: FIM on Codestral only, reasoning on Magistral and Medium 3.5, vision on Pixtral", () => {
     const fim = catalogue.models.filter((m) => m.capabilities.completion_fim).map((m) => m.id);
     assert.deepEqual(fim, ['codestral-2508']);
-    for (const id of ['magistral-medium-latest', 'magistral-small-latest', 'mistral-medium-3-5']) assert.equal(catalogue.get(id)?.capabilities.reasoning, true, id);
+    for (const id of ['magistral-medium-latest', 'magistral-small-latest', 'mistral-medium-3-5'])
+      assert.equal(catalogue.get(id)?.capabilities.reasoning, true, id);
     assert.equal(catalogue.get('mistral-small-latest')?.capabilities.reasoning, false);
     assert.equal(catalogue.get('pixtral-12b')?.capabilities.vision, true);
     assert.equal(catalogue.get('codestral-latest')?.capabilities.vision, false);
     for (const id of ['mistral-moderation-2603', 'mistral-moderation-2411']) {
       const m = catalogue.get(id)!;
-      assert.deepEqual([m.type, m.capabilities.classification, m.capabilities.moderation, m.capabilities.completion_chat], ['moderation', true, true, false], id);
+      assert.deepEqual(
+        [m.type, m.capabilities.classification, m.capabilities.moderation, m.capabilities.completion_chat],
+        ['moderation', true, true, false],
+        id,
+      );
     }
   });
 
@@ -80,7 +86,12 @@ describe("Mistral's model catalogue (src/models/mistral-models.json)", () => {
     for (const m of catalogue.models) assert.equal(m.embedding_dimension !== undefined, m.type === 'embedding', m.id);
     const medium = catalogue.get('mistral-medium-latest')!;
     assert.deepEqual([medium.max_context_length, medium.input_price_per_mtok, medium.output_price_per_mtok, medium.deprecation], [262144, 1.5, 7.5, null]);
-    assert.deepEqual(catalogue.get('pixtral-12b')?.deprecation, { deprecated_on: '2025-12-02', retires_on: '2025-12-31', replacement: 'ministral-14b-2512', replacement_name: 'Ministral 3 14B' });
+    assert.deepEqual(catalogue.get('pixtral-12b')?.deprecation, {
+      deprecated_on: '2025-12-02',
+      retires_on: '2025-12-31',
+      replacement: 'ministral-14b-2512',
+      replacement_name: 'Ministral 3 14B',
+    });
     assert.equal(catalogue.get('magistral-small-latest')?.deprecation?.deprecated_on, '2026-04-30');
   });
 

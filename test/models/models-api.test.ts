@@ -31,7 +31,11 @@ describe('models API through the official SDK', () => {
         const card = byId.get(name);
         assert.ok(card, name);
         assert.deepEqual([card.name, card.ownedBy, card.object, card.type], [m.id, 'mistralai', 'model', 'base'], name);
-        assert.deepEqual(card.aliases, all.filter((n) => n !== name), name);
+        assert.deepEqual(
+          card.aliases,
+          all.filter((n) => n !== name),
+          name,
+        );
         // The embedded engine's context (BATCHD_LLAMA_CONTEXT), not Mistral's.
         assert.equal(card.maxContextLength, server.ctx.registry.get(name)?.context_length, name);
         assert.ok(card.maxContextLength < m.max_context_length || m.max_context_length <= 8192, name);

@@ -26,9 +26,17 @@ describe('the default registry: every Mistral model name on the embedded engine'
         assert.ok(e, name);
         assert.equal(e.id, name);
         assert.equal(e.canonical_id, m.id, name);
-        assert.deepEqual(e.aliases, all.filter((n) => n !== name), name);
+        assert.deepEqual(
+          e.aliases,
+          all.filter((n) => n !== name),
+          name,
+        );
         assert.deepEqual(data(e), data(canonical), name);
-        assert.deepEqual([e.engine, e.input_price_per_mtok, e.output_price_per_mtok, e.mistral_context_length, e.deprecation], ['llama', m.input_price_per_mtok, m.output_price_per_mtok, m.max_context_length, m.deprecation], name);
+        assert.deepEqual(
+          [e.engine, e.input_price_per_mtok, e.output_price_per_mtok, e.mistral_context_length, e.deprecation],
+          ['llama', m.input_price_per_mtok, m.output_price_per_mtok, m.max_context_length, m.deprecation],
+          name,
+        );
         names++;
       }
     }
@@ -70,9 +78,18 @@ describe('the default registry: every Mistral model name on the embedded engine'
     for (const m of reg.models) assert.equal(m.capabilities?.vision, false, m.id);
     for (const id of ['magistral-medium-latest', 'mistral-medium-3-5']) assert.equal(reg.get(id)?.capabilities?.reasoning, true, id);
     assert.equal(reg.get('mistral-small-latest')?.capabilities?.reasoning, false);
-    assert.deepEqual(reg.models.filter((m) => m.capabilities?.completion_fim).map((m) => m.id).sort(), ['codestral-2508', 'codestral-latest']);
+    assert.deepEqual(
+      reg.models
+        .filter((m) => m.capabilities?.completion_fim)
+        .map((m) => m.id)
+        .sort(),
+      ['codestral-2508', 'codestral-latest'],
+    );
     const moderation = reg.get('mistral-moderation-latest')!;
-    assert.deepEqual([moderation.type, moderation.capabilities?.classification, moderation.capabilities?.moderation, moderation.capabilities?.completion_chat], ['moderation', true, true, false]);
+    assert.deepEqual(
+      [moderation.type, moderation.capabilities?.classification, moderation.capabilities?.moderation, moderation.capabilities?.completion_chat],
+      ['moderation', true, true, false],
+    );
     assert.deepEqual([reg.get('mistral-embed')?.type, reg.get('mistral-embed')?.capabilities?.completion_chat], ['embedding', false]);
   });
 
@@ -85,7 +102,12 @@ describe('the default registry: every Mistral model name on the embedded engine'
 
   test('embedding models use the GGUF of their dimension when the server provides one', () => {
     const asked: number[] = [];
-    const withEmbed = buildRegistry({ defaultModelPath: '/d.gguf', configPath: null, modelFiles: [], embeddingModelPath: (dim) => (asked.push(dim), `/embed-${dim}.gguf`) });
+    const withEmbed = buildRegistry({
+      defaultModelPath: '/d.gguf',
+      configPath: null,
+      modelFiles: [],
+      embeddingModelPath: (dim) => (asked.push(dim), `/embed-${dim}.gguf`),
+    });
     assert.equal(withEmbed.get('mistral-embed')?.path, '/embed-1024.gguf');
     assert.equal(withEmbed.get('codestral-embed-2505')?.path, '/embed-1536.gguf');
     assert.equal(withEmbed.get('codestral-embed')?.embedding_dimension, 1536);
@@ -106,7 +128,9 @@ describe('model registry file', () => {
   };
 
   test('an entry replaces the default of the same id and gets defaults for what it leaves out', () => {
-    const reg = build({ models: [{ id: 'mistral-small-latest', engine: 'openai', url: 'http://127.0.0.1:9/v1/', fim_template: '<pre>{prefix}<suf>{suffix}<mid>' }] });
+    const reg = build({
+      models: [{ id: 'mistral-small-latest', engine: 'openai', url: 'http://127.0.0.1:9/v1/', fim_template: '<pre>{prefix}<suf>{suffix}<mid>' }],
+    });
     const m = reg.get('mistral-small-latest')!;
     assert.equal(m.engine, 'openai');
     assert.equal(m.url, 'http://127.0.0.1:9/v1');
@@ -117,32 +141,64 @@ describe('model registry file', () => {
     // The name now belongs to another model: its former siblings no longer list it.
     assert.deepEqual(reg.get('mistral-small-2603')!.aliases, []);
     assert.deepEqual([m.canonical_id, m.aliases, m.type], ['mistral-small-latest', [], 'chat']);
-    assert.deepEqual(m.capabilities, { completion_chat: true, completion_fim: false, function_calling: true, structured_outputs: true, vision: false, reasoning: false, classification: false, moderation: false });
+    assert.deepEqual(m.capabilities, {
+      completion_chat: true,
+      completion_fim: false,
+      function_calling: true,
+      structured_outputs: true,
+      vision: false,
+      reasoning: false,
+      classification: false,
+      moderation: false,
+    });
   });
 
   test('an entry may state capabilities its endpoints cannot show, such as vision on an upstream', () => {
-    const reg = build({ models: [{ id: 'vlm', engine: 'openai', url: 'http://127.0.0.1:9/v1', capabilities: { vision: true } }, { id: 'guard', engine: 'echo', endpoints: ['/v1/moderations'] }] });
+    const reg = build({
+      models: [
+        { id: 'vlm', engine: 'openai', url: 'http://127.0.0.1:9/v1', capabilities: { vision: true } },
+        { id: 'guard', engine: 'echo', endpoints: ['/v1/moderations'] },
+      ],
+    });
     assert.equal(reg.get('vlm')!.capabilities!.vision, true);
     assert.equal(reg.get('vlm')!.capabilities!.completion_chat, true);
-    assert.deepEqual([reg.get('guard')!.type, reg.get('guard')!.capabilities!.classification, reg.get('guard')!.capabilities!.completion_chat], ['moderation', true, false]);
+    assert.deepEqual(
+      [reg.get('guard')!.type, reg.get('guard')!.capabilities!.classification, reg.get('guard')!.capabilities!.completion_chat],
+      ['moderation', true, false],
+    );
   });
 
   const rejected: [string, unknown, RegExp][] = [
     ['a misspelt model field', { models: [{ id: 'a', engine: 'echo', max_inflight: 4 }] }, /models\.0: Unrecognized key\(s\) in object: 'max_inflight'/],
-    ['a misspelt capability', { models: [{ id: 'a', engine: 'echo', capabilities: { visoin: true } }] }, /models\.0\.capabilities: Unrecognized key\(s\) in object: 'visoin'/],
+    [
+      'a misspelt capability',
+      { models: [{ id: 'a', engine: 'echo', capabilities: { visoin: true } }] },
+      /models\.0\.capabilities: Unrecognized key\(s\) in object: 'visoin'/,
+    ],
     ['a misspelt top-level field', { model: [] }, /\(root\): Unrecognized key\(s\) in object: 'model'/],
-    ['a FIM template without {suffix}', { models: [{ id: 'a', engine: 'openai', url: 'http://x/v1', fim_template: '{prefix}' }] }, /models\.0\.fim_template: must contain both \{prefix\} and \{suffix\}/],
-    ['a FIM template on an engine that does FIM natively', { models: [{ id: 'a', engine: 'mistral', url: 'http://x/v1', fim_template: '{prefix}{suffix}' }] }, /models\.0\.fim_template: only engine "openai"/],
+    [
+      'a FIM template without {suffix}',
+      { models: [{ id: 'a', engine: 'openai', url: 'http://x/v1', fim_template: '{prefix}' }] },
+      /models\.0\.fim_template: must contain both \{prefix\} and \{suffix\}/,
+    ],
+    [
+      'a FIM template on an engine that does FIM natively',
+      { models: [{ id: 'a', engine: 'mistral', url: 'http://x/v1', fim_template: '{prefix}{suffix}' }] },
+      /models\.0\.fim_template: only engine "openai"/,
+    ],
     ['an upstream engine without url', { models: [{ id: 'a', engine: 'openai' }] }, /models\.0\.url: engine "openai" needs "url"/],
     ['a llama entry without path', { models: [{ id: 'a', engine: 'llama' }] }, /models\.0\.path: engine "llama" needs "path"/],
   ];
   for (const [what, content, message] of rejected) {
     test(`${what} stops the start with the file and field named`, () => {
-      assert.throws(() => build(content), (e: Error) => {
-        assert.match(e.message, /^model config .*models-\d+\.json: /);
-        assert.match(e.message, message);
-        return true;
-      });
+      assert.throws(
+        () => build(content),
+        (e: Error) => {
+          assert.match(e.message, /^model config .*models-\d+\.json: /);
+          assert.match(e.message, message);
+          return true;
+        },
+      );
     });
   }
 });

@@ -8,13 +8,48 @@ import { forbiddenAddressReason } from '../../src/net/ip.js';
 
 describe('which addresses a user-given URL may reach', () => {
   const forbidden = [
-    '127.0.0.1', '127.255.255.254', '0.0.0.0', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1',
-    '169.254.169.254', '169.254.0.1', '100.64.0.1', '100.127.255.255', '224.0.0.1', '255.255.255.255',
-    '::', '::1', '0:0:0:0:0:0:0:1', 'fe80::1', 'fe80::1%eth0', 'fc00::1', 'fd12:3456::1', 'ff02::1',
-    '::ffff:127.0.0.1', '::FFFF:7f00:1', '::ffff:169.254.169.254', '::ffff:10.0.0.1', '::127.0.0.1',
-    '64:ff9b::7f00:1', '2002:7f00:1::', '2002:a9fe:a9fe::1', '[::1]',
+    '127.0.0.1',
+    '127.255.255.254',
+    '0.0.0.0',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '169.254.0.1',
+    '100.64.0.1',
+    '100.127.255.255',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::',
+    '::1',
+    '0:0:0:0:0:0:0:1',
+    'fe80::1',
+    'fe80::1%eth0',
+    'fc00::1',
+    'fd12:3456::1',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::FFFF:7f00:1',
+    '::ffff:169.254.169.254',
+    '::ffff:10.0.0.1',
+    '::127.0.0.1',
+    '64:ff9b::7f00:1',
+    '2002:7f00:1::',
+    '2002:a9fe:a9fe::1',
+    '[::1]',
   ];
-  const allowed = ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.253.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2a00:1450::1'];
+  const allowed = [
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '169.253.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2a00:1450::1',
+  ];
 
   test('loopback, private, link-local, unique-local, CGNAT, metadata and their IPv6 spellings are refused', () => {
     for (const a of forbidden) assert.ok(forbiddenAddressReason(a), `${a} must be refused`);
@@ -27,7 +62,11 @@ describe('which addresses a user-given URL may reach', () => {
 
 describe('checkOutboundUrl: create-time validation', () => {
   const refused = (url: string, pattern: RegExp) =>
-    assert.throws(() => checkOutboundUrl(url, { allowPrivate: false }), (e: unknown) => e instanceof OutboundUrlError && pattern.test(e.message), url);
+    assert.throws(
+      () => checkOutboundUrl(url, { allowPrivate: false }),
+      (e: unknown) => e instanceof OutboundUrlError && pattern.test(e.message),
+      url,
+    );
 
   test('only http and https, without credentials', () => {
     refused('ftp://example.com/x', /scheme 'ftp'/);
@@ -38,7 +77,17 @@ describe('checkOutboundUrl: create-time validation', () => {
   });
 
   test('private literals and local names are refused unless allowed', () => {
-    for (const url of ['http://127.0.0.1:8787/', 'http://[::1]/', 'http://[::ffff:127.0.0.1]/', 'http://169.254.169.254/latest/meta-data', 'http://0.0.0.0/', 'http://localhost/', 'http://api.localhost/', 'http://2130706433/', 'http://0x7f.1/']) {
+    for (const url of [
+      'http://127.0.0.1:8787/',
+      'http://[::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://0.0.0.0/',
+      'http://localhost/',
+      'http://api.localhost/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+    ]) {
       refused(url, /BATCHD_ALLOW_PRIVATE_WEBHOOKS=1|this machine/);
       assert.ok(checkOutboundUrl(url, { allowPrivate: true }));
     }
@@ -103,9 +152,15 @@ describe('createOutboundAgent: checked at connect time against real servers', ()
 
   test('of a mixed answer only the public addresses are given to the connection', async () => {
     const mixed = (_host: string, _opts: unknown, cb: (err: null, addrs: { address: string; family: number }[]) => void) =>
-      cb(null, [{ address: '127.0.0.1', family: 4 }, { address: '93.184.215.14', family: 4 }, { address: '::1', family: 6 }]);
+      cb(null, [
+        { address: '127.0.0.1', family: 4 },
+        { address: '93.184.215.14', family: 4 },
+        { address: '::1', family: 6 },
+      ]);
     const lookup = guardedLookup(mixed);
-    const all = await new Promise<unknown>((resolve, reject) => lookup('mixed.example.com', { all: true }, (err, addrs) => (err ? reject(err) : resolve(addrs))));
+    const all = await new Promise<unknown>((resolve, reject) =>
+      lookup('mixed.example.com', { all: true }, (err, addrs) => (err ? reject(err) : resolve(addrs))),
+    );
     assert.deepEqual(all, [{ address: '93.184.215.14', family: 4 }]);
     const one = await new Promise<unknown>((resolve, reject) => lookup('mixed.example.com', {}, (err, addr) => (err ? reject(err) : resolve(addr))));
     assert.equal(one, '93.184.215.14');

@@ -26,11 +26,15 @@ for (const name of STORES) {
         await sql`create trigger log_status after update of status on batch_jobs when old.status is not new.status
           begin insert into status_log values (new.id, old.status, new.status); end`.execute(db.kysely);
       } else {
-        await sql.raw(`create function log_status() returns trigger language plpgsql as $$
+        await sql
+          .raw(
+            `create function log_status() returns trigger language plpgsql as $$
           begin
             if old.status is distinct from new.status then insert into status_log values (new.id, old.status, new.status); end if;
             return new;
-          end $$`).execute(db.kysely);
+          end $$`,
+          )
+          .execute(db.kysely);
         await sql`create trigger log_status after update on batch_jobs for each row execute function log_status()`.execute(db.kysely);
       }
 
@@ -43,14 +47,21 @@ for (const name of STORES) {
           if (!c) return;
           const lease = { job_id: c.job_id, chunk_no: c.chunk_no, token: c.token };
           const lines = Array.from({ length: c.line_count }, (_, i) => Number(c.first_line) + i);
-          assert.ok(await queue.record(lease, lines.map((l) => (ok || c.job_id !== job.id ? okOutcome(l) : expiredOutcome(l, null))), now));
+          assert.ok(
+            await queue.record(
+              lease,
+              lines.map((l) => (ok || c.job_id !== job.id ? okOutcome(l) : expiredOutcome(l, null))),
+              now,
+            ),
+          );
           assert.ok(await queue.finish(lease));
         }
       };
       const closeDue = async (at: number) => {
         for (const j of await queue.jobsToClose(at)) await queue.close(j, 'closer', at);
       };
-      const status = async (job: JobRow) => (await db.kysely.selectFrom('batch_jobs').select('status').where('id', '=', job.id).executeTakeFirstOrThrow()).status;
+      const status = async (job: JobRow) =>
+        (await db.kysely.selectFrom('batch_jobs').select('status').where('id', '=', job.id).executeTakeFirstOrThrow()).status;
 
       // QUEUED → RUNNING → SUCCESS
       const success = await seed('ws-ok', 3);

@@ -39,33 +39,37 @@ describe('connections without a key', () => {
   });
   after(() => server?.stop());
 
-  test(`${IDLE_CONNECTIONS} idle unauthenticated connections announcing a 100 MB body are answered 401 and closed, while /health and an authenticated upload keep working`, { timeout: 120_000 }, async () => {
-    const conns: RawConnection[] = [];
-    try {
-      // Opened in waves and held from the client's side: nothing of the announced bodies is ever sent.
-      for (let i = 0; i < IDLE_CONNECTIONS; i += 200) {
-        const wave = await Promise.all(Array.from({ length: Math.min(200, IDLE_CONNECTIONS - i) }, () => RawConnection.open(server.url)));
-        for (const c of wave) c.write(requestHead('POST', '/v1/files', { 'content-type': 'multipart/form-data; boundary=x', 'content-length': HUGE }));
-        conns.push(...wave);
-      }
-      assert.equal(await getStatus(server.url, '/health'), 200);
-      assert.ok(await uploadWorks(server.url, server.keys.a!, 'during'), 'an authenticated upload works while the idle connections are open');
+  test(
+    `${IDLE_CONNECTIONS} idle unauthenticated connections announcing a 100 MB body are answered 401 and closed, while /health and an authenticated upload keep working`,
+    { timeout: 120_000 },
+    async () => {
+      const conns: RawConnection[] = [];
+      try {
+        // Opened in waves and held from the client's side: nothing of the announced bodies is ever sent.
+        for (let i = 0; i < IDLE_CONNECTIONS; i += 200) {
+          const wave = await Promise.all(Array.from({ length: Math.min(200, IDLE_CONNECTIONS - i) }, () => RawConnection.open(server.url)));
+          for (const c of wave) c.write(requestHead('POST', '/v1/files', { 'content-type': 'multipart/form-data; boundary=x', 'content-length': HUGE }));
+          conns.push(...wave);
+        }
+        assert.equal(await getStatus(server.url, '/health'), 200);
+        assert.ok(await uploadWorks(server.url, server.keys.a!, 'during'), 'an authenticated upload works while the idle connections are open');
 
-      const answers = await Promise.all(conns.map((c) => c.response(30_000)));
-      const closed = await Promise.all(conns.map((c) => c.closesWithin(30_000)));
-      assert.deepEqual(
-        { answered401: answers.filter((r) => r?.status === 401).length, closedByServer: closed.filter(Boolean).length },
-        { answered401: IDLE_CONNECTIONS, closedByServer: IDLE_CONNECTIONS },
-      );
-      const sample = answers[0]!;
-      assert.equal(sample.headers.connection, 'close');
-      assert.equal(JSON.parse(sample.body).object, 'error');
-      assert.equal(await getStatus(server.url, '/health'), 200);
-      assert.ok(await uploadWorks(server.url, server.keys.a!, 'after'));
-    } finally {
-      for (const c of conns) c.destroy();
-    }
-  });
+        const answers = await Promise.all(conns.map((c) => c.response(30_000)));
+        const closed = await Promise.all(conns.map((c) => c.closesWithin(30_000)));
+        assert.deepEqual(
+          { answered401: answers.filter((r) => r?.status === 401).length, closedByServer: closed.filter(Boolean).length },
+          { answered401: IDLE_CONNECTIONS, closedByServer: IDLE_CONNECTIONS },
+        );
+        const sample = answers[0]!;
+        assert.equal(sample.headers.connection, 'close');
+        assert.equal(JSON.parse(sample.body).object, 'error');
+        assert.equal(await getStatus(server.url, '/health'), 200);
+        assert.ok(await uploadWorks(server.url, server.keys.a!, 'after'));
+      } finally {
+        for (const c of conns) c.destroy();
+      }
+    },
+  );
 
   test('an early 401 on a request whose body is pending closes the connection instead of reading the body', async () => {
     const conn = await RawConnection.open(server.url);
@@ -99,7 +103,13 @@ describe('slow and numerous connections', () => {
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`;
     const trickle = setInterval(() => conn.write('x'.repeat(8)), 50);
     try {
-      conn.write(requestHead('POST', '/v1/files', { authorization: `Bearer ${server.keys.a}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 10_000_000 }));
+      conn.write(
+        requestHead('POST', '/v1/files', {
+          authorization: `Bearer ${server.keys.a}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': 10_000_000,
+        }),
+      );
       conn.write(head + 'x'.repeat(70_000));
       // The upload is being staged: its partial blob exists.
       await waitFor('the staged temp file', async () => (fs.readdirSync(tmpDir).length === 1 ? true : undefined), 5_000);

@@ -42,7 +42,12 @@ async function call(server: ChildTestServer, method: string, path: string, json?
   const headers = { authorization: `Bearer ${server.keys.a}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) };
   const res = await fetch(`${server.url}${path}`, { method, headers, body: json, signal: AbortSignal.timeout(120_000) });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, text, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {}) as Record<string, any> };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {}) as Record<string, any>,
+  };
 }
 
 const post = (server: ChildTestServer, path: string, json: string) => call(server, 'POST', path, json);
@@ -54,7 +59,10 @@ async function flood(server: ChildTestServer, path: string, body: Record<string,
   const shed = answers.filter((a) => a.status === 429);
   assert.equal(ok.length + shed.length, count, `statuses: ${answers.map((a) => a.status).join(',')}`);
   for (const a of shed) {
-    assert.deepEqual({ ...a.body, message: typeof a.body.message }, { object: 'error', message: 'string', type: 'rate_limited', param: null, code: 'online_queue_full' });
+    assert.deepEqual(
+      { ...a.body, message: typeof a.body.message },
+      { object: 'error', message: 'string', type: 'rate_limited', param: null, code: 'online_queue_full' },
+    );
     const retry = Number(a.headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After ${a.headers.get('retry-after')}`);
   }
@@ -65,10 +73,14 @@ async function flood(server: ChildTestServer, path: string, body: Record<string,
 async function runJob(server: ChildTestServer, job: Record<string, unknown>) {
   const created = await post(server, '/v1/batch/jobs', JSON.stringify(job));
   assert.equal(created.status, 200, created.text);
-  return waitFor(`job ${created.body.id} to end`, async () => {
-    const { body } = await call(server, 'GET', `/v1/batch/jobs/${created.body.id}`);
-    return ['SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED', 'CANCELLED'].includes(body.status) ? body : undefined;
-  }, 60_000);
+  return waitFor(
+    `job ${created.body.id} to end`,
+    async () => {
+      const { body } = await call(server, 'GET', `/v1/batch/jobs/${created.body.id}`);
+      return ['SUCCESS', 'FAILED', 'TIMEOUT_EXCEEDED', 'CANCELLED'].includes(body.status) ? body : undefined;
+    },
+    60_000,
+  );
 }
 
 describe('online abuse: huge prompts, floods, too many inputs', { timeout: 240_000 }, () => {
@@ -88,25 +100,29 @@ describe('online abuse: huge prompts, floods, too many inputs', { timeout: 240_0
   });
   after(() => server.stop());
 
-  test('a 50 MB chat prompt and a 50 MB embeddings input are 400s naming the context, while /health answers within a second', { timeout: 120_000 }, async (t) => {
-    const text = 'hello world the quick brown fox '.repeat(1_600_000); // 51.2 MB
-    const chat = JSON.stringify({ model: 'mistral-small-latest', messages: [{ role: 'user', content: text }], max_tokens: 4 });
-    const embed = JSON.stringify({ model: 'mistral-embed', input: [text] });
-    // The embedding model is loaded before the watch: its first load is not what is measured.
-    assert.equal((await post(server, '/v1/embeddings', JSON.stringify({ model: 'mistral-embed', input: 'warm up' }))).status, 200);
-    const health = watchHealth(server.url);
-    const c = await post(server, '/v1/chat/completions', chat);
-    const e = await post(server, '/v1/embeddings', embed);
-    const slowest = await health.stop();
-    t.diagnostic(`slowest /health: ${slowest.toFixed(0)} ms`);
-    assert.equal(c.status, 400, JSON.stringify(c.body).slice(0, 300));
-    assert.equal(c.body.code, 'context_length_exceeded');
-    assert.match(c.body.message, new RegExp(`context holds ${CONTEXT} tokens`));
-    assert.equal(e.status, 400, JSON.stringify(e.body).slice(0, 300));
-    assert.equal(e.body.code, 'context_length_exceeded');
-    assert.match(e.body.message, /context holds \d+ tokens/);
-    assert.ok(slowest < 1000, `/health took ${slowest.toFixed(0)} ms at worst during the 50 MB requests`);
-  });
+  test(
+    'a 50 MB chat prompt and a 50 MB embeddings input are 400s naming the context, while /health answers within a second',
+    { timeout: 120_000 },
+    async (t) => {
+      const text = 'hello world the quick brown fox '.repeat(1_600_000); // 51.2 MB
+      const chat = JSON.stringify({ model: 'mistral-small-latest', messages: [{ role: 'user', content: text }], max_tokens: 4 });
+      const embed = JSON.stringify({ model: 'mistral-embed', input: [text] });
+      // The embedding model is loaded before the watch: its first load is not what is measured.
+      assert.equal((await post(server, '/v1/embeddings', JSON.stringify({ model: 'mistral-embed', input: 'warm up' }))).status, 200);
+      const health = watchHealth(server.url);
+      const c = await post(server, '/v1/chat/completions', chat);
+      const e = await post(server, '/v1/embeddings', embed);
+      const slowest = await health.stop();
+      t.diagnostic(`slowest /health: ${slowest.toFixed(0)} ms`);
+      assert.equal(c.status, 400, JSON.stringify(c.body).slice(0, 300));
+      assert.equal(c.body.code, 'context_length_exceeded');
+      assert.match(c.body.message, new RegExp(`context holds ${CONTEXT} tokens`));
+      assert.equal(e.status, 400, JSON.stringify(e.body).slice(0, 300));
+      assert.equal(e.body.code, 'context_length_exceeded');
+      assert.match(e.body.message, /context holds \d+ tokens/);
+      assert.ok(slowest < 1000, `/health took ${slowest.toFixed(0)} ms at worst during the 50 MB requests`);
+    },
+  );
 
   test('a ~200k-token prompt is a 400 context error, never a 500: plain text and text of three tokens a character', { timeout: 60_000 }, async () => {
     const ascii = 'hello world the quick brown fox '.repeat(30_000); // ~200k tokens, refused by the length bound
@@ -114,7 +130,11 @@ describe('online abuse: huge prompts, floods, too many inputs', { timeout: 240_0
     // bound, so it is tokenized (off the event loop) and counted exactly.
     const cjk = '日本語日本語日本語日本語 '.repeat(5_500); // 71.5k characters, ~203k tokens
     for (const content of [ascii, cjk]) {
-      const r = await post(server, '/v1/chat/completions', JSON.stringify({ model: 'mistral-small-latest', messages: [{ role: 'user', content }], max_tokens: 4 }));
+      const r = await post(
+        server,
+        '/v1/chat/completions',
+        JSON.stringify({ model: 'mistral-small-latest', messages: [{ role: 'user', content }], max_tokens: 4 }),
+      );
       assert.equal(r.status, 400, JSON.stringify(r.body).slice(0, 300));
       assert.equal(r.body.code, 'context_length_exceeded');
       assert.match(r.body.message, new RegExp(`context holds ${CONTEXT} tokens`));
@@ -128,33 +148,50 @@ describe('online abuse: huge prompts, floods, too many inputs', { timeout: 240_0
     assert.equal(mod.body.code, 'context_length_exceeded');
   });
 
-  test('an online flood beyond the queue gets 429 with Retry-After; admitted calls and a batch job at the same moment all succeed', { timeout: 120_000 }, async (t) => {
-    const prompt = 'tell me a story about the old man and the sea '.repeat(120); // ~1,300 tokens: each call holds a sequence a while
-    const count = 40;
-    // A batch job at the same moment: it shares the sequences, and none of its lines may be shed.
-    const job = runJob(server, {
-      model: 'mistral-small-latest',
-      endpoint: '/v1/chat/completions',
-      requests: Array.from({ length: 20 }, (_, i) => ({ custom_id: `b${i}`, body: { messages: [{ role: 'user', content: `batch line ${i}` }], max_tokens: 8 } })),
-    });
-    const body = { model: 'mistral-small-latest', messages: [{ role: 'user', content: prompt }], max_tokens: 32 };
-    const { ok, shed } = await flood(server, '/v1/chat/completions', body, count);
-    t.diagnostic(`${ok.length} admitted, ${shed.length} shed`);
-    assert.ok(ok.length >= SEQUENCES + QUEUE, `${ok.length} admitted`);
-    assert.ok(shed.length >= count / 2, `only ${shed.length} of ${count} shed`);
-    for (const a of ok) assert.equal(a.body.object, 'chat.completion');
-    const done = await job;
-    assert.deepEqual({ status: done.status, succeeded: done.succeeded_requests, failed: done.failed_requests }, { status: 'SUCCESS', succeeded: 20, failed: 0 });
-    // Once the flood is over, online calls are admitted again.
-    assert.equal((await post(server, '/v1/chat/completions', JSON.stringify(body))).status, 200);
-  });
+  test(
+    'an online flood beyond the queue gets 429 with Retry-After; admitted calls and a batch job at the same moment all succeed',
+    { timeout: 120_000 },
+    async (t) => {
+      const prompt = 'tell me a story about the old man and the sea '.repeat(120); // ~1,300 tokens: each call holds a sequence a while
+      const count = 40;
+      // A batch job at the same moment: it shares the sequences, and none of its lines may be shed.
+      const job = runJob(server, {
+        model: 'mistral-small-latest',
+        endpoint: '/v1/chat/completions',
+        requests: Array.from({ length: 20 }, (_, i) => ({
+          custom_id: `b${i}`,
+          body: { messages: [{ role: 'user', content: `batch line ${i}` }], max_tokens: 8 },
+        })),
+      });
+      const body = { model: 'mistral-small-latest', messages: [{ role: 'user', content: prompt }], max_tokens: 32 };
+      const { ok, shed } = await flood(server, '/v1/chat/completions', body, count);
+      t.diagnostic(`${ok.length} admitted, ${shed.length} shed`);
+      assert.ok(ok.length >= SEQUENCES + QUEUE, `${ok.length} admitted`);
+      assert.ok(shed.length >= count / 2, `only ${shed.length} of ${count} shed`);
+      for (const a of ok) assert.equal(a.body.object, 'chat.completion');
+      const done = await job;
+      assert.deepEqual(
+        { status: done.status, succeeded: done.succeeded_requests, failed: done.failed_requests },
+        { status: 'SUCCESS', succeeded: 20, failed: 0 },
+      );
+      // Once the flood is over, online calls are admitted again.
+      assert.equal((await post(server, '/v1/chat/completions', JSON.stringify(body))).status, 200);
+    },
+  );
 
   test('more than 2,048 inputs in one embeddings or moderation request is a 400 naming the cap, online and in a batch line', { timeout: 60_000 }, async () => {
     const inputs = Array.from({ length: 2049 }, (_, i) => `text ${i}`);
-    for (const [path, model] of [['/v1/embeddings', 'mistral-embed'], ['/v1/moderations', 'mistral-moderation-latest'], ['/v1/classifications', 'mistral-moderation-latest']] as const) {
+    for (const [path, model] of [
+      ['/v1/embeddings', 'mistral-embed'],
+      ['/v1/moderations', 'mistral-moderation-latest'],
+      ['/v1/classifications', 'mistral-moderation-latest'],
+    ] as const) {
       const r = await post(server, path, JSON.stringify({ model, input: inputs }));
       assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body).slice(0, 300)}`);
-      assert.deepEqual({ type: r.body.type, code: r.body.code, param: r.body.param }, { type: 'invalid_request_error', code: 'too_many_inputs', param: 'input' });
+      assert.deepEqual(
+        { type: r.body.type, code: r.body.code, param: r.body.param },
+        { type: 'invalid_request_error', code: 'too_many_inputs', param: 'input' },
+      );
       assert.match(r.body.message, /2049 items.*at most 2048 inputs/);
     }
     const done = await runJob(server, {
@@ -185,7 +222,10 @@ describe('online flood on an upstream engine whose slots batch work shares', { t
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-abuse-online-'));
     const registry = path.join(dir, 'models.json');
     fs.writeFileSync(registry, JSON.stringify(upstreamModels(up.url, { max_in_flight: MAX_IN_FLIGHT })));
-    server = await startChildTestServer({ args: ['--config', registry], env: { BATCHD_TICK_MS: '20', BATCHD_POLL_MS: '20', BATCHD_ONLINE_QUEUE_LIMIT: String(QUEUE) } });
+    server = await startChildTestServer({
+      args: ['--config', registry],
+      env: { BATCHD_TICK_MS: '20', BATCHD_POLL_MS: '20', BATCHD_ONLINE_QUEUE_LIMIT: String(QUEUE) },
+    });
   });
   after(async () => {
     await server?.stop();
@@ -193,17 +233,24 @@ describe('online flood on an upstream engine whose slots batch work shares', { t
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('calls beyond max_in_flight + the queue get 429 with Retry-After; a batch job on the same model at the same moment loses no line', { timeout: 60_000 }, async (t) => {
-    const job = runJob(server, {
-      model: 'up-openai',
-      endpoint: '/v1/chat/completions',
-      requests: Array.from({ length: 12 }, (_, i) => ({ custom_id: `b${i}`, body: { messages: [{ role: 'user', content: `batch line ${i}` }] } })),
-    });
-    const { ok, shed } = await flood(server, '/v1/chat/completions', { model: 'up-openai', messages: [{ role: 'user', content: 'hello' }] }, 30);
-    t.diagnostic(`${ok.length} admitted, ${shed.length} shed`);
-    assert.ok(ok.length >= MAX_IN_FLIGHT + QUEUE, `${ok.length} admitted`);
-    assert.ok(shed.length >= 15, `only ${shed.length} of 30 shed`);
-    const done = await job;
-    assert.deepEqual({ status: done.status, succeeded: done.succeeded_requests, failed: done.failed_requests }, { status: 'SUCCESS', succeeded: 12, failed: 0 });
-  });
+  test(
+    'calls beyond max_in_flight + the queue get 429 with Retry-After; a batch job on the same model at the same moment loses no line',
+    { timeout: 60_000 },
+    async (t) => {
+      const job = runJob(server, {
+        model: 'up-openai',
+        endpoint: '/v1/chat/completions',
+        requests: Array.from({ length: 12 }, (_, i) => ({ custom_id: `b${i}`, body: { messages: [{ role: 'user', content: `batch line ${i}` }] } })),
+      });
+      const { ok, shed } = await flood(server, '/v1/chat/completions', { model: 'up-openai', messages: [{ role: 'user', content: 'hello' }] }, 30);
+      t.diagnostic(`${ok.length} admitted, ${shed.length} shed`);
+      assert.ok(ok.length >= MAX_IN_FLIGHT + QUEUE, `${ok.length} admitted`);
+      assert.ok(shed.length >= 15, `only ${shed.length} of 30 shed`);
+      const done = await job;
+      assert.deepEqual(
+        { status: done.status, succeeded: done.succeeded_requests, failed: done.failed_requests },
+        { status: 'SUCCESS', succeeded: 12, failed: 0 },
+      );
+    },
+  );
 });

@@ -14,7 +14,8 @@ const QUOTA = 1_000_000;
 
 /** JSONL chat lines of about `bytes` bytes: a valid batch file. */
 function batchBytes(bytes: number, prefix = 'r'): Buffer {
-  const line = (i: number) => JSON.stringify({ custom_id: `${prefix}${i}`, body: { max_tokens: 4, messages: [{ role: 'user', content: 'x'.repeat(200) }] } }) + '\n';
+  const line = (i: number) =>
+    JSON.stringify({ custom_id: `${prefix}${i}`, body: { max_tokens: 4, messages: [{ role: 'user', content: 'x'.repeat(200) }] } }) + '\n';
   const lines: string[] = [];
   let size = 0;
   for (let i = 0; size < bytes; i++) {
@@ -45,7 +46,9 @@ interface RawResult {
  */
 function rawUpload(server: TestServer, size: number, key = server.keys.a): Promise<RawResult> {
   const boundary = `----q${randomBytes(6).toString('hex')}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const piece = batchBytes(64 * 1024);
   const { port } = new URL(server.url);
@@ -123,26 +126,44 @@ async function upload(server: TestServer, content: Buffer, ws: 'a' | 'b' = 'a') 
 /** Every file and directory under `dir`, with sizes: the blob store on disk, its temp dir included. */
 function tree(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => {
-    const p = path.join(e.parentPath, e.name);
-    return `${path.relative(dir, p)}:${e.isFile() ? fs.statSync(p).size : 'dir'}`;
-  }).sort();
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => {
+      const p = path.join(e.parentPath, e.name);
+      return `${path.relative(dir, p)}:${e.isFile() ? fs.statSync(p).size : 'dir'}`;
+    })
+    .sort();
 }
 
 /** What the store holds: file rows, chunk rows, blob rows and pieces, usage and charges. */
 async function storeState(db: Db) {
   const count = async (t: 'files' | 'file_chunks' | 'blobs' | 'blob_pieces' | 'storage_charges') =>
-    Number((await db.kysely.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db.kysely
+          .selectFrom(t)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const usage = await db.kysely.selectFrom('storage_usage').select(['workspace', 'bytes', 'files']).orderBy('workspace').execute();
   return {
-    files: await count('files'), chunks: await count('file_chunks'), blobs: await count('blobs'), pieces: await count('blob_pieces'), charges: await count('storage_charges'),
+    files: await count('files'),
+    chunks: await count('file_chunks'),
+    blobs: await count('blobs'),
+    pieces: await count('blob_pieces'),
+    charges: await count('storage_charges'),
     usage: usage.map((u) => `${u.workspace}:${Number(u.bytes)}:${Number(u.files)}`),
   };
 }
 
 /** Usage is exactly the sum of the charges, per workspace. */
 async function assertUsageExact(db: Db) {
-  const sums = await db.kysely.selectFrom('storage_charges').select(['workspace', (eb) => eb.fn.sum<number>('bytes').as('b'), (eb) => eb.fn.countAll<number>().as('n')]).groupBy('workspace').execute();
+  const sums = await db.kysely
+    .selectFrom('storage_charges')
+    .select(['workspace', (eb) => eb.fn.sum<number>('bytes').as('b'), (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('workspace')
+    .execute();
   const usage = await db.kysely.selectFrom('storage_usage').select(['workspace', 'bytes', 'files']).execute();
   for (const u of usage) {
     const s = sums.find((x) => x.workspace === u.workspace);
@@ -279,7 +300,7 @@ for (const name of STORES) {
       before(() => (opts.skip ? undefined : start({ BATCHD_MAX_STORAGE_BYTES: '0', BATCHD_MAX_FILES: '2' }, models)));
       after(stop);
 
-      test('a workspace\'s own limits in the registry file replace the server-wide ones', opts, async () => {
+      test("a workspace's own limits in the registry file replace the server-wide ones", opts, async () => {
         const big = await upload(server, batchBytes(30_000), 'b');
         assert.equal(big.status, 413);
         assert.match(big.body.message, /20,000 bytes \(workspaces\."b"\.max_storage_bytes in the registry file\)/);
@@ -290,7 +311,7 @@ for (const name of STORES) {
         assert.equal(third.status, 403, 'a keeps the server-wide BATCHD_MAX_FILES=2');
       });
 
-      test('a job\'s results may take its workspace past the quota without failing it; uploads are then refused until the job is deleted', opts, async () => {
+      test("a job's results may take its workspace past the quota without failing it; uploads are then refused until the job is deleted", opts, async () => {
         const input = await upload(server, Buffer.from(jsonlBytes(chatLines(40, 'q', () => 'z'.repeat(300)))), 'b');
         assert.equal(input.status, 200, JSON.stringify(input.body));
         const created = await server.request('POST', '/v1/batch/jobs', { input_files: [input.body.id], model: 'echo', endpoint: '/v1/chat/completions' }, 'b');
@@ -312,7 +333,7 @@ for (const name of STORES) {
         await assertUsageExact(db);
 
         assert.equal((await server.request('DELETE', `/v1/batch/jobs/${job.id}`, undefined, 'b')).status, 200);
-        await waitFor('the deleted job\'s results to be given back', async () => {
+        await waitFor("the deleted job's results to be given back", async () => {
           const u = await readUsage(db.kysely, 'b');
           return u.bytes < usage.bytes - 10_000 ? u : undefined;
         });
@@ -325,13 +346,30 @@ for (const name of STORES) {
   describe(`storage usage accounting on ${name}`, async () => {
     const s = await storeSuite(name);
     const row = (workspace: string, bytes: number): FileRow => ({
-      id: randomUUID(), workspace, filename: 'f', bytes, purpose: 'fine-tune', sample_type: 'instruct', source: 'upload', num_lines: 1,
-      mimetype: null, signature: null, expires_at: null, visibility: 'workspace', created_at: Date.now(), blob_key: randomUUID(), hidden: 0,
-      deleted_at: null, job_id: null, result_kind: null,
+      id: randomUUID(),
+      workspace,
+      filename: 'f',
+      bytes,
+      purpose: 'fine-tune',
+      sample_type: 'instruct',
+      source: 'upload',
+      num_lines: 1,
+      mimetype: null,
+      signature: null,
+      expires_at: null,
+      visibility: 'workspace',
+      created_at: Date.now(),
+      blob_key: randomUUID(),
+      hidden: 0,
+      deleted_at: null,
+      job_id: null,
+      result_kind: null,
     });
 
     test('concurrent charges never pass a quota together (the check at commit, without the in-process meter)', s.opts, async () => {
-      const tries = await Promise.allSettled(Array.from({ length: 12 }, () => insertFile(s.db.kysely, row('ws-race', 300), [], { maxBytes: 1000, maxFiles: 0 })));
+      const tries = await Promise.allSettled(
+        Array.from({ length: 12 }, () => insertFile(s.db.kysely, row('ws-race', 300), [], { maxBytes: 1000, maxFiles: 0 })),
+      );
       assert.equal(tries.filter((t) => t.status === 'fulfilled').length, 3);
       assert.ok(tries.every((t) => t.status === 'fulfilled' || t.reason instanceof StorageQuotaExceeded));
       assert.deepEqual(await readUsage(s.db.kysely, 'ws-race'), { bytes: 900, files: 3, liveBytes: 0 });

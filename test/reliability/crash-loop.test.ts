@@ -28,13 +28,21 @@ function crashHarness(store: StoreName) {
     args: [] as string[],
     schema: null as { url: string; drop(): Promise<void> } | null,
     env: {
-      BATCHD_API_KEYS: `a:${KEY}`, BATCHD_TICK_MS: '50', BATCHD_POLL_MS: '50', BATCHD_CHUNK_LINES: '100', BATCHD_VALIDATION_THREADS: '0',
+      BATCHD_API_KEYS: `a:${KEY}`,
+      BATCHD_TICK_MS: '50',
+      BATCHD_POLL_MS: '50',
+      BATCHD_CHUNK_LINES: '100',
+      BATCHD_VALIDATION_THREADS: '0',
       // PostgreSQL outlives the process: a killed process's leases run out before another takes its chunks.
       ...(store === 'postgres' ? { BATCHD_LEASE_MS: '1000' } : {}),
     } as Record<string, string>,
     start: async () => (h.server = await startChildServer(h.args, h.env)),
     call: async (method: string, url: string, body?: unknown) => {
-      const res = await fetch(`${h.server!.url}${url}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${h.server!.url}${url}`, {
+        method,
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return { status: res.status, body: (await res.json()) as Record<string, any> };
     },
   };
@@ -65,7 +73,12 @@ for (const store of STORES) {
       h.up.setFault((c) => (c.text.endsWith('7') ? { kind: 'status', status: 400 } : null));
       await h.start();
       const input = path.join(h.dir, 'input.jsonl');
-      fs.writeFileSync(input, chatLines(LINES, 'c').map((l) => JSON.stringify(l)).join('\n') + '\n');
+      fs.writeFileSync(
+        input,
+        chatLines(LINES, 'c')
+          .map((l) => JSON.stringify(l))
+          .join('\n') + '\n',
+      );
       const file = await uploadFile(h.server!.url, KEY, input);
       const created = await h.call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.body.id] });
       const jobId = created.body.id as string;
@@ -102,7 +115,9 @@ for (const store of STORES) {
         const db = new BetterSqlite3(path.join(h.dir, 'data', 'batchd.sqlite'));
         try {
           assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-          const bad = db.prepare('select count(*) as n from batch_jobs j where total_requests != (select sum(line_count) from job_chunks c where c.job_id = j.id)').get() as { n: number };
+          const bad = db
+            .prepare('select count(*) as n from batch_jobs j where total_requests != (select sum(line_count) from job_chunks c where c.job_id = j.id)')
+            .get() as { n: number };
           assert.equal(bad.n, 0);
         } finally {
           db.close();
@@ -111,7 +126,10 @@ for (const store of STORES) {
         const client = new pg.Client({ connectionString: h.schema!.url });
         await client.connect();
         try {
-          const rows = await client.query('select (select count(*) from job_results where job_id = $1) as records, (select sum(succeeded + failed) from job_chunks where job_id = $1) as counted', [jobId]);
+          const rows = await client.query(
+            'select (select count(*) from job_results where job_id = $1) as records, (select sum(succeeded + failed) from job_chunks where job_id = $1) as counted',
+            [jobId],
+          );
           assert.deepEqual([Number(rows.rows[0].records), Number(rows.rows[0].counted)], [LINES, LINES], 'records and counters agree');
         } finally {
           await client.end();
@@ -129,7 +147,10 @@ describe('crashes during an upload and during job creation (SQLite)', () => {
     const before = (await h.call('GET', '/v1/files')).body.total;
     // Send the headers and part of a large body, then kill the server mid-stream.
     const boundary = 'crashboundary';
-    const req = http.request(`${h.server!.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 50_000_000 } });
+    const req = http.request(`${h.server!.url}/v1/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 50_000_000 },
+    });
     req.on('error', () => undefined);
     req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="partial.jsonl"\r\n\r\n`);
     for (let i = 0; i < 2000; i++) req.write(`${JSON.stringify(chatLines(1, `p${i}-`)[0])}\n`);
@@ -145,7 +166,9 @@ describe('crashes during an upload and during job creation (SQLite)', () => {
 
   test('a crash during job creation leaves either a whole job or none', async () => {
     for (let i = 0; i < 5; i++) {
-      const send = h.call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(2000, `k${i}-`) }).catch(() => null);
+      const send = h
+        .call('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(2000, `k${i}-`) })
+        .catch(() => null);
       await new Promise((r) => setTimeout(r, Math.random() * 30));
       await killHard(h.server!.proc);
       await send;
@@ -156,7 +179,9 @@ describe('crashes during an upload and during job creation (SQLite)', () => {
     const db = new BetterSqlite3(path.join(h.dir, 'data', 'batchd.sqlite'));
     try {
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      const half = db.prepare('select count(*) as n from batch_jobs j where total_requests != coalesce((select sum(line_count) from job_chunks c where c.job_id = j.id), 0)').get() as { n: number };
+      const half = db
+        .prepare('select count(*) as n from batch_jobs j where total_requests != coalesce((select sum(line_count) from job_chunks c where c.job_id = j.id), 0)')
+        .get() as { n: number };
       assert.equal(half.n, 0, 'every job has exactly the work items of its lines');
     } finally {
       db.close();

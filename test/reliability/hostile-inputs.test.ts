@@ -13,7 +13,18 @@ interface Hostile {
   expect: 'reject' | 'harmless';
 }
 
-const INJECTIONS = ["' OR '1'='1", '"; DROP TABLE batch_jobs; --', '../../../../etc/passwd', '%2e%2e%2f%2e%2e%2f', '\u0000', '🧀'.repeat(50), '<script>alert(1)</script>', 'x'.repeat(300), '${jndi:ldap://x}', 'NaN'];
+const INJECTIONS = [
+  "' OR '1'='1",
+  '"; DROP TABLE batch_jobs; --',
+  '../../../../etc/passwd',
+  '%2e%2e%2f%2e%2e%2f',
+  '\u0000',
+  '🧀'.repeat(50),
+  '<script>alert(1)</script>',
+  'x'.repeat(300),
+  '${jndi:ldap://x}',
+  'NaN',
+];
 
 function multipart(content: string | Uint8Array, fields: Record<string, string> = { purpose: 'batch' }) {
   const f = new FormData();
@@ -24,7 +35,14 @@ function multipart(content: string | Uint8Array, fields: Record<string, string> 
 
 function corpus(ids: { file: string; job: string }): Hostile[] {
   const cases: Hostile[] = [];
-  const json = (name: string, body: unknown, url = '/v1/batch/jobs', method = 'POST'): Hostile => ({ name, method, url, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), expect: 'reject' });
+  const json = (name: string, body: unknown, url = '/v1/batch/jobs', method = 'POST'): Hostile => ({
+    name,
+    method,
+    url,
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    expect: 'reject',
+  });
   const base = { endpoint: '/v1/chat/completions', model: 'mistral-small-latest', input_files: [ids.file] };
   // Wrong types in every field of a job creation.
   const wrong: Record<string, unknown[]> = {
@@ -48,10 +66,28 @@ function corpus(ids: { file: string; job: string }): Hostile[] {
   cases.push(json('a body that is null', 'null'));
   cases.push(json('truncated JSON', '{"endpoint":'));
   cases.push(json('JSON nested 100,000 deep', '['.repeat(100_000) + ']'.repeat(100_000)));
-  cases.push({ name: 'a create with a text/plain body', method: 'POST', url: '/v1/batch/jobs', headers: { 'content-type': 'text/plain' }, body: 'hi', expect: 'reject' });
+  cases.push({
+    name: 'a create with a text/plain body',
+    method: 'POST',
+    url: '/v1/batch/jobs',
+    headers: { 'content-type': 'text/plain' },
+    body: 'hi',
+    expect: 'reject',
+  });
   // Hostile uploads.
-  const up = (name: string, content: string | Uint8Array, fields?: Record<string, string>): Hostile => ({ name, method: 'POST', url: '/v1/files', body: multipart(content, fields), expect: 'reject' });
-  cases.push(up('random bytes', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
+  const up = (name: string, content: string | Uint8Array, fields?: Record<string, string>): Hostile => ({
+    name,
+    method: 'POST',
+    url: '/v1/files',
+    body: multipart(content, fields),
+    expect: 'reject',
+  });
+  cases.push(
+    up(
+      'random bytes',
+      Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256),
+    ),
+  );
   cases.push(up('a zero-byte file', ''));
   cases.push(up('a line of JSON nested 200,000 deep', `{"custom_id":"1","body":${'['.repeat(200_000)}${']'.repeat(200_000)}}\n`));
   cases.push(up('NaN and Infinity literals', '{"custom_id":"1","body":{"x":NaN}}\n'));
@@ -61,8 +97,22 @@ function corpus(ids: { file: string; job: string }): Hostile[] {
   cases.push(up('a UTF-16 file', Buffer.from('\ufeff{"custom_id":"1","body":{}}\n', 'utf16le')));
   cases.push(up('a batch file with purpose as an array', `${JSON.stringify(chatLines(1)[0])}\n`, { purpose: '["batch"]' }));
   cases.push(up('an expiry of 1e309', `${JSON.stringify(chatLines(1)[0])}\n`, { purpose: 'batch', expiry: '1e309' }));
-  cases.push({ name: 'a multipart body without a boundary', method: 'POST', url: '/v1/files', headers: { 'content-type': 'multipart/form-data' }, body: 'garbage', expect: 'reject' });
-  cases.push({ name: 'a multipart body that never closes', method: 'POST', url: '/v1/files', headers: { 'content-type': 'multipart/form-data; boundary=zz' }, body: '--zz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n{"body":{}}\n', expect: 'reject' });
+  cases.push({
+    name: 'a multipart body without a boundary',
+    method: 'POST',
+    url: '/v1/files',
+    headers: { 'content-type': 'multipart/form-data' },
+    body: 'garbage',
+    expect: 'reject',
+  });
+  cases.push({
+    name: 'a multipart body that never closes',
+    method: 'POST',
+    url: '/v1/files',
+    headers: { 'content-type': 'multipart/form-data; boundary=zz' },
+    body: '--zz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n{"body":{}}\n',
+    expect: 'reject',
+  });
   // Injection strings as ids and in queries.
   for (const s of INJECTIONS) {
     const id = encodeURIComponent(s);
@@ -70,18 +120,53 @@ function corpus(ids: { file: string; job: string }): Hostile[] {
     cases.push({ name: `job id ${JSON.stringify(s).slice(0, 30)}`, method: 'POST', url: `/v1/batch/jobs/${id}/cancel`, expect: 'reject' });
     cases.push({ name: `metadata filter ${JSON.stringify(s).slice(0, 30)}`, method: 'GET', url: `/v1/batch/jobs?team=${id}`, expect: 'harmless' });
     cases.push({ name: `file search ${JSON.stringify(s).slice(0, 30)}`, method: 'GET', url: `/v1/files?search=${id}`, expect: 'harmless' });
-    cases.push(json(`metadata value ${JSON.stringify(s).slice(0, 30)}`, { ...base, metadata: { k: s.length > 512 ? s.slice(0, 513) + 'x'.repeat(513) : s, ['k'.repeat(40)]: s } }));
+    cases.push(
+      json(`metadata value ${JSON.stringify(s).slice(0, 30)}`, {
+        ...base,
+        metadata: { k: s.length > 512 ? s.slice(0, 513) + 'x'.repeat(513) : s, ['k'.repeat(40)]: s },
+      }),
+    );
   }
   // Query garbage.
-  for (const q of ['page=-1', 'page=abc', 'page=1.5', 'page_size=1000000000', 'page_size=', 'status=running', 'status=QUEUED&status=NOPE', 'created_after=2025-13-45T99:99:99Z', 'order_by=created;drop', 'created_by_me=yes', 'inline=maybe']) {
-    cases.push({ name: `job list ?${q}`, method: 'GET', url: `/v1/batch/jobs${q === 'inline=maybe' ? `/${ids.job}` : ''}?${q}`, expect: q === 'page_size=' ? 'harmless' : 'reject' });
+  for (const q of [
+    'page=-1',
+    'page=abc',
+    'page=1.5',
+    'page_size=1000000000',
+    'page_size=',
+    'status=running',
+    'status=QUEUED&status=NOPE',
+    'created_after=2025-13-45T99:99:99Z',
+    'order_by=created;drop',
+    'created_by_me=yes',
+    'inline=maybe',
+  ]) {
+    cases.push({
+      name: `job list ?${q}`,
+      method: 'GET',
+      url: `/v1/batch/jobs${q === 'inline=maybe' ? `/${ids.job}` : ''}?${q}`,
+      expect: q === 'page_size=' ? 'harmless' : 'reject',
+    });
   }
-  for (const q of ['page=-5', 'page_size=0', 'include_total=perhaps', 'purpose=batch&purpose=ocr']) cases.push({ name: `file list ?${q}`, method: 'GET', url: `/v1/files?${q}`, expect: 'reject' });
+  for (const q of ['page=-5', 'page_size=0', 'include_total=perhaps', 'purpose=batch&purpose=ocr'])
+    cases.push({ name: `file list ?${q}`, method: 'GET', url: `/v1/files?${q}`, expect: 'reject' });
   cases.push({ name: 'signed URL expiry 0', method: 'GET', url: `/v1/files/${ids.file}/url?expiry=0`, expect: 'reject' });
   cases.push({ name: 'signed URL expiry 169', method: 'GET', url: `/v1/files/${ids.file}/url?expiry=169`, expect: 'reject' });
-  cases.push({ name: 'a signed download with a garbage signature', method: 'GET', url: `/signed/files/${ids.file}/content?workspace=a&expires=9999999999&signature=zz`, expect: 'reject' });
+  cases.push({
+    name: 'a signed download with a garbage signature',
+    method: 'GET',
+    url: `/signed/files/${ids.file}/content?workspace=a&expires=9999999999&signature=zz`,
+    expect: 'reject',
+  });
   // Wrong methods.
-  const wrongMethods: [string, string][] = [['PUT', '/v1/files'], ['PATCH', `/v1/files/${ids.file}`], ['POST', `/v1/files/${ids.file}`], ['PUT', `/v1/batch/jobs/${ids.job}`], ['GET', `/v1/batch/jobs/${ids.job}/cancel`], ['DELETE', '/v1/batch/jobs']];
+  const wrongMethods: [string, string][] = [
+    ['PUT', '/v1/files'],
+    ['PATCH', `/v1/files/${ids.file}`],
+    ['POST', `/v1/files/${ids.file}`],
+    ['PUT', `/v1/batch/jobs/${ids.job}`],
+    ['GET', `/v1/batch/jobs/${ids.job}/cancel`],
+    ['DELETE', '/v1/batch/jobs'],
+  ];
   for (const [method, url] of wrongMethods) {
     cases.push({ name: `${method} ${url.replace(/[0-9a-f-]{36}/, '{id}')}`, method, url, expect: 'reject' });
   }
@@ -89,11 +174,30 @@ function corpus(ids: { file: string; job: string }): Hostile[] {
 }
 
 const AUTH_ROUTES: [string, string][] = [
-  ['POST', '/v1/files'], ['GET', '/v1/files'], ['GET', '/v1/files/x'], ['DELETE', '/v1/files/x'], ['GET', '/v1/files/x/content'], ['GET', '/v1/files/x/url'],
-  ['POST', '/v1/batch/jobs'], ['GET', '/v1/batch/jobs'], ['GET', '/v1/batch/jobs/x'], ['POST', '/v1/batch/jobs/x/cancel'], ['DELETE', '/v1/batch/jobs/x'], ['POST', '/v1/batch/jobs/x/retry'],
-  ['GET', '/v1/models'], ['POST', '/v1/chat/completions'], ['POST', '/v1/embeddings'], ['POST', '/v1/moderations'],
+  ['POST', '/v1/files'],
+  ['GET', '/v1/files'],
+  ['GET', '/v1/files/x'],
+  ['DELETE', '/v1/files/x'],
+  ['GET', '/v1/files/x/content'],
+  ['GET', '/v1/files/x/url'],
+  ['POST', '/v1/batch/jobs'],
+  ['GET', '/v1/batch/jobs'],
+  ['GET', '/v1/batch/jobs/x'],
+  ['POST', '/v1/batch/jobs/x/cancel'],
+  ['DELETE', '/v1/batch/jobs/x'],
+  ['POST', '/v1/batch/jobs/x/retry'],
+  ['GET', '/v1/models'],
+  ['POST', '/v1/chat/completions'],
+  ['POST', '/v1/embeddings'],
+  ['POST', '/v1/moderations'],
 ];
-const BAD_AUTH: Record<string, string>[] = [{}, { authorization: 'Bearer' }, { authorization: 'Basic a2V5LWE6' }, { authorization: 'Bearer key-a extra' }, { authorization: `Bearer ${'k'.repeat(10_000)}` }];
+const BAD_AUTH: Record<string, string>[] = [
+  {},
+  { authorization: 'Bearer' },
+  { authorization: 'Basic a2V5LWE6' },
+  { authorization: 'Bearer key-a extra' },
+  { authorization: `Bearer ${'k'.repeat(10_000)}` },
+];
 
 describe('hostile inputs: every one answered without a 5xx, and nothing stored changes', () => {
   let server: TestServer;
@@ -108,7 +212,12 @@ describe('hostile inputs: every one answered without a 5xx, and nothing stored c
   before(async () => {
     server = await startTestServer({ worker: false, env: { BATCHD_MAX_FILE_BYTES: String(512 * 1024 * 1024) } });
     const file = await uploadJsonl(server, chatLines(3));
-    const job = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'mistral-small-latest', input_files: [file.id], metadata: { team: 'red' } });
+    const job = await server.request('POST', '/v1/batch/jobs', {
+      endpoint: '/v1/chat/completions',
+      model: 'mistral-small-latest',
+      input_files: [file.id],
+      metadata: { team: 'red' },
+    });
     ids = { file: file.id, job: job.body.id };
     stored = await snapshot();
   });
@@ -155,12 +264,17 @@ describe('hostile inputs: every one answered without a 5xx, and nothing stored c
   test('a 600 MB upload is refused at the 512 MB limit without buffering it, and the server carries on', async () => {
     const boundary = 'bigboundary';
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${server.url}/v1/files`, { method: 'POST', headers: { ...server.auth(), 'content-type': `multipart/form-data; boundary=${boundary}` } });
+      const req = http.request(`${server.url}/v1/files`, {
+        method: 'POST',
+        headers: { ...server.auth(), 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
       req.on('response', (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
-      req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+      req.on('error', (err) =>
+        (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err),
+      );
       req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\n\r\n`);
       const line = Buffer.from(`${JSON.stringify(chatLines(1)[0])}\n`.repeat(10_000));
       let sent = 0;
@@ -179,10 +293,19 @@ describe('hostile inputs: every one answered without a 5xx, and nothing stored c
   });
 
   test('concurrent cancels and deletes of one job leave it consistent', async () => {
-    const job = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'mistral-small-latest', requests: chatLines(3, 'cc') });
+    const job = await server.request('POST', '/v1/batch/jobs', {
+      endpoint: '/v1/chat/completions',
+      model: 'mistral-small-latest',
+      requests: chatLines(3, 'cc'),
+    });
     const id = job.body.id;
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => server.request(i % 2 ? 'DELETE' : 'POST', `/v1/batch/jobs/${id}${i % 2 ? '' : '/cancel'}`)));
-    assert.ok(results.every((r) => r.status === 200 || r.status === 409 || r.status === 404), results.map((r) => r.status).join(','));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => server.request(i % 2 ? 'DELETE' : 'POST', `/v1/batch/jobs/${id}${i % 2 ? '' : '/cancel'}`)),
+    );
+    assert.ok(
+      results.every((r) => r.status === 200 || r.status === 409 || r.status === 404),
+      results.map((r) => r.status).join(','),
+    );
     const after = await server.request('GET', `/v1/batch/jobs/${id}`);
     assert.equal(after.status, 200, 'an unfinished job cannot be deleted');
     assert.equal(after.body.status, 'CANCELLATION_REQUESTED');

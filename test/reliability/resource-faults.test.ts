@@ -51,7 +51,15 @@ describe('resource faults', () => {
     const kept = await uploadJsonl(server, chatLines(5, 'kept'));
     disk.full = true;
     const form = new FormData();
-    form.append('file', new Blob([chatLines(200, 'big').map((l) => JSON.stringify(l)).join('\n')]), 'big.jsonl');
+    form.append(
+      'file',
+      new Blob([
+        chatLines(200, 'big')
+          .map((l) => JSON.stringify(l))
+          .join('\n'),
+      ]),
+      'big.jsonl',
+    );
     form.append('purpose', 'batch');
     const res = await fetch(`${server.url}/v1/files`, { method: 'POST', headers: server.auth(), body: form });
     const body = (await res.json()) as { code: string; message: string };
@@ -59,7 +67,10 @@ describe('resource faults', () => {
     assert.equal(body.code, 'insufficient_storage');
     assert.match(body.message, /out of disk space; nothing was stored/);
     const list = await server.request('GET', '/v1/files');
-    assert.deepEqual(list.body.data.map((f: { id: string }) => f.id), [kept.id]);
+    assert.deepEqual(
+      list.body.data.map((f: { id: string }) => f.id),
+      [kept.id],
+    );
     disk.full = false;
     const again = await uploadJsonl(server, chatLines(200, 'big'));
     assert.equal(again.num_lines, 200);
@@ -68,14 +79,25 @@ describe('resource faults', () => {
 
   test('a write that meets a locked SQLite database waits for the lock instead of failing', async () => {
     // Another process holds the write lock for 400 ms (in this process, SQLite's busy wait would block its release).
-    const holder = spawn(process.execPath, ['-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const db = new (require('better-sqlite3'))(${JSON.stringify(path.join(server.dataDir, 'batchd.sqlite'))});
       db.prepare('BEGIN IMMEDIATE').run();
       console.log('locked');
       setTimeout(() => { db.prepare('COMMIT').run(); db.close(); }, 400);
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
-    const res = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'mistral-small-latest', requests: chatLines(2, 'lock') });
+    const res = await server.request('POST', '/v1/batch/jobs', {
+      endpoint: '/v1/chat/completions',
+      model: 'mistral-small-latest',
+      requests: chatLines(2, 'lock'),
+    });
     await new Promise((r) => holder.once('exit', r));
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.status, 'QUEUED');

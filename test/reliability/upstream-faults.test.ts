@@ -28,7 +28,10 @@ let up: FakeUpstream;
 let server: TestServer;
 before(async () => {
   up = await startFakeUpstream({ latencyMs: 1 });
-  server = await startTestServer({ models: upstreamModels(up.url, { max_in_flight: 16 }), env: { BATCHD_UPSTREAM_TIMEOUT_MS: '300', BATCHD_RETRY_MAX_ATTEMPTS: '10' } });
+  server = await startTestServer({
+    models: upstreamModels(up.url, { max_in_flight: 16 }),
+    env: { BATCHD_UPSTREAM_TIMEOUT_MS: '300', BATCHD_RETRY_MAX_ATTEMPTS: '10' },
+  });
 });
 after(async () => {
   await server.stop();
@@ -47,7 +50,12 @@ test('with 20% of upstream calls failing in every way, the job completes and eve
   });
   const lines = chatLines(LINES, 'f', (i) => (i % 50 === 0 ? `final ${i}` : `hello ${i}`));
   const file = await uploadJsonl(server, lines);
-  const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id], timeout_hours: 1 });
+  const created = await server.request('POST', '/v1/batch/jobs', {
+    endpoint: '/v1/chat/completions',
+    model: 'up-openai',
+    input_files: [file.id],
+    timeout_hours: 1,
+  });
   const job = await waitForJob(server, created.body.id);
   assert.equal(job.status, 'SUCCESS');
   const output = jsonl(await download(server, job.output_file));

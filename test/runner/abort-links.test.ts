@@ -23,5 +23,4 @@ describe('waits on one abort signal', () => {
     assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'chunk stopped'));
     assert.equal(pool.queued, 0);
   });
-
 });

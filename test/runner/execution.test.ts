@@ -29,7 +29,14 @@ describe('batch execution against an upstream', () => {
   for (const model of ['up-openai', 'up-mistral']) {
     for (const [endpoint, body] of Object.entries(bodies)) {
       test(`${endpoint} runs through ${model} and returns the endpoint's response per line`, async () => {
-        const created = await server.request('POST', '/v1/batch/jobs', { endpoint, model, requests: [{ custom_id: 'x', body }, { custom_id: 'y', body }] });
+        const created = await server.request('POST', '/v1/batch/jobs', {
+          endpoint,
+          model,
+          requests: [
+            { custom_id: 'x', body },
+            { custom_id: 'y', body },
+          ],
+        });
         assert.equal(created.status, 200);
         const job = await waitForJob(server, created.body.id);
         assert.equal(job.status, 'SUCCESS');
@@ -54,7 +61,12 @@ describe('batch execution against an upstream', () => {
     up.setFault((c) => (c.text.startsWith('flaky') ? { kind: 'status', status: 400, body: { message: 'not now' } } : null));
     const lines = chatLines(12, 'rt', (i) => (i % 4 === 0 ? `flaky ${i}` : `fine ${i}`));
     const file = await uploadJsonl(server, lines);
-    const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id], metadata: { run: 'one' } });
+    const created = await server.request('POST', '/v1/batch/jobs', {
+      endpoint: '/v1/chat/completions',
+      model: 'up-openai',
+      input_files: [file.id],
+      metadata: { run: 'one' },
+    });
     const job = await waitForJob(server, created.body.id);
     assert.deepEqual([job.succeeded_requests, job.failed_requests], [9, 3]);
 
@@ -65,7 +77,10 @@ describe('batch execution against an upstream', () => {
     assert.deepEqual(retried.body.metadata, { run: 'one' });
     const second = await waitForJob(server, retried.body.id);
     assert.equal(second.status, 'SUCCESS');
-    assert.deepEqual(jsonl(await download(server, second.output_file)).map((l) => l.custom_id), ['rt0', 'rt4', 'rt8']);
+    assert.deepEqual(
+      jsonl(await download(server, second.output_file)).map((l) => l.custom_id),
+      ['rt0', 'rt4', 'rt8'],
+    );
 
     // The input's bytes are gone once it is deleted and no job runs on it: the first job's failed lines cannot be read again.
     assert.equal((await server.request('DELETE', `/v1/files/${file.id}`)).status, 200);
@@ -92,7 +107,9 @@ describe('batch execution against an upstream', () => {
   });
 
   test('mixed results: failures go to the error file with the upstream status and body, the rest to the output file', async () => {
-    up.setFault((c) => (c.text.startsWith('bad') ? { kind: 'status', status: 400, body: { object: 'error', message: 'no bad words', type: 'invalid_request_error' } } : null));
+    up.setFault((c) =>
+      c.text.startsWith('bad') ? { kind: 'status', status: 400, body: { object: 'error', message: 'no bad words', type: 'invalid_request_error' } } : null,
+    );
     const lines = chatLines(30, 'm', (i) => (i % 3 === 0 ? `bad ${i}` : `good ${i}`));
     const file = await uploadJsonl(server, lines);
     const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
@@ -109,7 +126,10 @@ describe('batch execution against an upstream', () => {
     // Input order, and every custom_id exactly once across both files.
     const ids = [...output, ...errors].map((l) => l.custom_id).sort();
     assert.deepEqual(ids, lines.map((l) => l.custom_id).sort());
-    assert.deepEqual(output.map((l) => l.custom_id), lines.filter((_, i) => i % 3 !== 0).map((l) => l.custom_id));
+    assert.deepEqual(
+      output.map((l) => l.custom_id),
+      lines.filter((_, i) => i % 3 !== 0).map((l) => l.custom_id),
+    );
     const files = await server.request('GET', `/v1/files/${job.error_file}`);
     assert.equal(files.body.num_lines, 10);
     assert.equal(files.body.sample_type, 'batch_error');
@@ -145,8 +165,12 @@ describe('batch execution against an upstream', () => {
 
   test('an invalid request body fails its line without failing the job', async () => {
     const created = await server.request('POST', '/v1/batch/jobs', {
-      endpoint: '/v1/chat/completions', model: 'up-openai',
-      requests: [{ custom_id: 'ok', body: { messages: [{ role: 'user', content: 'hi' }] } }, { custom_id: 'broken', body: { prompt: 'no messages' } }],
+      endpoint: '/v1/chat/completions',
+      model: 'up-openai',
+      requests: [
+        { custom_id: 'ok', body: { messages: [{ role: 'user', content: 'hi' }] } },
+        { custom_id: 'broken', body: { prompt: 'no messages' } },
+      ],
     });
     const job = await waitForJob(server, created.body.id);
     assert.equal(job.status, 'SUCCESS');
@@ -194,7 +218,7 @@ describe('batch execution against an upstream', () => {
     assert.equal(jsonl(await download(server, job.output_file)).length, 120);
   });
 
-  test('two workspaces run jobs at once and never see each other\'s results', async () => {
+  test("two workspaces run jobs at once and never see each other's results", async () => {
     up.setLatency(5);
     const a = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(40, 'wa') }, 'a');
     const b = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(40, 'wb') }, 'b');
@@ -214,7 +238,9 @@ describe('batch execution against an upstream', () => {
       const big = await uploadJsonl(one, chatLines(3000, 'big'));
       const small = await uploadJsonl(one, chatLines(100, 'small'), 'b');
       const a = await one.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [big.id] });
-      await waitFor('the big job under way', async () => ((await one.request('GET', `/v1/batch/jobs/${a.body.id}`)).body.completed_requests >= 50 ? true : undefined));
+      await waitFor('the big job under way', async () =>
+        (await one.request('GET', `/v1/batch/jobs/${a.body.id}`)).body.completed_requests >= 50 ? true : undefined,
+      );
       const aBefore = (await one.request('GET', `/v1/batch/jobs/${a.body.id}`)).body.completed_requests;
       const b = await one.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [small.id] }, 'b');
       await waitForJob(one, b.body.id, undefined, 'b');
@@ -234,14 +260,17 @@ describe('batch execution against an upstream', () => {
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const values = new Map<string, number>();
-      for (const line of (await res.text()).split('\n')) if (line && !line.startsWith('#')) values.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
+      for (const line of (await res.text()).split('\n'))
+        if (line && !line.startsWith('#')) values.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
       return values;
     };
     const before = await scrape();
     up.setLatency(50);
     const file = await uploadJsonl(server, chatLines(200, 'metric'));
     const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', input_files: [file.id] });
-    await waitFor('the job under way', async () => ((await server.request('GET', `/v1/batch/jobs/${created.body.id}`)).body.completed_requests > 0 ? true : undefined));
+    await waitFor('the job under way', async () =>
+      (await server.request('GET', `/v1/batch/jobs/${created.body.id}`)).body.completed_requests > 0 ? true : undefined,
+    );
     const during = await scrape();
     assert.equal(during.get('batchd_jobs{status="RUNNING"}'), (before.get('batchd_jobs{status="RUNNING"}') ?? 0) + 1);
     assert.ok(during.get('batchd_requests_waiting')! > 0 && during.get('batchd_requests_waiting')! < 200, `waiting ${during.get('batchd_requests_waiting')}`);

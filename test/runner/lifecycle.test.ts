@@ -17,7 +17,12 @@ describe('job lifecycle', () => {
     const server = await startTestServer({ clock, models: upstreamModels(up.url), env: { BATCHD_UPSTREAM_TIMEOUT_MS: '60000' } });
     try {
       up.setFault((c) => (Number(c.text.split(' ')[1]) >= 5 ? { kind: 'hang' } : null));
-      const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', timeout_hours: 1, requests: chatLines(20, 't') });
+      const created = await server.request('POST', '/v1/batch/jobs', {
+        endpoint: '/v1/chat/completions',
+        model: 'up-openai',
+        timeout_hours: 1,
+        requests: chatLines(20, 't'),
+      });
       await waitFor('the first lines to finish and the rest to hang', async () => {
         const { body } = await server.request('GET', `/v1/batch/jobs/${created.body.id}`);
         return body.succeeded_requests === 5 && up.stats.inFlight > 0 ? body : undefined;
@@ -43,7 +48,12 @@ describe('job lifecycle', () => {
     try {
       up.setFault(() => ({ kind: 'status', status: 429, retryAfter: 7200 }));
       const before = up.calls.length;
-      const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', timeout_hours: 1, requests: chatLines(3, 'd') });
+      const created = await server.request('POST', '/v1/batch/jobs', {
+        endpoint: '/v1/chat/completions',
+        model: 'up-openai',
+        timeout_hours: 1,
+        requests: chatLines(3, 'd'),
+      });
       const job = await waitForJob(server, created.body.id);
       assert.equal(job.status, 'FAILED');
       assert.equal(up.calls.length - before, 3, 'one attempt each: waiting 2 h would pass the 1 h deadline');
@@ -118,7 +128,12 @@ describe('job lifecycle', () => {
         purpose: 'batch',
       });
       assert.equal(uploaded.numLines, 50);
-      let job = await client.batch.jobs.create({ inputFiles: [uploaded.id], model: 'up-openai', endpoint: '/v1/chat/completions', metadata: { job_type: 'testing' } });
+      let job = await client.batch.jobs.create({
+        inputFiles: [uploaded.id],
+        model: 'up-openai',
+        endpoint: '/v1/chat/completions',
+        metadata: { job_type: 'testing' },
+      });
       const progress: number[] = [];
       while (job.status === 'QUEUED' || job.status === 'RUNNING') {
         await new Promise((r) => setTimeout(r, 20));
@@ -126,7 +141,11 @@ describe('job lifecycle', () => {
         progress.push(job.succeededRequests + job.failedRequests);
       }
       assert.equal(job.status, 'SUCCESS');
-      assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress never goes backwards');
+      assert.deepEqual(
+        progress,
+        [...progress].sort((a, b) => a - b),
+        'progress never goes backwards',
+      );
       assert.equal(job.totalRequests, 50);
       assert.equal(job.failedRequests, 5);
       const text = async (fileId: string) => new Response(await client.files.download({ fileId })).text();

@@ -45,11 +45,25 @@ describe('the data directory and everything in it are owner-only', { skip: !posi
       await uploadOne(child.url, fs.readFileSync(path.join(dataDir, 'default-api-key'), 'utf8').trim());
       const seen = modes(dataDir); // while running: -wal and -shm exist
       const blob = [...seen.keys()].find((p) => /^blobs\/[0-9a-f]{2}\/[0-9a-f-]{36}$/.test(p));
-      for (const expected of ['.', 'batchd.sqlite', 'batchd.sqlite-wal', 'batchd.sqlite-shm', 'default-api-key', 'models', 'blobs', 'blobs/tmp', blob && path.dirname(blob), blob]) {
+      for (const expected of [
+        '.',
+        'batchd.sqlite',
+        'batchd.sqlite-wal',
+        'batchd.sqlite-shm',
+        'default-api-key',
+        'models',
+        'blobs',
+        'blobs/tmp',
+        blob && path.dirname(blob),
+        blob,
+      ]) {
         assert.ok(expected && seen.has(expected), `${expected} exists: ${[...seen.keys()].join(' ')}`);
       }
       const loose = [...seen].filter(([rel, mode]) => mode !== (fs.lstatSync(path.join(dataDir, rel)).isDirectory() ? 0o700 : 0o600));
-      assert.deepEqual(loose.map(([rel, mode]) => `${rel} ${mode.toString(8)}`), []);
+      assert.deepEqual(
+        loose.map(([rel, mode]) => `${rel} ${mode.toString(8)}`),
+        [],
+      );
     });
   }
 
@@ -61,7 +75,10 @@ describe('the data directory and everything in it are owner-only', { skip: !posi
     const seen = modes(dataDir);
     assert.ok([...seen.keys()].some(isGeneratedModel), 'the first start generated a model');
     const loose = [...seen].filter(([, mode]) => (mode & 0o077) !== 0);
-    assert.deepEqual(loose.map(([rel, mode]) => `${rel} ${mode.toString(8)}`), []);
+    assert.deepEqual(
+      loose.map(([rel, mode]) => `${rel} ${mode.toString(8)}`),
+      [],
+    );
   });
 
   test('a world-writable data dir is refused with a message naming it and the fix, and nothing is written to it', async (t) => {
@@ -85,7 +102,10 @@ describe('the data directory and everything in it are owner-only', { skip: !posi
     const blobDir = path.join(root, 'shared-blobs');
     fs.mkdirSync(blobDir);
     fs.chmodSync(blobDir, 0o777);
-    assert.throws(() => prepareDataDir({ dataDir: path.join(root, 'fine'), blobDir }), /--blob-dir \(BATCHD_BLOB_DIR\) .*shared-blobs is writable by every user/);
+    assert.throws(
+      () => prepareDataDir({ dataDir: path.join(root, 'fine'), blobDir }),
+      /--blob-dir \(BATCHD_BLOB_DIR\) .*shared-blobs is writable by every user/,
+    );
 
     // A data dir from before this check: 0755 dirs, 0644 files.
     const old = path.join(root, 'old');

@@ -19,7 +19,11 @@ async function jobRow({ db, queue }: { db: Db; queue: Queue }, id: string) {
 }
 
 async function resultCount(db: Db, id: string) {
-  const r = await db.kysely.selectFrom('job_results').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', id).executeTakeFirstOrThrow();
+  const r = await db.kysely
+    .selectFrom('job_results')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('job_id', '=', id)
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -69,7 +73,12 @@ for (const name of STORES) {
           await closer.end();
         }
         assert.equal(await resultCount(s.db, job.id), 0);
-        const chunk = await s.db.kysely.selectFrom('job_chunks').selectAll().where('job_id', '=', job.id).where('chunk_no', '=', c.chunk_no).executeTakeFirstOrThrow();
+        const chunk = await s.db.kysely
+          .selectFrom('job_chunks')
+          .selectAll()
+          .where('job_id', '=', job.id)
+          .where('chunk_no', '=', c.chunk_no)
+          .executeTakeFirstOrThrow();
         assert.equal(Number(chunk.succeeded), 0);
         assert.equal(Number(chunk.lease_expires_at), now + LEASE);
       });
@@ -89,12 +98,20 @@ for (const name of STORES) {
       assert.equal(Number(row.completed_requests), 3);
       assert.equal(Number(row.succeeded_requests), 3);
       assert.equal(Number(row.prompt_tokens), 6);
-      const [out] = await s.queue.withLiveSizes([await s.db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow()]);
+      const [out] = await s.queue.withLiveSizes([
+        await s.db.kysely.selectFrom('files').selectAll().where('id', '=', row.output_file!).executeTakeFirstOrThrow(),
+      ]);
       assert.ok(out);
       assert.equal(Number(out.num_lines), 3);
       const text = await streamText(new ResultsReader(s.queue).stream(job.id, 'output'));
       assert.equal(Buffer.byteLength(text), Number(out.bytes));
-      assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).response.body.n), [0, 1, 2]);
+      assert.deepEqual(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).response.body.n),
+        [0, 1, 2],
+      );
     });
 
     test('one write of 10,000 records stays under the store parameter limits', opts, async () => {
@@ -192,10 +209,13 @@ for (const name of STORES) {
     test('a workspace over its spend limit gets no new job started', opts, async () => {
       const now = Date.now();
       const cfg = path.join(s.store.dir, 'models.json');
-      fs.writeFileSync(cfg, JSON.stringify({
-        models: [{ id: 'priced', engine: 'openai', url: 'http://127.0.0.1:9/v1', input_price_per_mtok: 1_000_000, output_price_per_mtok: 0 }],
-        workspaces: { 'ws-spend': { spend_limit_usd: 1 } },
-      }));
+      fs.writeFileSync(
+        cfg,
+        JSON.stringify({
+          models: [{ id: 'priced', engine: 'openai', url: 'http://127.0.0.1:9/v1', input_price_per_mtok: 1_000_000, output_price_per_mtok: 0 }],
+          workspaces: { 'ws-spend': { spend_limit_usd: 1 } },
+        }),
+      );
       const registry = buildRegistry({ defaultModelPath: '/nonexistent.gguf', configPath: cfg, modelFiles: [] });
       const check = (ws: string) => s.queue.spendLimitReached(registry, ws);
       const first = await seedJob(s.db, s.blobs, 'ws-spend', 3, { now, model: 'priced' });

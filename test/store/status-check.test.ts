@@ -33,10 +33,34 @@ async function storeAt008(name: StoreName): Promise<{ db: Kysely<Database>; done
 }
 
 const job = (id: string, status: string, extra: Record<string, unknown> = {}) => ({
-  id, workspace: 'ws', created_by: 'key-1', endpoint: '/v1/chat/completions', model: 'm', agent_id: 'agent', metadata: '{"k":"v"}',
-  timeout_hours: 24, status, input_files: '["f1"]', inline: 1, output_file: 'o', error_file: 'e', created_at: 1, started_at: 2,
-  completed_at: 3, deadline_at: 4, cancel_requested_at: 5, total_requests: 6, completed_requests: 7, succeeded_requests: 8,
-  failed_requests: 9, prompt_tokens: 10, completion_tokens: 11, total_tokens: 12, deleted_at: 13, idempotency_key: `idem-${id}`, ...extra,
+  id,
+  workspace: 'ws',
+  created_by: 'key-1',
+  endpoint: '/v1/chat/completions',
+  model: 'm',
+  agent_id: 'agent',
+  metadata: '{"k":"v"}',
+  timeout_hours: 24,
+  status,
+  input_files: '["f1"]',
+  inline: 1,
+  output_file: 'o',
+  error_file: 'e',
+  created_at: 1,
+  started_at: 2,
+  completed_at: 3,
+  deadline_at: 4,
+  cancel_requested_at: 5,
+  total_requests: 6,
+  completed_requests: 7,
+  succeeded_requests: 8,
+  failed_requests: 9,
+  prompt_tokens: 10,
+  completion_tokens: 11,
+  total_tokens: 12,
+  deleted_at: 13,
+  idempotency_key: `idem-${id}`,
+  ...extra,
 });
 
 async function indexes(db: Kysely<Database>, name: StoreName): Promise<string[]> {
@@ -47,7 +71,7 @@ async function indexes(db: Kysely<Database>, name: StoreName): Promise<string[]>
   return (await q.execute(db)).rows.map((r) => r.d).sort();
 }
 
-test('migration 009 allows exactly the states module\'s statuses', () => {
+test("migration 009 allows exactly the states module's statuses", () => {
   assert.deepEqual([...STATUSES_009].sort(), [...JOB_STATUSES].sort());
 });
 
@@ -59,10 +83,29 @@ for (const name of STORES) {
       const { db, done } = await storeAt008(name);
       try {
         const rows = JOB_STATUSES.map((s, i) => job(`j${i}`, s));
-        await db.insertInto('batch_jobs').values(rows as never).execute();
+        await db
+          .insertInto('batch_jobs')
+          .values(rows as never)
+          .execute();
         // A row that takes every default (inline, the counters).
-        await db.insertInto('batch_jobs').values({ id: 'dflt', workspace: 'ws', endpoint: 'e', model: 'm', timeout_hours: 1, status: 'QUEUED', input_files: '[]', created_at: 1, deadline_at: 2 } as never).execute();
-        await db.insertInto('job_chunks').values({ job_id: 'j0', chunk_no: 0, blob_key: 'k', byte_start: 0, byte_end: 1, first_line: 0, line_count: 1 } as never).execute();
+        await db
+          .insertInto('batch_jobs')
+          .values({
+            id: 'dflt',
+            workspace: 'ws',
+            endpoint: 'e',
+            model: 'm',
+            timeout_hours: 1,
+            status: 'QUEUED',
+            input_files: '[]',
+            created_at: 1,
+            deadline_at: 2,
+          } as never)
+          .execute();
+        await db
+          .insertInto('job_chunks')
+          .values({ job_id: 'j0', chunk_no: 0, blob_key: 'k', byte_start: 0, byte_end: 1, first_line: 0, line_count: 1 } as never)
+          .execute();
         const before = await db.selectFrom('batch_jobs').selectAll().orderBy('id').execute();
         const indexesBefore = await indexes(db, name);
         assert.ok(indexesBefore.length >= 4, indexesBefore.join('\n'));
@@ -73,14 +116,48 @@ for (const name of STORES) {
         assert.deepEqual(await indexes(db, name), indexesBefore);
         assert.equal((await db.selectFrom('job_chunks').select('job_id').execute()).length, 1);
         // Defaults still apply to rows inserted after the rebuild.
-        await db.insertInto('batch_jobs').values({ id: 'dflt2', workspace: 'ws', endpoint: 'e', model: 'm', timeout_hours: 1, status: 'RUNNING', input_files: '[]', created_at: 1, deadline_at: 2 } as never).execute();
+        await db
+          .insertInto('batch_jobs')
+          .values({
+            id: 'dflt2',
+            workspace: 'ws',
+            endpoint: 'e',
+            model: 'm',
+            timeout_hours: 1,
+            status: 'RUNNING',
+            input_files: '[]',
+            created_at: 1,
+            deadline_at: 2,
+          } as never)
+          .execute();
         const d = await db.selectFrom('batch_jobs').selectAll().where('id', '=', 'dflt2').executeTakeFirstOrThrow();
-        assert.deepEqual([d.inline, d.total_requests, d.succeeded_requests, d.total_tokens, d.idempotency_key].map((v) => (v === null ? null : Number(v))), [0, 0, 0, 0, null]);
+        assert.deepEqual(
+          [d.inline, d.total_requests, d.succeeded_requests, d.total_tokens, d.idempotency_key].map((v) => (v === null ? null : Number(v))),
+          [0, 0, 0, 0, null],
+        );
         // The unique Idempotency-Key index is still enforced.
-        await assert.rejects(db.insertInto('batch_jobs').values(job('dup', 'QUEUED', { idempotency_key: 'idem-j0' }) as never).execute());
+        await assert.rejects(
+          db
+            .insertInto('batch_jobs')
+            .values(job('dup', 'QUEUED', { idempotency_key: 'idem-j0' }) as never)
+            .execute(),
+        );
 
-        await assert.rejects(db.insertInto('batch_jobs').values(job('bad', 'BOGUS') as never).execute(), /check/i);
-        await assert.rejects(db.updateTable('batch_jobs').set({ status: 'running' as never }).where('id', '=', 'j0').execute(), /check/i);
+        await assert.rejects(
+          db
+            .insertInto('batch_jobs')
+            .values(job('bad', 'BOGUS') as never)
+            .execute(),
+          /check/i,
+        );
+        await assert.rejects(
+          db
+            .updateTable('batch_jobs')
+            .set({ status: 'running' as never })
+            .where('id', '=', 'j0')
+            .execute(),
+          /check/i,
+        );
         assert.equal((await db.selectFrom('batch_jobs').select('status').where('id', '=', 'j0').executeTakeFirstOrThrow()).status, JOB_STATUSES[0]);
         if (name === 'sqlite') {
           const fk = await sql`pragma foreign_key_check`.execute(db);

@@ -55,7 +55,11 @@ for (const name of STORES) {
       const gone = await seedInputFile(s.db, s.blobs, 'ws-files', 5);
       const live = await seedInputFile(s.db, s.blobs, 'ws-files', 5);
       const expiring = await seedInputFile(s.db, s.blobs, 'ws-files', 5);
-      await s.db.kysely.updateTable('files').set({ expires_at: now - 1 }).where('id', '=', expiring.id).execute();
+      await s.db.kysely
+        .updateTable('files')
+        .set({ expires_at: now - 1 })
+        .where('id', '=', expiring.id)
+        .execute();
       await markFileDeleted(s.db.kysely, 'ws-files', gone.id, now);
       assert.equal(await s.queue.releaseFile(gone.id, now), true);
       assert.equal(await hasBytes(s.blobs, gone.blobKey), false);
@@ -72,8 +76,17 @@ for (const name of STORES) {
       await markFileDeleted(s.db.kysely, 'ws-race', file.id, now);
       await s.queue.releaseFile(file.id, now);
       const spec = {
-        workspace: 'ws-race', createdBy: null, endpoint: '/v1/chat/completions', model: 'mistral-small-latest', agentId: null, metadata: null,
-        timeoutHours: 24, inputFiles: [file.id], inputs: [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }], total: 5, idempotencyKey: null,
+        workspace: 'ws-race',
+        createdBy: null,
+        endpoint: '/v1/chat/completions',
+        model: 'mistral-small-latest',
+        agentId: null,
+        metadata: null,
+        timeoutHours: 24,
+        inputFiles: [file.id],
+        inputs: [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }],
+        total: 5,
+        idempotencyKey: null,
       };
       await assert.rejects(s.queue.create(spec, now), InputFileGone);
       assert.deepEqual(await s.db.kysely.selectFrom('batch_jobs').select('id').where('workspace', '=', 'ws-race').execute(), []);

@@ -56,7 +56,11 @@ export function statusError(status: number, text: string, retryAfter: string | s
   const code = retryable ? (status === 429 ? 'upstream_rate_limited' : 'upstream_unavailable') : 'upstream_rejected';
   // An answer that is not JSON is kept as the message of an upstream_error body (Mistral's shape, code null).
   if (!body || typeof body !== 'object') body = errorBody(code, text.slice(0, 2000) || `upstream answered ${status}`);
-  return engineError(code, `upstream ${status}: ${upstreamMessage(body) ?? 'no message'}`, { status, body, retryAfterMs: retryable ? parseRetryAfter(retryAfter) : null });
+  return engineError(code, `upstream ${status}: ${upstreamMessage(body) ?? 'no message'}`, {
+    status,
+    body,
+    retryAfterMs: retryable ? parseRetryAfter(retryAfter) : null,
+  });
 }
 
 /** The human message in the error shapes OpenAI-compatible servers, FastAPI and Mistral use. */

@@ -49,12 +49,14 @@ export class UpstreamClient {
     };
     this.ownsDispatcher = !opts.dispatcher;
     // undici's own timeouts default to 300 s; ours is the one that counts, so theirs must not fire first.
-    this.dispatcher = opts.dispatcher ?? new Pool(this.origin, {
-      connections: opts.connections,
-      keepAliveTimeout: 30_000,
-      headersTimeout: opts.requestTimeoutMs + 1000,
-      bodyTimeout: opts.requestTimeoutMs + 1000,
-    });
+    this.dispatcher =
+      opts.dispatcher ??
+      new Pool(this.origin, {
+        connections: opts.connections,
+        keepAliveTimeout: 30_000,
+        headersTimeout: opts.requestTimeoutMs + 1000,
+        bodyTimeout: opts.requestTimeoutMs + 1000,
+      });
   }
 
   /** POSTs `body` to `<base URL><path>` (path after /v1, e.g. '/chat/completions'); resolves to the parsed 2xx JSON object. */
@@ -67,7 +69,12 @@ export class UpstreamClient {
    * arrives, until `data: [DONE]` or the end of the body. A server that answers with
    * plain JSON instead (it ignored `stream`) resolves to that object; otherwise to null.
    */
-  postEventStream(path: string, body: unknown, signal: AbortSignal, onEvent: (event: Record<string, unknown>) => void): Promise<Record<string, unknown> | null> {
+  postEventStream(
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    onEvent: (event: Record<string, unknown>) => void,
+  ): Promise<Record<string, unknown> | null> {
     return this.post(path, body, signal, 'text/event-stream', async (res) => {
       if (!String(res.headers['content-type'] ?? '').includes('text/event-stream')) return parseObject(await res.body.text());
       const decoder = new TextDecoder();

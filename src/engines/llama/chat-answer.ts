@@ -48,9 +48,20 @@ export interface ModelTraits {
  * Checks a chat request, its prompt already tokenized (tokenizer.ts, with the request's
  * `tools` as toolModeOf read them), against the model and its context.
  */
-export function planChat(prompt: ChatPrompt, tools: ToolMode, formatter: PromptFormatter, body: Record<string, unknown>, sampling: Sampling, model: ModelTraits, contextSize: number): ChatPlan {
+export function planChat(
+  prompt: ChatPrompt,
+  tools: ToolMode,
+  formatter: PromptFormatter,
+  body: Record<string, unknown>,
+  sampling: Sampling,
+  model: ModelTraits,
+  contextSize: number,
+): ChatPlan {
   if (prompt.tokens.length >= contextSize) {
-    throw contextTooLong('messages', `the prompt is ${prompt.tokens.length} tokens; this model's context holds ${contextSize} tokens per request, prompt and completion together`);
+    throw contextTooLong(
+      'messages',
+      `the prompt is ${prompt.tokens.length} tokens; this model's context holds ${contextSize} tokens per request, prompt and completion together`,
+    );
   }
   const budget = Math.min(sampling.maxTokens ?? Infinity, contextSize - prompt.tokens.length);
   const format = formatNode(sampling);
@@ -64,7 +75,10 @@ export function planChat(prompt: ChatPrompt, tools: ToolMode, formatter: PromptF
     reserve = least;
     if (least > budget) {
       const what = tools.kind === 'call' ? 'tool_choice' : 'response_format';
-      throw refusedRequest(what, `the smallest ${tools.kind === 'call' ? 'tool call' : 'answer of this format'} can need up to ${least} tokens, but only ${budget} are available (max_tokens, or the context after a ${prompt.tokens.length}-token prompt)`);
+      throw refusedRequest(
+        what,
+        `the smallest ${tools.kind === 'call' ? 'tool call' : 'answer of this format'} can need up to ${least} tokens, but only ${budget} are available (max_tokens, or the context after a ${prompt.tokens.length}-token prompt)`,
+      );
     }
   }
   return { prompt, sampling, tools, format, thinking, budget, reserve };
@@ -146,7 +160,15 @@ export async function answerChat(a: AnswerInput): Promise<ChatAnswer> {
   if (plan.tools.kind === 'auto' && plan.prompt.prefix === '') {
     if (formatter.toolCallToken !== null) {
       // The model says itself whether it calls a tool: its [TOOL_CALLS] token ends the text.
-      const r = await generate({ ...base, prompt: tokens, limit: left(), grammar: null, endTokens: [formatter.toolCallToken], continuesPrefix: false, onDelta: a.onDelta });
+      const r = await generate({
+        ...base,
+        prompt: tokens,
+        limit: left(),
+        grammar: null,
+        endTokens: [formatter.toolCallToken],
+        continuesPrefix: false,
+        onDelta: a.onDelta,
+      });
       used += r.completionTokens;
       if (r.endToken === null) return { text: r.text, thinking, toolCalls: null, finishReason: r.finishReason, completionTokens: used };
       text = r.text;
@@ -180,7 +202,15 @@ export async function answerChat(a: AnswerInput): Promise<ChatAnswer> {
   return { text: r.text, thinking, toolCalls: null, finishReason: r.finishReason, completionTokens: used + r.completionTokens };
 }
 
-async function generateJson(a: AnswerInput, base: Omit<Parameters<typeof generate>[0], 'prompt' | 'limit' | 'continuesPrefix'>, tokens: Token[], node: JsonNode, budget: number, param: string, onDelta: ((piece: StreamPiece) => void) | undefined) {
+async function generateJson(
+  a: AnswerInput,
+  base: Omit<Parameters<typeof generate>[0], 'prompt' | 'limit' | 'continuesPrefix'>,
+  tokens: Token[],
+  node: JsonNode,
+  budget: number,
+  param: string,
+  onDelta: ((piece: StreamPiece) => void) | undefined,
+) {
   let compiled;
   try {
     compiled = compileGrammar(node, budget, param);
@@ -207,7 +237,13 @@ export function completionBody(modelName: string, answers: ChatAnswer[], usage: 
       index,
       message: {
         role: 'assistant',
-        content: c.thinking === null ? prefix + c.text : [{ type: 'thinking', thinking: [{ type: 'text', text: c.thinking }] }, { type: 'text', text: prefix + c.text }],
+        content:
+          c.thinking === null
+            ? prefix + c.text
+            : [
+                { type: 'thinking', thinking: [{ type: 'text', text: c.thinking }] },
+                { type: 'text', text: prefix + c.text },
+              ],
         tool_calls: c.toolCalls,
       },
       finish_reason: c.finishReason,

@@ -15,7 +15,11 @@ import type { Tokenizer } from './tokenizer.js';
 export class Embedder {
   private readonly pool: SlotPool<LlamaEmbeddingContext>;
 
-  constructor(private readonly tokenizer: Tokenizer, private readonly contexts: LlamaEmbeddingContext[], private readonly contextSize: number) {
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly contexts: LlamaEmbeddingContext[],
+    private readonly contextSize: number,
+  ) {
     this.pool = new SlotPool(contexts);
   }
 
@@ -26,8 +30,10 @@ export class Embedder {
       throw invalidRequest('input', 'must be a string or a non-empty array of strings');
     }
     const dim = body.output_dimension;
-    if (dim !== undefined && dim !== null && (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1)) throw invalidRequest('output_dimension', 'must be a positive integer');
-    if (body.output_dtype !== undefined && body.output_dtype !== null && body.output_dtype !== 'float') throw refusedRequest('output_dtype', "only 'float' is supported by the embedded engine");
+    if (dim !== undefined && dim !== null && (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1))
+      throw invalidRequest('output_dimension', 'must be a positive integer');
+    if (body.output_dtype !== undefined && body.output_dtype !== null && body.output_dtype !== 'float')
+      throw refusedRequest('output_dtype', "only 'float' is supported by the embedded engine");
     if (body.encoding_format !== undefined && body.encoding_format !== null && body.encoding_format !== 'float' && body.encoding_format !== 'base64') {
       throw invalidRequest('encoding_format', "must be 'float' or 'base64'");
     }
@@ -35,7 +41,11 @@ export class Embedder {
     const tokenized = await this.tokenizer.texts(texts as string[], signal);
     const inputs = tokenized.map((tokens, i) => {
       const length = this.contexts[0]!.calculateInputLength(tokens.slice());
-      if (length >= this.contextSize) throw contextTooLong('input', `input ${i} is ${length} tokens; this model's context holds ${this.contextSize} tokens, so it embeds at most ${this.contextSize - 1} per input`);
+      if (length >= this.contextSize)
+        throw contextTooLong(
+          'input',
+          `input ${i} is ${length} tokens; this model's context holds ${this.contextSize} tokens, so it embeds at most ${this.contextSize - 1} per input`,
+        );
       return { tokens, length };
     });
     const vectors = await Promise.all(inputs.map((x) => this.vector(x.tokens, priority, signal)));

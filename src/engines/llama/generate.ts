@@ -1,4 +1,13 @@
-import { LlamaGrammarEvaluationState, TokenBias, type Llama, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token } from 'node-llama-cpp';
+import {
+  LlamaGrammarEvaluationState,
+  TokenBias,
+  type Llama,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  type LlamaModel,
+  type SequenceEvaluateOptions,
+  type Token,
+} from 'node-llama-cpp';
 import { CompletionText } from './completion-text.js';
 import type { Sampling } from './sampling.js';
 

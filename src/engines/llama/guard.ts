@@ -27,7 +27,10 @@ export class Guard {
   private readonly yes: Token[];
   private readonly no: Token[];
 
-  constructor(private readonly model: LlamaModel, private readonly formatter: PromptFormatter) {
+  constructor(
+    private readonly model: LlamaModel,
+    private readonly formatter: PromptFormatter,
+  ) {
     this.yes = this.answerTokens(['yes', 'Yes', 'YES']);
     this.no = this.answerTokens(['no', 'No', 'NO']);
   }
@@ -50,7 +53,8 @@ export class Guard {
     const { shared, tails, inputTokens } = prompt;
     if (tails.length === 0) return { scores: [], inputTokens };
     const longest = shared.length + Math.max(...tails.map((t) => t.length));
-    if (longest > seq.contextSize) throw contextTooLong('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
+    if (longest > seq.contextSize)
+      throw contextTooLong('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
     await seq.evaluateWithoutGeneratingNewTokens(shared);
     const scores: number[] = [];
     const filter = { tokens: [...this.yes, ...this.no] };

@@ -31,11 +31,49 @@ export class SchemaError extends Error {
 }
 
 /** Keywords that only annotate: ignored. */
-const ANNOTATIONS = new Set(['title', 'description', '$schema', '$id', '$comment', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly', 'strict', 'name', 'format', 'contentMediaType', 'contentEncoding']);
+const ANNOTATIONS = new Set([
+  'title',
+  'description',
+  '$schema',
+  '$id',
+  '$comment',
+  'default',
+  'examples',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  'strict',
+  'name',
+  'format',
+  'contentMediaType',
+  'contentEncoding',
+]);
 /** Keywords the compiler reads; any other keyword constrains in a way it cannot follow. */
 const KNOWN = new Set([
-  'type', 'enum', 'const', 'anyOf', 'oneOf', 'allOf', '$ref', '$defs', 'definitions', 'properties', 'required', 'additionalProperties',
-  'items', 'minItems', 'maxItems', 'minLength', 'maxLength', 'minProperties', 'maxProperties', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'nullable',
+  'type',
+  'enum',
+  'const',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  '$ref',
+  '$defs',
+  'definitions',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'minProperties',
+  'maxProperties',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'nullable',
 ]);
 /** Integer ranges up to this many values are written out as an enumeration. */
 const MAX_ENUMERATED_RANGE = 256;
@@ -48,7 +86,11 @@ type Schema = Record<string, unknown>;
 
 /** Free-form JSON to `depth` levels of nesting. */
 export function anyJson(depth = ANY_DEPTH): JsonNode {
-  const scalars: JsonNode[] = [{ kind: 'string', min: 0, max: null }, { kind: 'number', integer: false, nonNegative: false, positive: false }, { kind: 'literal', values: [true, false, null] }];
+  const scalars: JsonNode[] = [
+    { kind: 'string', min: 0, max: null },
+    { kind: 'number', integer: false, nonNegative: false, positive: false },
+    { kind: 'literal', values: [true, false, null] },
+  ];
   if (depth === 0) return { kind: 'oneOf', options: scalars };
   const inner = anyJson(depth - 1);
   return { kind: 'oneOf', options: [...scalars, { kind: 'array', item: inner, min: 0, max: null }, { kind: 'map', value: inner, min: 0, max: null }] };
@@ -107,7 +149,9 @@ export function parseSchema(schema: unknown, path: string): JsonNode {
     if (sch.nullable === true && typeof type === 'string') type = [type, 'null'];
     if (Array.isArray(type)) {
       if (type.length === 0) throw new SchemaError(`${at}.type`, 'must not be empty');
-      return type.length === 1 ? node({ ...sch, type: type[0], nullable: false }, at) : { kind: 'oneOf', options: type.map((t) => node({ ...sch, type: t, nullable: false }, at)) };
+      return type.length === 1
+        ? node({ ...sch, type: type[0], nullable: false }, at)
+        : { kind: 'oneOf', options: type.map((t) => node({ ...sch, type: t, nullable: false }, at)) };
     }
     if (type === undefined) type = sch.properties ? 'object' : sch.items ? 'array' : undefined;
     switch (type) {
@@ -168,7 +212,10 @@ export function parseSchema(schema: unknown, path: string): JsonNode {
     if (max === Infinity && (min === 0 || (min === 1 && integer) || (exMin === 0 && min === 0))) {
       return { kind: 'number', integer, nonNegative: true, positive: min === 1 || exMin === 0 };
     }
-    throw new SchemaError(at, `this numeric range (minimum ${min}, maximum ${max}) is not supported for constrained generation; use an integer range of at most ${MAX_ENUMERATED_RANGE} values, or minimum 0`);
+    throw new SchemaError(
+      at,
+      `this numeric range (minimum ${min}, maximum ${max}) is not supported for constrained generation; use an integer range of at most ${MAX_ENUMERATED_RANGE} values, or minimum 0`,
+    );
   };
 
   const arrayNode = (sch: Schema, at: string): JsonNode => {
@@ -183,11 +230,15 @@ export function parseSchema(schema: unknown, path: string): JsonNode {
     const props = (sch.properties ?? {}) as Schema;
     if (typeof props !== 'object' || Array.isArray(props)) throw new SchemaError(`${at}.properties`, 'must be an object');
     const required = sch.required ?? [];
-    if (!Array.isArray(required) || !required.every((r) => typeof r === 'string')) throw new SchemaError(`${at}.required`, 'must be an array of property names');
+    if (!Array.isArray(required) || !required.every((r) => typeof r === 'string'))
+      throw new SchemaError(`${at}.required`, 'must be an array of property names');
     for (const r of required as string[]) if (!(r in props)) throw new SchemaError(`${at}.required`, `'${r}' is required but has no schema in properties`);
     const names = Object.keys(props);
     if (names.length === 0 && sch.additionalProperties !== false) {
-      const value = sch.additionalProperties === undefined || sch.additionalProperties === true ? anyJson(ANY_DEPTH - 1) : node(sch.additionalProperties, `${at}.additionalProperties`);
+      const value =
+        sch.additionalProperties === undefined || sch.additionalProperties === true
+          ? anyJson(ANY_DEPTH - 1)
+          : node(sch.additionalProperties, `${at}.additionalProperties`);
       const min = count(sch, 'minProperties', at) ?? 0;
       return { kind: 'map', value, min, max: count(sch, 'maxProperties', at) };
     }
@@ -276,7 +327,10 @@ export function compileGrammar(n: JsonNode, budget: number, path: string): { gbn
   const z = fitSizes(n, budget);
   if (!z) {
     const least = maxBytes(n, { chars: 0, items: 0 });
-    throw new SchemaError(path, `an answer of this schema can need up to ${least} tokens even at its smallest, but only ${budget} are available (raise max_tokens, or shorten the prompt)`);
+    throw new SchemaError(
+      path,
+      `an answer of this schema can need up to ${least} tokens even at its smallest, but only ${budget} are available (raise max_tokens, or shorten the prompt)`,
+    );
   }
   const rules = new Map<string, string>();
   const rule = (name: string, body: () => string) => {
@@ -303,8 +357,14 @@ export function compileGrammar(n: JsonNode, budget: number, path: string): { gbn
         return rule(`lit${counter++}`, () => node.values.map((v) => lit(JSON.stringify(v))).join(' | '));
       case 'string': {
         if (node.format === 'date') return rule('date', () => '"\\"" [0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9] "\\""');
-        if (node.format === 'time') return rule('time', () => '"\\"" [0-2] [0-9] ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{3})? ("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9]) "\\""');
-        if (node.format === 'date-time') return rule('datetime', () => '"\\"" [0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9] "T" [0-2] [0-9] ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{3})? ("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9]) "\\""');
+        if (node.format === 'time')
+          return rule('time', () => '"\\"" [0-2] [0-9] ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{3})? ("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9]) "\\""');
+        if (node.format === 'date-time')
+          return rule(
+            'datetime',
+            () =>
+              '"\\"" [0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9] "T" [0-2] [0-9] ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{3})? ("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9]) "\\""',
+          );
         const max = stringMax(node, z);
         return rule(`str-${node.min}-${max}`, () => (max === 0 ? '"\\"\\""' : `"\\"" ${char}{${node.min},${max}} "\\""`));
       }

@@ -44,12 +44,27 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     if (fim) {
       tokens = await rt.tokenizer.fim(req.body.prompt, req.body.suffix, signal);
       if (tokens.length >= rt.contextSize) {
-        throw contextTooLong('prompt', `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`);
+        throw contextTooLong(
+          'prompt',
+          `the prompt is ${tokens.length} tokens; this model's context holds ${rt.contextSize} tokens per request, prompt and completion together`,
+        );
       }
     } else {
       const tools = toolModeOf(req.body);
-      const prompt = await rt.tokenizer.chat(req.body.messages, { tools: tools.kind === 'none' ? [] : tools.tools.map((t) => t.spec), modelName: modelName(req) }, signal);
-      plan = planChat(prompt, tools, rt.formatter, req.body, sampling, { name: modelName(req), reasons: entry.capabilities?.reasoning === true }, rt.contextSize);
+      const prompt = await rt.tokenizer.chat(
+        req.body.messages,
+        { tools: tools.kind === 'none' ? [] : tools.tools.map((t) => t.spec), modelName: modelName(req) },
+        signal,
+      );
+      plan = planChat(
+        prompt,
+        tools,
+        rt.formatter,
+        req.body,
+        sampling,
+        { name: modelName(req), reasons: entry.capabilities?.reasoning === true },
+        rt.contextSize,
+      );
       tokens = plan.prompt.tokens;
     }
     const prefix = plan?.prompt.prefix ?? '';
@@ -59,9 +74,21 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
       for (let choice = 0; choice < sampling.n; choice++) {
         if (choice > 0) await seq.clearHistory();
         const delta = choice === 0 ? onDelta : undefined;
-        if (plan) out.push(await answerChat({ model: rt.model, formatter: rt.formatter, grammars: rt.grammars, seq, plan, choice, online, signal, onDelta: delta }));
+        if (plan)
+          out.push(await answerChat({ model: rt.model, formatter: rt.formatter, grammars: rt.grammars, seq, plan, choice, online, signal, onDelta: delta }));
         else {
-          const g = await generate({ model: rt.model, seq, prompt: tokens, sampling, limit: sampling.maxTokens ?? Infinity, choice, continuesPrefix: false, online, signal, onDelta: delta });
+          const g = await generate({
+            model: rt.model,
+            seq,
+            prompt: tokens,
+            sampling,
+            limit: sampling.maxTokens ?? Infinity,
+            choice,
+            continuesPrefix: false,
+            online,
+            signal,
+            onDelta: delta,
+          });
           out.push({ text: g.text, thinking: null, toolCalls: null, finishReason: g.finishReason, completionTokens: g.completionTokens });
         }
       }
@@ -109,7 +136,8 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     maxInFlight: rt.sequences * 2,
     online: { pool: `llama:${key}`, parallel: rt.sequences },
     execute,
-    stream: (req, signal, onDelta) => (req.endpoint === '/v1/chat/completions' || req.endpoint === '/v1/fim/completions' ? complete(req, signal, onDelta) : execute(req, signal)),
+    stream: (req, signal, onDelta) =>
+      req.endpoint === '/v1/chat/completions' || req.endpoint === '/v1/fim/completions' ? complete(req, signal, onDelta) : execute(req, signal),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -87,9 +87,9 @@ async function load(file: string, o: Required<LlamaOptions>): Promise<LoadedMode
       contextSize: actualSize,
       sequences: o.sequences,
       embedder: () =>
-        (embedder ??= Promise.all(Array.from({ length: o.embeddingContexts }, () => model.createEmbeddingContext({ threads: o.threads, contextSize: actualSize }))).then(
-          (ctxs) => new Embedder(tokenizer, ctxs, actualSize),
-        )),
+        (embedder ??= Promise.all(
+          Array.from({ length: o.embeddingContexts }, () => model.createEmbeddingContext({ threads: o.threads, contextSize: actualSize })),
+        ).then((ctxs) => new Embedder(tokenizer, ctxs, actualSize))),
       dispose: async () => {
         await tokenizer.close();
         if (embedder) await (await embedder.catch(() => null))?.dispose();

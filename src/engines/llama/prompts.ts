@@ -31,7 +31,12 @@ export interface ChatOptions {
 }
 
 /** Content chunks that need a capability the embedded engine does not have. */
-const CHUNK_CAPABILITY: Record<string, string> = { image_url: 'vision', document_url: 'document understanding (OCR)', file: 'document understanding (OCR)', input_audio: 'audio' };
+const CHUNK_CAPABILITY: Record<string, string> = {
+  image_url: 'vision',
+  document_url: 'document understanding (OCR)',
+  file: 'document understanding (OCR)',
+  input_audio: 'audio',
+};
 
 /** Text (and, for assistant turns, reasoning) of a Mistral message content: a string, or an array of content chunks. */
 function contentOf(content: unknown, at: string, role: Message['role'], modelName: string | undefined): { text: string; thinking: string } {
@@ -42,10 +47,14 @@ function contentOf(content: unknown, at: string, role: Message['role'], modelNam
   let thinking = '';
   content.forEach((c: { type?: unknown; text?: unknown; thinking?: unknown }, i) => {
     if (c?.type === 'text' && typeof c.text === 'string') text += c.text;
-    else if (c?.type === 'thinking' && role === 'assistant' && Array.isArray(c.thinking)) thinking += contentOf(c.thinking, `${at}.${i}.thinking`, 'user', modelName).text;
+    else if (c?.type === 'thinking' && role === 'assistant' && Array.isArray(c.thinking))
+      thinking += contentOf(c.thinking, `${at}.${i}.thinking`, 'user', modelName).text;
     else if (typeof c?.type === 'string' && CHUNK_CAPABILITY[c.type]) {
       const needs = CHUNK_CAPABILITY[c.type]!;
-      throw refusedRequest(`${at}.${i}`, `${c.type} content needs the '${needs}' capability, which ${modelName ? `model '${modelName}'` : 'this model'} does not have on this server (the embedded llama.cpp engine reads text only); send text, or serve the model from an upstream engine with ${needs}`);
+      throw refusedRequest(
+        `${at}.${i}`,
+        `${c.type} content needs the '${needs}' capability, which ${modelName ? `model '${modelName}'` : 'this model'} does not have on this server (the embedded llama.cpp engine reads text only); send text, or serve the model from an upstream engine with ${needs}`,
+      );
     } else throw invalidRequest(`${at}.${i}`, `unsupported content chunk type '${String(c?.type)}'`);
   });
   return { text, thinking };
@@ -68,14 +77,17 @@ export function parseMessages(messages: unknown, modelName?: string): Message[] 
   const out = messages.map((raw: { role?: unknown; content?: unknown; prefix?: unknown; tool_calls?: unknown; tool_call_id?: unknown }, i): Message => {
     const at = `messages.${i}`;
     if (!raw || typeof raw !== 'object') throw invalidRequest(at, 'must be an object with role and content');
-    if (raw.role !== 'system' && raw.role !== 'user' && raw.role !== 'assistant' && raw.role !== 'tool') throw invalidRequest(`${at}.role`, "must be 'system', 'user', 'assistant' or 'tool'");
-    if (raw.role !== 'assistant' && typeof raw.content !== 'string' && !Array.isArray(raw.content)) throw invalidRequest(`${at}.content`, 'is required: a string or an array of content chunks');
+    if (raw.role !== 'system' && raw.role !== 'user' && raw.role !== 'assistant' && raw.role !== 'tool')
+      throw invalidRequest(`${at}.role`, "must be 'system', 'user', 'assistant' or 'tool'");
+    if (raw.role !== 'assistant' && typeof raw.content !== 'string' && !Array.isArray(raw.content))
+      throw invalidRequest(`${at}.content`, 'is required: a string or an array of content chunks');
     const { text, thinking } = contentOf(raw.content, `${at}.content`, raw.role, modelName);
     const msg: Message = { role: raw.role, text, prefix: raw.role === 'assistant' && raw.prefix === true };
     if (raw.role === 'assistant') {
       msg.toolCalls = toolCallsOf(raw.tool_calls, `${at}.tool_calls`);
       if (thinking) msg.thinking = thinking;
-      if ((raw.content === undefined || raw.content === null) && !msg.toolCalls?.length) throw refusedRequest(at, 'Assistant message must have either content or tool_calls, but not none.');
+      if ((raw.content === undefined || raw.content === null) && !msg.toolCalls?.length)
+        throw refusedRequest(at, 'Assistant message must have either content or tool_calls, but not none.');
     }
     if (raw.role === 'tool' && typeof raw.tool_call_id === 'string') msg.toolCallId = raw.tool_call_id;
     return msg;
@@ -125,7 +137,9 @@ export function createFormatter(model: LlamaModel): PromptFormatter {
   const markers: Markers = { toolCalls: marker('[TOOL_CALLS]'), think: marker('[THINK]'), endThink: marker('[/THINK]') };
   // Without a template of its own a model gets Mistral's layout (markers as plain text if they are not tokens).
   const mistral = typeof template !== 'string' || (inst !== null && endInst !== null && template.includes('[INST]'));
-  const chat = mistral ? mistralChat(model, inst ?? model.tokenize('[INST]', false), endInst ?? model.tokenize('[/INST]', false), marker, markers) : wrapperChat(model, resolveChatWrapper(model));
+  const chat = mistral
+    ? mistralChat(model, inst ?? model.tokenize('[INST]', false), endInst ?? model.tokenize('[/INST]', false), marker, markers)
+    : wrapperChat(model, resolveChatWrapper(model));
   return {
     chat: (messages, options = {}) => chat(parseMessages(messages, options.modelName), options.tools ?? []),
     fim: (prompt, suffix) => fimTokens(model, prompt, suffix),
@@ -153,7 +167,10 @@ function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker:
   const bos = model.tokens.bos === null ? [] : [model.tokens.bos];
   const eos = model.tokens.eos === null ? [] : [model.tokens.eos];
   return (messages: Message[], tools: unknown[]): ChatPrompt => {
-    const system = messages.filter((m) => m.role === 'system').map((m) => `${m.text}\n\n`).join('');
+    const system = messages
+      .filter((m) => m.role === 'system')
+      .map((m) => `${m.text}\n\n`)
+      .join('');
     const lastUser = messages.map((m) => m.role).lastIndexOf('user');
     const tokens = [...bos];
     // Appended piece by piece: `push(...list)` passes every token as an argument and
@@ -186,7 +203,9 @@ function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker:
  */
 function wrapperChat(model: LlamaModel, wrapper: ChatWrapper) {
   return (messages: Message[], tools: unknown[]): ChatPrompt => {
-    const toolText = tools.length ? `You can call these functions: ${JSON.stringify(tools)}\nTo call functions, answer [TOOL_CALLS] followed by a JSON array of {"name", "arguments"}.` : '';
+    const toolText = tools.length
+      ? `You can call these functions: ${JSON.stringify(tools)}\nTo call functions, answer [TOOL_CALLS] followed by a JSON array of {"name", "arguments"}.`
+      : '';
     const history: ChatHistoryItem[] = [];
     if (toolText) history.push({ type: 'system', text: toolText });
     for (const m of messages) {
@@ -194,7 +213,8 @@ function wrapperChat(model: LlamaModel, wrapper: ChatWrapper) {
       else if (m.role === 'assistant') {
         const parts = [m.thinking ? `[THINK]${m.thinking}[/THINK]` : '', m.text, m.toolCalls?.length ? `[TOOL_CALLS] ${callsJson(m.toolCalls)}` : ''];
         history.push({ type: 'model', response: [parts.join('')] });
-      } else if (m.role === 'tool') history.push({ type: 'user', text: `[TOOL_RESULTS] ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}` });
+      } else if (m.role === 'tool')
+        history.push({ type: 'user', text: `[TOOL_RESULTS] ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}` });
       else history.push({ type: 'user', text: m.text });
     }
     const last = messages[messages.length - 1]!;

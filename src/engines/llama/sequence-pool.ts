@@ -21,7 +21,10 @@ export class SlotPool<T> {
   private readonly waiting: Record<Priority, Waiter<T>[]> = { online: [], batch: [] };
   private onlineStreak = 0;
 
-  constructor(slots: T[], private readonly onlineRun = 3) {
+  constructor(
+    slots: T[],
+    private readonly onlineRun = 3,
+  ) {
     this.free = [...slots];
   }
 

@@ -88,13 +88,17 @@ export function decodeResult<K extends TokenizeOp['kind']>(kind: K, wire: Wire):
 }
 
 /** An error thrown by an op in the tokenizer thread, as data: EngineErrors (the request's 4xx) keep their status and body. */
-export type WireError = { engine: true; message: string; retryable: boolean; statusCode: number; body: unknown; code: EngineErrorCode } | { engine: false; message: string };
+export type WireError =
+  { engine: true; message: string; retryable: boolean; statusCode: number; body: unknown; code: EngineErrorCode } | { engine: false; message: string };
 
 export function encodeError(err: unknown): WireError {
-  if (err instanceof EngineError) return { engine: true, message: err.message, retryable: err.retryable, statusCode: err.statusCode, body: err.body, code: err.code };
+  if (err instanceof EngineError)
+    return { engine: true, message: err.message, retryable: err.retryable, statusCode: err.statusCode, body: err.body, code: err.code };
   return { engine: false, message: err instanceof Error ? err.message : String(err) };
 }
 
 export function decodeError(e: WireError): Error {
-  return e.engine ? new EngineError({ code: e.code, message: e.message, retryable: e.retryable, statusCode: e.statusCode, body: e.body }) : new Error(`tokenizer thread: ${e.message}`);
+  return e.engine
+    ? new EngineError({ code: e.code, message: e.message, retryable: e.retryable, statusCode: e.statusCode, body: e.body })
+    : new Error(`tokenizer thread: ${e.message}`);
 }

@@ -5,7 +5,16 @@ import type { GuardPrompt } from './guard.js';
 import type { ChatOptions, ChatPrompt } from './prompts.js';
 import { contextTooLong } from './sampling.js';
 import { charsOf, chatPromptChars } from './token-bound.js';
-import { decodeError, decodeResult, runTokenizeOp, type TokenizeKit, type TokenizeOp, type TokenizeResults, type WireError, type Wire } from './tokenize-ops.js';
+import {
+  decodeError,
+  decodeResult,
+  runTokenizeOp,
+  type TokenizeKit,
+  type TokenizeOp,
+  type TokenizeResults,
+  type WireError,
+  type Wire,
+} from './tokenize-ops.js';
 
 /**
  * Characters above which a request's text is tokenized in the tokenizer thread. llama.cpp's
@@ -49,13 +58,25 @@ export class Tokenizer {
 
   async chat(messages: unknown, options: ChatOptions, signal: AbortSignal): Promise<ChatPrompt> {
     const chars = chatPromptChars(messages);
-    this.refuseLonger(chars, this.contextSize - 1, 'messages', 'the prompt', 'this model\'s context holds CTX tokens per request, prompt and completion together');
+    this.refuseLonger(
+      chars,
+      this.contextSize - 1,
+      'messages',
+      'the prompt',
+      "this model's context holds CTX tokens per request, prompt and completion together",
+    );
     return this.run({ kind: 'chat', messages, options }, chars, signal);
   }
 
   async fim(prompt: unknown, suffix: unknown, signal: AbortSignal): Promise<Token[]> {
     const chars = charsOf(prompt) + charsOf(suffix);
-    this.refuseLonger(chars, this.contextSize - 1, 'prompt', 'the prompt with its suffix', 'this model\'s context holds CTX tokens per request, prompt and completion together');
+    this.refuseLonger(
+      chars,
+      this.contextSize - 1,
+      'prompt',
+      'the prompt with its suffix',
+      "this model's context holds CTX tokens per request, prompt and completion together",
+    );
     return this.run({ kind: 'fim', prompt, suffix }, chars, signal);
   }
 
@@ -63,7 +84,13 @@ export class Tokenizer {
   async texts(texts: string[], signal: AbortSignal): Promise<Token[][]> {
     let chars = 0;
     texts.forEach((t, i) => {
-      this.refuseLonger(t.length, this.contextSize - 1, 'input', `input ${i}`, `this model's context holds ${this.contextSize} tokens, so it embeds at most ${this.contextSize - 1} per input`);
+      this.refuseLonger(
+        t.length,
+        this.contextSize - 1,
+        'input',
+        `input ${i}`,
+        `this model's context holds ${this.contextSize} tokens, so it embeds at most ${this.contextSize - 1} per input`,
+      );
       chars += t.length;
     });
     return this.run({ kind: 'texts', texts }, chars, signal);
@@ -71,7 +98,7 @@ export class Tokenizer {
 
   /** A classifier text: every label's question repeats it, so it weighs once per label, plus its own count. */
   async guard(text: string, labels: ClassifierLabel[], signal: AbortSignal): Promise<GuardPrompt> {
-    this.refuseLonger(text.length, this.contextSize, 'input', 'the text', 'this model\'s context holds CTX tokens');
+    this.refuseLonger(text.length, this.contextSize, 'input', 'the text', "this model's context holds CTX tokens");
     return this.run({ kind: 'guard', text, labels }, text.length * (labels.length + 1), signal);
   }
 

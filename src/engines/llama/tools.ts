@@ -15,7 +15,8 @@ export interface Tool {
  * What the answer may be: text only, the model's choice, or a call to one of `allowed`.
  * `parallel`: more than one call in one answer.
  */
-export type ToolMode = { kind: 'none' } | { kind: 'auto'; tools: Tool[]; parallel: boolean } | { kind: 'call'; tools: Tool[]; allowed: Tool[]; parallel: boolean };
+export type ToolMode =
+  { kind: 'none' } | { kind: 'auto'; tools: Tool[]; parallel: boolean } | { kind: 'call'; tools: Tool[]; allowed: Tool[]; parallel: boolean };
 
 export interface ToolCall {
   id: string;
@@ -31,7 +32,8 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
   const raw = body.tools;
   if (raw === undefined || raw === null) {
     const choice = body.tool_choice;
-    if (choice === 'any' || choice === 'required' || (choice && typeof choice === 'object')) throw refusedRequest('tool_choice', `tool_choice '${typeof choice === 'string' ? choice : 'function'}' needs tools, and none were given`);
+    if (choice === 'any' || choice === 'required' || (choice && typeof choice === 'object'))
+      throw refusedRequest('tool_choice', `tool_choice '${typeof choice === 'string' ? choice : 'function'}' needs tools, and none were given`);
     return { kind: 'none' };
   }
   if (!Array.isArray(raw)) throw invalidRequest('tools', 'must be an array of {type: "function", function: {name, description, parameters}}');
@@ -39,9 +41,11 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
     const at = `tools.${i}`;
     const fn = (t as { type?: unknown; function?: Record<string, unknown> } | null)?.function;
     const type = (t as { type?: unknown } | null)?.type;
-    if (!t || typeof t !== 'object' || (type !== undefined && type !== 'function') || !fn || typeof fn !== 'object') throw invalidRequest(at, 'must be {type: "function", function: {name, description, parameters}}');
+    if (!t || typeof t !== 'object' || (type !== undefined && type !== 'function') || !fn || typeof fn !== 'object')
+      throw invalidRequest(at, 'must be {type: "function", function: {name, description, parameters}}');
     if (typeof fn.name !== 'string' || !NAME.test(fn.name)) throw invalidRequest(`${at}.function.name`, 'must be 1-64 characters of a-z, A-Z, 0-9, _ and -');
-    if (fn.description !== undefined && fn.description !== null && typeof fn.description !== 'string') throw invalidRequest(`${at}.function.description`, 'must be a string');
+    if (fn.description !== undefined && fn.description !== null && typeof fn.description !== 'string')
+      throw invalidRequest(`${at}.function.description`, 'must be a string');
     const params = fn.parameters ?? { type: 'object', properties: {} };
     let parameters: JsonNode;
     try {
@@ -50,8 +54,12 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
       if (err instanceof SchemaError) throw refusedRequest(err.path, `tool '${fn.name}' has parameters this server cannot generate: ${err.message}`);
       throw err;
     }
-    if (parameters.kind !== 'object' && parameters.kind !== 'map') throw refusedRequest(`${at}.function.parameters`, `tool '${fn.name}': parameters must be a JSON Schema of type object`);
-    const spec = { type: 'function' as const, function: { name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), parameters: params } };
+    if (parameters.kind !== 'object' && parameters.kind !== 'map')
+      throw refusedRequest(`${at}.function.parameters`, `tool '${fn.name}': parameters must be a JSON Schema of type object`);
+    const spec = {
+      type: 'function' as const,
+      function: { name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), parameters: params },
+    };
     return { name: fn.name, spec, parameters };
   });
   const seen = new Set<string>();
@@ -62,7 +70,8 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
   const parallel = body.parallel_tool_calls !== false;
   const choice = body.tool_choice ?? 'auto';
   if (choice === 'none' || tools.length === 0) {
-    if (tools.length === 0 && (choice === 'any' || choice === 'required')) throw refusedRequest('tool_choice', `tool_choice '${choice}' needs tools, and the list is empty`);
+    if (tools.length === 0 && (choice === 'any' || choice === 'required'))
+      throw refusedRequest('tool_choice', `tool_choice '${choice}' needs tools, and the list is empty`);
     return { kind: 'none' };
   }
   if (choice === 'auto') return { kind: 'auto', tools, parallel };
@@ -81,7 +90,13 @@ const MAX_PARALLEL_CALLS = 4;
 
 /** The grammar node of a tool-call answer: `[{"name": …, "arguments": {…}}, …]`, as Mistral's models write it after [TOOL_CALLS]. */
 export function toolCallNode(allowed: Tool[], parallel: boolean): JsonNode {
-  const call = (t: Tool): JsonNode => ({ kind: 'object', props: [['name', { kind: 'literal', values: [t.name] }], ['arguments', t.parameters]] });
+  const call = (t: Tool): JsonNode => ({
+    kind: 'object',
+    props: [
+      ['name', { kind: 'literal', values: [t.name] }],
+      ['arguments', t.parameters],
+    ],
+  });
   const item = allowed.length === 1 ? call(allowed[0]!) : { kind: 'oneOf' as const, options: allowed.map(call) };
   return { kind: 'array', item, min: 1, max: parallel ? MAX_PARALLEL_CALLS : 1 };
 }

@@ -36,11 +36,20 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
     const clientModel = typeof req.body.model === 'string' ? req.body.model : model.id;
     switch (req.endpoint) {
       case '/v1/chat/completions':
-        return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal), clientModel) };
+        return {
+          status_code: 200,
+          ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal), clientModel),
+        };
       case '/v1/fim/completions':
-        return { status_code: 200, ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal), clientModel) };
+        return {
+          status_code: 200,
+          ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal), clientModel),
+        };
       case '/v1/embeddings':
-        return { status_code: 200, ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel) };
+        return {
+          status_code: 200,
+          ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel),
+        };
       case '/v1/moderations':
       case '/v1/chat/moderations':
       case '/v1/classifications':

@@ -10,7 +10,18 @@ type Body = Record<string, unknown>;
  * Mistral-only fields (safe_prompt, prompt_mode, prediction, metadata, guardrails…) are
  * rejected by strict servers and meaningless to the rest; `stream` is always false here.
  */
-const CHAT_FIELDS = ['temperature', 'top_p', 'max_tokens', 'stop', 'response_format', 'tools', 'presence_penalty', 'frequency_penalty', 'n', 'parallel_tool_calls'] as const;
+const CHAT_FIELDS = [
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'stop',
+  'response_format',
+  'tools',
+  'presence_penalty',
+  'frequency_penalty',
+  'n',
+  'parallel_tool_calls',
+] as const;
 const FIM_FIELDS = ['max_tokens', 'min_tokens', 'temperature', 'top_p', 'stop'] as const;
 
 function copy(from: Body, to: Body, fields: readonly string[]): Body {
@@ -40,7 +51,9 @@ function toOpenAiMessage(m: unknown): unknown {
   if (Array.isArray(msg.tool_calls)) {
     // Mistral allows tool-call arguments as an object; OpenAI wants a JSON string.
     msg.tool_calls = msg.tool_calls.map((t: { function?: Body }) =>
-      t?.function && typeof t.function.arguments === 'object' && t.function.arguments !== null ? { ...t, function: { ...t.function, arguments: JSON.stringify(t.function.arguments) } } : t,
+      t?.function && typeof t.function.arguments === 'object' && t.function.arguments !== null
+        ? { ...t, function: { ...t.function, arguments: JSON.stringify(t.function.arguments) } }
+        : t,
     );
   }
   return msg;
@@ -96,7 +109,12 @@ export function fromOpenAiCompletion(raw: Body, clientModel: string): { body: Bo
         role: 'assistant',
         content: c.message ? (c.message.content ?? null) : (c.text ?? ''),
         tool_calls: calls?.length
-          ? calls.map((t, k) => ({ id: t.id ?? 'null', type: t.type ?? 'function', function: { name: t.function?.name ?? '', arguments: t.function?.arguments ?? '' }, index: k }))
+          ? calls.map((t, k) => ({
+              id: t.id ?? 'null',
+              type: t.type ?? 'function',
+              function: { name: t.function?.name ?? '', arguments: t.function?.arguments ?? '' },
+              index: k,
+            }))
           : null,
       },
       finish_reason: c.finish_reason ?? 'stop',

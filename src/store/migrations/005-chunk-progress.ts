@@ -7,7 +7,10 @@ import type { Kysely } from 'kysely';
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   for (const col of ['succeeded', 'failed', 'prompt_tokens', 'completion_tokens', 'ok_bytes', 'err_bytes']) {
-    await db.schema.alterTable('job_chunks').addColumn(col, 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('job_chunks')
+      .addColumn(col, 'bigint', (c) => c.notNull().defaultTo(0))
+      .execute();
   }
 }
 

@@ -34,7 +34,10 @@ async function rebuildWithCheck(db: Kysely<unknown>): Promise<void> {
     if (!ddl) throw new Error('batch_jobs is missing');
     const indexes = await sql<{ sql: string }>`select sql from sqlite_master where type = 'index' and tbl_name = 'batch_jobs' and sql is not null`.execute(tx);
     const close = ddl.lastIndexOf(')');
-    const created = `${ddl.slice(0, close)}, constraint "${CONSTRAINT}" ${CHECK}${ddl.slice(close)}`.replace(/^create table\s+"?batch_jobs"?/i, 'create table "batch_jobs_009"');
+    const created = `${ddl.slice(0, close)}, constraint "${CONSTRAINT}" ${CHECK}${ddl.slice(close)}`.replace(
+      /^create table\s+"?batch_jobs"?/i,
+      'create table "batch_jobs_009"',
+    );
     if (!created.startsWith('create table "batch_jobs_009"')) throw new Error(`unexpected batch_jobs DDL: ${ddl}`);
     await sql.raw(created).execute(tx);
     await sql`insert into batch_jobs_009 select * from batch_jobs`.execute(tx);

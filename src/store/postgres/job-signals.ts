@@ -13,7 +13,10 @@ export class PgJobSignals {
   private closed = false;
   private retrying = false;
 
-  constructor(private readonly url: string, private readonly onSignal: (payload: string) => void) {}
+  constructor(
+    private readonly url: string,
+    private readonly onSignal: (payload: string) => void,
+  ) {}
 
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url, application_name: 'batchd' });

@@ -43,7 +43,12 @@ export const embeddingModelName = (dimension: number) => `batchd-embed-${dimensi
 function resolveShape(opts: EmbeddingModelOptions) {
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as EmbeddingModelOptions;
   const s = { ...DEFAULTS, ...given };
-  const ints: [string, number, number, number][] = [['dimension', s.dimension, HEAD_SIZE, 8192], ['layers', s.layers, 1, 8], ['feedForward', s.feedForward, 1, 8192], ['contextLength', s.contextLength, 64, 1 << 20]];
+  const ints: [string, number, number, number][] = [
+    ['dimension', s.dimension, HEAD_SIZE, 8192],
+    ['layers', s.layers, 1, 8],
+    ['feedForward', s.feedForward, 1, 8192],
+    ['contextLength', s.contextLength, 64, 1 << 20],
+  ];
   for (const [name, v, min, max] of ints) {
     if (!Number.isInteger(v) || v < min || v > max) throw new Error(`embedding model: ${name} must be an integer from ${min} to ${max}, got ${v}`);
   }
@@ -91,7 +96,17 @@ export function generateEmbeddingModel(file: string, opts: EmbeddingModelOptions
 
   const meta: [string, MetaValue][] = [
     // Heads narrower than E / heads: attention costs O(E * 64), not O(E^2).
-    ...llamaMetadata({ name: embeddingModelName(E), type: s.type, contextLength: s.contextLength, embedding: E, layers: s.layers, feedForward: F, heads: HEADS, kvHeads: KV_HEADS, headSize: HEAD_SIZE }),
+    ...llamaMetadata({
+      name: embeddingModelName(E),
+      type: s.type,
+      contextLength: s.contextLength,
+      embedding: E,
+      layers: s.layers,
+      feedForward: F,
+      heads: HEADS,
+      kvHeads: KV_HEADS,
+      headSize: HEAD_SIZE,
+    }),
     ['llama.pooling_type', u32(POOLING_MEAN)],
     // The template too: the engine opens every llama file as a chat model as well.
     ...tokenizerMetadata(vocab, MISTRAL_CHAT_TEMPLATE),

@@ -7,11 +7,38 @@ const ARRAY = 9;
 
 /** ggml type id → [elements per block, bytes per block] (ggml's type traits), for size checks. */
 const BLOCKS: Record<number, [number, number]> = {
-  0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 9: [32, 36],
-  10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210], 15: [256, 292],
-  16: [256, 66], 17: [256, 74], 18: [256, 98], 19: [256, 50], 20: [32, 18], 21: [256, 110], 22: [256, 82],
-  23: [256, 136], 24: [1, 1], 25: [1, 2], 26: [1, 4], 27: [1, 8], 28: [1, 8], 29: [256, 56], 30: [1, 2],
-  34: [256, 54], 35: [256, 66], 39: [32, 17],
+  0: [1, 4],
+  1: [1, 2],
+  2: [32, 18],
+  3: [32, 20],
+  6: [32, 22],
+  7: [32, 24],
+  8: [32, 34],
+  9: [32, 36],
+  10: [256, 84],
+  11: [256, 110],
+  12: [256, 144],
+  13: [256, 176],
+  14: [256, 210],
+  15: [256, 292],
+  16: [256, 66],
+  17: [256, 74],
+  18: [256, 98],
+  19: [256, 50],
+  20: [32, 18],
+  21: [256, 110],
+  22: [256, 82],
+  23: [256, 136],
+  24: [1, 1],
+  25: [1, 2],
+  26: [1, 4],
+  27: [1, 8],
+  28: [1, 8],
+  29: [256, 56],
+  30: [1, 2],
+  34: [256, 54],
+  35: [256, 66],
+  39: [32, 17],
 };
 
 export interface GgufTensorInfo {
@@ -39,10 +66,14 @@ class Cursor {
   pos = 0;
   private buf = Buffer.alloc(0);
   private bufStart = 0;
-  constructor(private readonly fd: number, readonly size: number) {}
+  constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
 
   take(n: number): Buffer {
-    if (n < 0 || !Number.isSafeInteger(n) || this.pos + n > this.size) throw new Error(`the header runs past the end of the file (at byte ${this.pos}, ${this.size} bytes in all)`);
+    if (n < 0 || !Number.isSafeInteger(n) || this.pos + n > this.size)
+      throw new Error(`the header runs past the end of the file (at byte ${this.pos}, ${this.size} bytes in all)`);
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.buf.length) {
       this.buf = Buffer.alloc(Math.min(Math.max(n, 1 << 20), this.size - this.pos));
       fs.readSync(this.fd, this.buf, 0, this.buf.length, this.pos);
@@ -54,7 +85,8 @@ class Cursor {
   }
   /** Moves past `n` bytes without reading them (string arrays, scalar arrays). */
   advance(n: number) {
-    if (n < 0 || !Number.isSafeInteger(n) || this.pos + n > this.size) throw new Error(`the header runs past the end of the file (at byte ${this.pos}, ${this.size} bytes in all)`);
+    if (n < 0 || !Number.isSafeInteger(n) || this.pos + n > this.size)
+      throw new Error(`the header runs past the end of the file (at byte ${this.pos}, ${this.size} bytes in all)`);
     this.pos += n;
   }
   u32 = () => this.take(4).readUInt32LE(0);
@@ -65,17 +97,28 @@ class Cursor {
 function readScalar(c: Cursor, type: number): string | number | boolean {
   const b = c.take(SCALAR_BYTES[type]!);
   switch (type) {
-    case 0: return b.readUInt8(0);
-    case 1: return b.readInt8(0);
-    case 2: return b.readUInt16LE(0);
-    case 3: return b.readInt16LE(0);
-    case 4: return b.readUInt32LE(0);
-    case 5: return b.readInt32LE(0);
-    case 6: return b.readFloatLE(0);
-    case 7: return b.readUInt8(0) !== 0;
-    case 10: return Number(b.readBigUInt64LE(0));
-    case 11: return Number(b.readBigInt64LE(0));
-    default: return b.readDoubleLE(0);
+    case 0:
+      return b.readUInt8(0);
+    case 1:
+      return b.readInt8(0);
+    case 2:
+      return b.readUInt16LE(0);
+    case 3:
+      return b.readInt16LE(0);
+    case 4:
+      return b.readUInt32LE(0);
+    case 5:
+      return b.readInt32LE(0);
+    case 6:
+      return b.readFloatLE(0);
+    case 7:
+      return b.readUInt8(0) !== 0;
+    case 10:
+      return Number(b.readBigUInt64LE(0));
+    case 11:
+      return Number(b.readBigInt64LE(0));
+    default:
+      return b.readDoubleLE(0);
   }
 }
 

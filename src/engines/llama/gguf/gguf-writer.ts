@@ -41,11 +41,26 @@ class Bytes {
     return at;
   }
   // room() may replace the buffer, so it runs before `this.buf` is read.
-  u8(v: number) { const at = this.room(1); this.buf.writeUInt8(v, at); }
-  u32(v: number) { const at = this.room(4); this.buf.writeUInt32LE(v, at); }
-  i32(v: number) { const at = this.room(4); this.buf.writeInt32LE(v, at); }
-  u64(v: number) { const at = this.room(8); this.buf.writeBigUInt64LE(BigInt(v), at); }
-  f32(v: number) { const at = this.room(4); this.buf.writeFloatLE(v, at); }
+  u8(v: number) {
+    const at = this.room(1);
+    this.buf.writeUInt8(v, at);
+  }
+  u32(v: number) {
+    const at = this.room(4);
+    this.buf.writeUInt32LE(v, at);
+  }
+  i32(v: number) {
+    const at = this.room(4);
+    this.buf.writeInt32LE(v, at);
+  }
+  u64(v: number) {
+    const at = this.room(8);
+    this.buf.writeBigUInt64LE(BigInt(v), at);
+  }
+  f32(v: number) {
+    const at = this.room(4);
+    this.buf.writeFloatLE(v, at);
+  }
   str(s: string) {
     const b = Buffer.from(s, 'utf8');
     this.u64(b.length);
@@ -57,18 +72,47 @@ class Bytes {
     const at = this.room(n);
     this.buf.fill(0, at, at + n);
   }
-  bytes() { return this.buf.subarray(0, this.length); }
+  bytes() {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 function writeValue(b: Bytes, v: MetaValue) {
   switch (v.type) {
-    case 'u32': b.u32(T.UINT32); b.u32(v.value); break;
-    case 'f32': b.u32(T.FLOAT32); b.f32(v.value); break;
-    case 'bool': b.u32(T.BOOL); b.u8(v.value ? 1 : 0); break;
-    case 'string': b.u32(T.STRING); b.str(v.value); break;
-    case 'strings': b.u32(T.ARRAY); b.u32(T.STRING); b.u64(v.value.length); for (const s of v.value) b.str(s); break;
-    case 'f32s': b.u32(T.ARRAY); b.u32(T.FLOAT32); b.u64(v.value.length); for (const x of v.value) b.f32(x); break;
-    case 'i32s': b.u32(T.ARRAY); b.u32(T.INT32); b.u64(v.value.length); for (const x of v.value) b.i32(x); break;
+    case 'u32':
+      b.u32(T.UINT32);
+      b.u32(v.value);
+      break;
+    case 'f32':
+      b.u32(T.FLOAT32);
+      b.f32(v.value);
+      break;
+    case 'bool':
+      b.u32(T.BOOL);
+      b.u8(v.value ? 1 : 0);
+      break;
+    case 'string':
+      b.u32(T.STRING);
+      b.str(v.value);
+      break;
+    case 'strings':
+      b.u32(T.ARRAY);
+      b.u32(T.STRING);
+      b.u64(v.value.length);
+      for (const s of v.value) b.str(s);
+      break;
+    case 'f32s':
+      b.u32(T.ARRAY);
+      b.u32(T.FLOAT32);
+      b.u64(v.value.length);
+      for (const x of v.value) b.f32(x);
+      break;
+    case 'i32s':
+      b.u32(T.ARRAY);
+      b.u32(T.INT32);
+      b.u64(v.value.length);
+      for (const x of v.value) b.i32(x);
+      break;
   }
 }
 

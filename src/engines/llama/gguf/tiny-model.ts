@@ -38,7 +38,13 @@ const MODEL_NAME = `batchd-tiny v${GENERATOR_VERSION} (random weights)`;
  * tokens with the chat template, plus max_tokens 1000) needs 6,003 tokens per sequence.
  */
 const DEFAULTS: Required<Omit<TinyModelOptions, 'kvHeads' | 'chatTemplate'>> = {
-  embedding: 64, layers: 2, heads: 4, feedForward: 128, contextLength: 8192, seed: 42, type: 'f16',
+  embedding: 64,
+  layers: 2,
+  heads: 4,
+  feedForward: 128,
+  contextLength: 8192,
+  seed: 42,
+  type: 'f16',
 };
 
 /** Per-token output bias (channel 0): whole words up, word pieces down, byte and control tokens far down. */
@@ -67,7 +73,14 @@ const CLOSING_EVERY = 6;
 function resolveShape(opts: TinyModelOptions) {
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TinyModelOptions;
   const s = { ...DEFAULTS, ...given, kvHeads: given.kvHeads ?? given.heads ?? DEFAULTS.heads };
-  const ints: [string, number, number][] = [['embedding', s.embedding, 8], ['layers', s.layers, 1], ['heads', s.heads, 1], ['kvHeads', s.kvHeads, 1], ['feedForward', s.feedForward, 1], ['contextLength', s.contextLength, 64]];
+  const ints: [string, number, number][] = [
+    ['embedding', s.embedding, 8],
+    ['layers', s.layers, 1],
+    ['heads', s.heads, 1],
+    ['kvHeads', s.kvHeads, 1],
+    ['feedForward', s.feedForward, 1],
+    ['contextLength', s.contextLength, 64],
+  ];
   for (const [name, v, min] of ints) {
     if (!Number.isInteger(v) || v < min || v > 1 << 20) throw new Error(`tiny model: ${name} must be an integer from ${min} to ${1 << 20}, got ${v}`);
   }
@@ -75,7 +88,8 @@ function resolveShape(opts: TinyModelOptions) {
   if ((s.embedding / s.heads) % 2 !== 0) throw new Error(`tiny model: the head size (${s.embedding / s.heads}) must be even for rotary embeddings`);
   if (s.heads % s.kvHeads !== 0) throw new Error(`tiny model: heads (${s.heads}) must be a multiple of kvHeads (${s.kvHeads})`);
   if (s.type !== 'f32' && s.type !== 'f16') throw new Error(`tiny model: type must be f32 or f16, got ${String(s.type)}`);
-  if (s.layers * (4 * s.embedding ** 2 + 3 * s.embedding * s.feedForward) + 2 * 2000 * s.embedding > 64 * 1024 * 1024) throw new Error('tiny model: more than 64M parameters is not tiny');
+  if (s.layers * (4 * s.embedding ** 2 + 3 * s.embedding * s.feedForward) + 2 * 2000 * s.embedding > 64 * 1024 * 1024)
+    throw new Error('tiny model: more than 64M parameters is not tiny');
   return s;
 }
 
@@ -111,7 +125,17 @@ export function generateTinyModel(file: string, opts: TinyModelOptions = {}): nu
   tensors.push({ name: 'output_norm.weight', dims: [E], data: ones(E) }, mat('output.weight', [E, V], outputWeights(vocab, embd, E, normal)));
 
   const meta: [string, MetaValue][] = [
-    ...llamaMetadata({ name: MODEL_NAME, type: s.type, contextLength: s.contextLength, embedding: E, layers: s.layers, feedForward: F, heads: s.heads, kvHeads: s.kvHeads, headSize: E / s.heads }),
+    ...llamaMetadata({
+      name: MODEL_NAME,
+      type: s.type,
+      contextLength: s.contextLength,
+      embedding: E,
+      layers: s.layers,
+      feedForward: F,
+      heads: s.heads,
+      kvHeads: s.kvHeads,
+      headSize: E / s.heads,
+    }),
     ...tokenizerMetadata(vocab, opts.chatTemplate === undefined ? MISTRAL_CHAT_TEMPLATE : opts.chatTemplate),
   ];
   fs.mkdirSync(path.dirname(file), { recursive: true });
