@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ZodError } from 'zod';
-import { apiError, ApiError, type ValidationDetail } from '../errors.js';
+import { apiError, ApiError } from '../errors.js';
 import { StoreError, toStoreError, type StoreFailure } from '../store/store-error.js';
 import type { AppContext } from './context.js';
 import { authHook } from './auth.js';
@@ -14,6 +14,7 @@ import { bodyLimitOf, bodyTooLarge } from './body-limits.js';
 import { scanJson } from './json-guard.js';
 import { cutError, registerTransportHooks, transportOptions } from './transport.js';
 import { CLIENT_CLOSED_REQUEST, clientClosed, requestSerializers } from './request-log.js';
+import { fromZod, validatorCompiler } from './zod-provider.js';
 
 const UPLOAD_ROUTE = '/v1/files';
 const CREATE_ROUTE = '/v1/batch/jobs';
@@ -33,6 +34,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       void (reply as FastifyReply).status(apiErr.status).type('application/json').send(apiErr.toBody());
     },
   });
+  // Route schemas are zod schemas (zod-provider.ts); no route declares a response schema, so replies serialize as before.
+  app.setValidatorCompiler(validatorCompiler);
   registerTransportHooks(app, limits, (req) => req.method === 'POST' && req.routeOptions.url === UPLOAD_ROUTE);
   // Each route's JSON body cap (online inference, job create, the rest), set where routes are registered.
   app.addHook('onRoute', (r) => {
@@ -171,18 +174,4 @@ const STORE_ERRORS: Record<StoreFailure, () => ApiError> = {
 function frameworkError(status: number, e: { code?: string; message: string }): ApiError {
   const err = apiError('bad_request', e.message, { status });
   return e.code ? new ApiError({ status: err.status, type: err.type, code: e.code.toLowerCase(), message: err.message }) : err;
-}
-
-function fromZod(err: ZodError): ApiError {
-  // FastAPI names each extra field in its own entry: {type:"extra_forbidden", loc:["body","store"], msg:"Extra inputs are not permitted"}.
-  const detail: ValidationDetail[] = err.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ loc: ['body', ...i.path, k], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' }))
-      : [{ loc: ['body', ...i.path], msg: i.message, type: i.code }],
-  );
-  const first = err.issues[0]!;
-  const where = first.path.length ? first.path.join('.') : 'body';
-  const param = first.code === 'unrecognized_keys' ? [...first.path, first.keys[0]!].join('.') : where;
-  const msg = first.code === 'unrecognized_keys' ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}` : first.message;
-  return apiError('validation_error', `${where}: ${msg}`, { param, detail });
 }

@@ -1,10 +1,9 @@
+import { z } from 'zod';
 import { apiError } from '../errors.js';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../queue/states.js';
-import { queryList, queryString, type Query } from './query.js';
+import { listOf, pagingShape, query, queryField, stringOf, type Query } from './query.js';
 import { metadataObject } from './job-metadata.js';
-
-/** Query keys the list route understands; any other key is a metadata filter (the SDK explodes metadata). */
-const LIST_KEYS = new Set(['page', 'page_size', 'model', 'agent_id', 'metadata', 'created_after', 'created_by_me', 'status', 'order_by']);
+import { apiTransform } from './zod-provider.js';
 
 /**
  * A job has at most 64 metadata keys (batch-jobs.schemas.ts), so a filter on more keys can
@@ -12,8 +11,7 @@ const LIST_KEYS = new Set(['page', 'page_size', 'model', 'agent_id', 'metadata',
  */
 export const MAX_METADATA_FILTERS = 64;
 
-export function parseStatuses(q: Query): JobStatus[] | undefined {
-  const statuses = queryList(q, 'status');
+export function parseStatuses(statuses: string[] | undefined): JobStatus[] | undefined {
   return statuses?.map((s) => {
     if (!isJobStatus(s)) throw apiError('invalid_query', `status '${s}' is not one of ${JOB_STATUSES.join(', ')}.`, { param: 'status' });
     return s;
@@ -43,7 +41,7 @@ export function parseOrder(v: string | undefined): boolean {
  */
 export function parseMetadataFilter(q: Query): Record<string, string> {
   const filter = metadataObject([]);
-  const json = queryString(q, 'metadata');
+  const json = stringOf(q.metadata, 'metadata');
   if (json !== undefined) {
     let parsed: unknown;
     try {
@@ -71,3 +69,31 @@ export function parseMetadataFilter(q: Query): Record<string, string> {
   }
   return filter;
 }
+
+/** The list route's own keys, in the order their errors used to be checked. */
+const listKeys = z.object({
+  ...pagingShape,
+  status: queryField((v) => parseStatuses(listOf(v))),
+  model: query.string(),
+  agent_id: query.string(),
+  created_after: queryField((v, name) => parseCreatedAfter(stringOf(v, name))),
+  created_by_me: query.bool(false),
+  order_by: queryField((v, name) => parseOrder(stringOf(v, name))),
+});
+
+/** Query keys the list route understands; any other key is a metadata filter (the SDK explodes metadata). */
+const LIST_KEYS = new Set([...Object.keys(listKeys.shape), 'metadata']);
+
+/**
+ * GET /v1/batch/jobs's query: its own keys through their schema, then the metadata filter.
+ * The filter is read by hand from the query as parsed (parseMetadataFilter): any unknown key
+ * is a filter, and a zod object's output would drop a `__proto__` key.
+ */
+export const listJobsQuery = z.custom<Query>().transform((q, ctx) => {
+  const known = listKeys.safeParse(q);
+  if (!known.success) {
+    for (const issue of known.error.issues) ctx.addIssue(issue);
+    return z.NEVER;
+  }
+  return { ...known.data, metadata: apiTransform(parseMetadataFilter)(q, ctx) };
+});

@@ -16,7 +16,7 @@ export const KNOWN_ENDPOINTS = [
 ];
 
 /** `CreateBatchJobRequest`: strict like Mistral's (additionalProperties: false → extra_forbidden). */
-export const createJobSchema = z
+const createJobObject = z
   .object({
     input_files: z.array(z.string().min(1).max(200)).nullish(),
     requests: z.array(z.unknown()).nullish(),
@@ -33,4 +33,7 @@ export const createJobSchema = z
   })
   .strict();
 
-export type CreateJobBody = z.infer<typeof createJobSchema>;
+/** The route's body schema: no body at all (Fastify passes null) is an empty object, refused for its missing endpoint. */
+export const createJobSchema = z.preprocess((body) => body ?? {}, createJobObject);
+
+export type CreateJobBody = z.output<typeof createJobObject>;

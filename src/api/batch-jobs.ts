@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { apiError } from '../errors.js';
 import { unixSeconds } from '../clock.js';
 import type { JobRow } from '../queue/index.js';
@@ -6,15 +7,19 @@ import { isTerminal } from '../queue/states.js';
 import type { AppContext } from './context.js';
 import { batchCost } from '../models/registry.js';
 import { createJobSchema } from './batch-jobs.schemas.js';
-import { parseCreatedAfter, parseMetadataFilter, parseOrder, parseStatuses } from './batch-jobs.query.js';
+import { listJobsQuery } from './batch-jobs.query.js';
 import { createJob, createRetryJob, idempotencyKeyOf } from './job-create.js';
-import { queryBool, queryPaging, queryString, type Query } from './query.js';
+import { boolOf, idParams, rawQueryValue } from './query.js';
+import type { ZodTypeProvider } from './zod-provider.js';
 
 const INLINE_OUTPUT_LIMIT = 10_000;
 
-export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
-  app.post('/v1/batch/jobs', async (req) => {
-    const body = createJobSchema.parse(req.body ?? {});
+const jobParams = { params: idParams('job_id') };
+
+export function registerBatchJobRoutes(fastify: FastifyInstance, ctx: AppContext) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.post('/v1/batch/jobs', { schema: { body: createJobSchema } }, async (req) => {
+    const body = req.body;
     const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
     if (idempotencyKey) {
       const existing = await ctx.queue.byIdempotencyKey(req.principal.workspace, idempotencyKey);
@@ -25,31 +30,33 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     return jobObject(ctx, job, false);
   });
 
-  app.get('/v1/batch/jobs', async (req) => {
-    const q = req.query as Query;
+  app.get('/v1/batch/jobs', { schema: { querystring: listJobsQuery } }, async (req) => {
+    const q = req.query;
     const { rows, total } = await ctx.queue.list(req.principal.workspace, {
-      ...queryPaging(q),
-      statuses: parseStatuses(q),
-      model: queryString(q, 'model'),
-      agentId: queryString(q, 'agent_id'),
-      createdAfter: parseCreatedAfter(queryString(q, 'created_after')),
-      createdBy: queryBool(q, 'created_by_me', false) ? req.principal.keyId : undefined,
-      ascending: parseOrder(queryString(q, 'order_by')),
-      metadata: parseMetadataFilter(q),
+      page: q.page,
+      pageSize: q.page_size,
+      statuses: q.status,
+      model: q.model,
+      agentId: q.agent_id,
+      createdAfter: q.created_after,
+      createdBy: q.created_by_me ? req.principal.keyId : undefined,
+      ascending: q.order_by,
+      metadata: q.metadata,
     });
     const live = await ctx.queue.withLiveCounters(rows);
     const data = await Promise.all(live.map((r) => jobObject(ctx, r, false)));
     return { data, object: 'list', total };
   });
 
-  app.get('/v1/batch/jobs/:job_id', async (req) => {
-    const job = await findJob(ctx, req.principal.workspace, (req.params as { job_id: string }).job_id);
-    const inline = queryBool(req.query as Query, 'inline', false);
+  app.get('/v1/batch/jobs/:job_id', { schema: { ...jobParams, querystring: z.object({ inline: rawQueryValue }) } }, async (req) => {
+    const job = await findJob(ctx, req.principal.workspace, req.params.job_id);
+    // Read after the lookup, not by the schema: an unknown job is a 404 whatever its query says.
+    const inline = boolOf(req.query.inline, 'inline', false);
     return jobObject(ctx, job, inline);
   });
 
-  app.post('/v1/batch/jobs/:job_id/cancel', async (req) => {
-    const id = (req.params as { job_id: string }).job_id;
+  app.post('/v1/batch/jobs/:job_id/cancel', { schema: jobParams }, async (req) => {
+    const id = req.params.job_id;
     await findJob(ctx, req.principal.workspace, id);
     // Cancelling a finished job is a no-op that returns it unchanged, so a retried cancel never fails.
     await ctx.queue.requestCancel(req.principal.workspace, id, ctx.clock.now());
@@ -58,8 +65,8 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   // Beyond Mistral: run a finished job's failed lines again, as a new job.
-  app.post('/v1/batch/jobs/:job_id/retry', async (req) => {
-    const source = await findJob(ctx, req.principal.workspace, (req.params as { job_id: string }).job_id);
+  app.post('/v1/batch/jobs/:job_id/retry', { schema: jobParams }, async (req) => {
+    const source = await findJob(ctx, req.principal.workspace, req.params.job_id);
     if (!isTerminal(source.status)) {
       throw apiError('job_not_finished', `Job ${source.id} is ${source.status}; failed lines can be retried once it has finished.`);
     }
@@ -71,8 +78,8 @@ export function registerBatchJobRoutes(app: FastifyInstance, ctx: AppContext) {
     return jobObject(ctx, job, false);
   });
 
-  app.delete('/v1/batch/jobs/:job_id', async (req) => {
-    const id = (req.params as { job_id: string }).job_id;
+  app.delete('/v1/batch/jobs/:job_id', { schema: jobParams }, async (req) => {
+    const id = req.params.job_id;
     const job = await findJob(ctx, req.principal.workspace, id);
     if (!isTerminal(job.status)) {
       throw apiError('job_not_finished', `Job ${id} is ${job.status}; cancel it and wait for CANCELLED before deleting it.`);

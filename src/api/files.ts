@@ -13,7 +13,9 @@ import type { AppContext } from './context.js';
 import { contentDisposition } from './content-disposition.js';
 import { signedUrlBase } from './signed-urls.js';
 import { isTerminal } from '../queue/states.js';
-import { queryBool, queryInt, queryList, queryPaging, queryString, type Query } from './query.js';
+import { z } from 'zod';
+import { idParams, pagingShape, query } from './query.js';
+import type { ZodTypeProvider } from './zod-provider.js';
 
 const PURPOSES = ['batch', 'fine-tune', 'ocr'];
 /**
@@ -56,7 +58,26 @@ export function fileObject(row: FileRow) {
   };
 }
 
-export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
+const fileParams = idParams('file_id');
+
+/** GET /v1/files's query, in the order its errors used to be checked. */
+const listFilesQuery = z.object({
+  // Validated but always honoured as true: TS SDK 1.5.0 requires an integer total.
+  include_total: query.bool(true),
+  ...pagingShape,
+  sample_type: query.list(),
+  source: query.list(),
+  mimetypes: query.list(),
+  search: query.string(),
+  purpose: query.string(),
+});
+
+const signedUrlQuery = z.object({ expiry: query.int(24, 1, 168) });
+
+const signedDownloadQuery = z.object({ workspace: query.string(), expires: query.string(), signature: query.string() });
+
+export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.post('/v1/files', async (req, reply) => {
     if (!req.isMultipart()) {
       throw apiError('unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
@@ -108,33 +129,24 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
     }
   });
 
-  app.get('/v1/files', async (req) => {
-    const q = req.query as Query;
-    // include_total is validated but always honoured as true: TS SDK 1.5.0 requires an integer total.
-    queryBool(q, 'include_total', true);
+  app.get('/v1/files', { schema: { querystring: listFilesQuery } }, async (req) => {
+    const q = req.query;
     const { rows, total } = await listFiles(
       ctx.db.kysely,
       req.principal.workspace,
-      {
-        ...queryPaging(q),
-        sampleTypes: queryList(q, 'sample_type'),
-        sources: queryList(q, 'source'),
-        mimetypes: queryList(q, 'mimetypes'),
-        search: queryString(q, 'search'),
-        purpose: queryString(q, 'purpose'),
-      },
+      { page: q.page, pageSize: q.page_size, sampleTypes: q.sample_type, sources: q.source, mimetypes: q.mimetypes, search: q.search, purpose: q.purpose },
       ctx.clock.now(),
     );
     return { data: (await ctx.queue.withLiveSizes(rows)).map(fileObject), object: 'list', total };
   });
 
-  app.get('/v1/files/:file_id', async (req) => {
-    const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
+  app.get('/v1/files/:file_id', { schema: { params: fileParams } }, async (req) => {
+    const row = await findFile(ctx, req.principal.workspace, req.params.file_id);
     return { ...fileObject(row), deleted: false };
   });
 
-  app.delete('/v1/files/:file_id', async (req) => {
-    const id = (req.params as { file_id: string }).file_id;
+  app.delete('/v1/files/:file_id', { schema: { params: fileParams } }, async (req) => {
+    const id = req.params.file_id;
     const row = await findFile(ctx, req.principal.workspace, id);
     await markFileDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
     // Its bytes go now unless a running job still reads them (then when that job ends).
@@ -142,15 +154,14 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
     return { id, object: 'file', deleted: true };
   });
 
-  app.get('/v1/files/:file_id/content', async (req, reply) => {
-    const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
+  app.get('/v1/files/:file_id/content', { schema: { params: fileParams } }, async (req, reply) => {
+    const row = await findFile(ctx, req.principal.workspace, req.params.file_id);
     return sendFile(ctx, row, reply);
   });
 
-  app.get('/v1/files/:file_id/url', async (req) => {
-    const q = req.query as Query;
-    const expiryHours = queryInt(q, 'expiry', 24, 1, 168);
-    const row = await findFile(ctx, req.principal.workspace, (req.params as { file_id: string }).file_id);
+  app.get('/v1/files/:file_id/url', { schema: { params: fileParams, querystring: signedUrlQuery } }, async (req) => {
+    const expiryHours = req.query.expiry;
+    const row = await findFile(ctx, req.principal.workspace, req.params.file_id);
     const expires = unixSeconds(ctx.clock.now()) + expiryHours * 3600;
     const sig = ctx.signer.sign(row.id, row.workspace, expires);
     const base = signedUrlBase(ctx.config.publicUrl, ctx.config.limits.trustedHosts, req.protocol, req.host);
@@ -160,13 +171,13 @@ export function registerFileRoutes(app: FastifyInstance, ctx: AppContext) {
 }
 
 /** The signed-URL download: no bearer key, the signature is the credential. */
-export function registerSignedDownload(app: FastifyInstance, ctx: AppContext) {
-  app.get('/signed/files/:file_id/content', async (req, reply) => {
-    const id = (req.params as { file_id: string }).file_id;
-    const q = req.query as Query;
-    const workspace = queryString(q, 'workspace') ?? '';
-    const expires = Number(queryString(q, 'expires'));
-    const signature = queryString(q, 'signature') ?? '';
+export function registerSignedDownload(fastify: FastifyInstance, ctx: AppContext) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get('/signed/files/:file_id/content', { schema: { params: fileParams, querystring: signedDownloadQuery } }, async (req, reply) => {
+    const id = req.params.file_id;
+    const workspace = req.query.workspace ?? '';
+    const expires = Number(req.query.expires);
+    const signature = req.query.signature ?? '';
     if (!Number.isInteger(expires) || !ctx.signer.verify(id, workspace, expires, signature)) {
       throw apiError('invalid_signature', 'This signed URL is not valid for this file.');
     }

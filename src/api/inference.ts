@@ -2,28 +2,51 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { apiError, ApiError } from '../errors.js';
 import { asOnePiece, completionId, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest, type StreamPiece } from '../engines/engine.js';
 import { OnlineGate } from '../engines/online-gate.js';
-import type { AppContext } from './context.js';
+import type { AppContext, OnlineGateway } from './context.js';
+import { z } from 'zod';
+import { apiIssue, type ZodTypeProvider } from './zod-provider.js';
+
+/** An online request: a JSON object naming its model; every other field is the engine's to judge. */
+type InferenceBody = Record<string, unknown> & { model: string };
+
+const isObject = (b: unknown): b is Record<string, unknown> => typeof b === 'object' && b !== null && !Array.isArray(b);
+const namesModel = (b: Record<string, unknown>): b is InferenceBody => typeof b.model === 'string' && b.model !== '';
+
+/**
+ * Checked, not rebuilt: the body goes to the engine as sent, and a zod object's output
+ * would drop a `__proto__` key (see job-metadata.ts).
+ */
+const inferenceBody = z.unknown().transform((body, ctx): InferenceBody => {
+  if (!isObject(body)) {
+    return apiIssue(
+      ctx,
+      apiError('invalid_body', 'The request body must be a JSON object.', {
+        detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }],
+      }),
+    );
+  }
+  if (!namesModel(body)) {
+    return apiIssue(
+      ctx,
+      apiError('missing_model', 'model is required.', { param: 'model', detail: [{ loc: ['body', 'model'], msg: 'Field required', type: 'missing' }] }),
+    );
+  }
+  return body;
+});
 
 /**
  * Every endpoint, served synchronously too, so batchd is also a drop-in online server.
  * Online calls pass one gate per model (engines/online-gate.ts): beyond the engine's
  * parallel requests and `onlineQueueLimit` waiting ones, a 429 with Retry-After.
  */
-export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
+export function registerInferenceRoutes(fastify: FastifyInstance, ctx: AppContext) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const gate = new OnlineGate(ctx.config.limits.onlineQueueLimit);
+  // Before the body's schema: a node without engines refuses every online call alike.
+  const servesInference = async () => void onlineOf(ctx);
   for (const endpoint of ENDPOINTS) {
-    app.post(endpoint, async (req, reply) => {
-      if (!ctx.online) throw apiError('no_engines', 'This node serves no inference (started without engines).');
-      const body = req.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw apiError('invalid_body', 'The request body must be a JSON object.', {
-          detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }],
-        });
-      }
-      const b = body as Record<string, unknown>;
-      if (typeof b.model !== 'string' || b.model === '') {
-        throw apiError('missing_model', 'model is required.', { param: 'model', detail: [{ loc: ['body', 'model'], msg: 'Field required', type: 'missing' }] });
-      }
+    app.post(endpoint, { preValidation: servesInference, schema: { body: inferenceBody } }, async (req, reply) => {
+      const b = req.body;
       const model = ctx.registry.get(b.model);
       if (!model) throw apiError('model_not_found', `Invalid model: ${b.model}`, { param: 'model', status: 400 });
       if (!model.endpoints.includes(endpoint)) {
@@ -36,7 +59,7 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
       const stream = b.stream === true && (endpoint === '/v1/chat/completions' || endpoint === '/v1/fim/completions');
       const request = { endpoint: endpoint as Endpoint, body: { ...b, stream: false }, model, priority: 'online' as const };
       try {
-        const engine = gate.wrap(await ctx.online.engines.get(model), model.id);
+        const engine = gate.wrap(await onlineOf(ctx).engines.get(model), model.id);
         if (stream) return await streamCompletion(reply, engine, request, abort.signal);
         return (await engine.execute(request, abort.signal)).body;
       } catch (err) {
@@ -45,6 +68,11 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: AppContext) {
       }
     });
   }
+}
+
+function onlineOf(ctx: AppContext): OnlineGateway {
+  if (!ctx.online) throw apiError('no_engines', 'This node serves no inference (started without engines).');
+  return ctx.online;
 }
 
 /** A 429 or 503 (the online queue, an upstream's own) tells the client when to come back, in whole seconds. */

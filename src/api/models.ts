@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
 import { servedCapabilities, type ModelEntry } from '../models/registry.js';
 import type { AppContext } from './context.js';
+import { idParams } from './query.js';
+import type { ZodTypeProvider } from './zod-provider.js';
 
 /** The embedded engine's temperature when a request has none (src/engines/llama/sampling.ts). */
 const DEFAULT_TEMPERATURE = 0.3;
@@ -58,11 +60,12 @@ function modelCard(m: ModelEntry, created: number) {
   };
 }
 
-export function registerModelRoutes(app: FastifyInstance, ctx: AppContext) {
+export function registerModelRoutes(fastify: FastifyInstance, ctx: AppContext) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const created = Math.floor(Date.now() / 1000);
   app.get('/v1/models', async () => ({ object: 'list', data: ctx.registry.models.map((m) => modelCard(m, created)) }));
-  app.get('/v1/models/:model_id', async (req) => {
-    const id = (req.params as { model_id: string }).model_id;
+  app.get('/v1/models/:model_id', { schema: { params: idParams('model_id') } }, async (req) => {
+    const id = req.params.model_id;
     const m = ctx.registry.get(id);
     if (!m) throw apiError('model_not_found', `No model with id '${id}' exists in this workspace.`);
     return modelCard(m, created);
