@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
@@ -84,15 +85,25 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     const { ensureDefaultModel } = await import('./engines/llama/gguf/tiny-model.js');
     await ensureDefaultModel(path.dirname(defaultModelPath));
   }
-  for (const [file, dimension] of embeddingModels) {
-    if (!llamaPaths.includes(file)) continue;
-    const { ensureEmbeddingModel } = await import('./engines/llama/gguf/embedding-model.js');
-    await ensureEmbeddingModel(file, dimension);
-  }
+  // Generated embedding models are made at first use: writing one briefly takes tens of MB,
+  // which a deployment that never embeds should not pay at every first start.
+  const generating = new Map<string, Promise<void>>();
+  const ensureGenerated = (file: string | undefined) => {
+    const dimension = file === undefined ? undefined : embeddingModels.get(file);
+    if (file === undefined || dimension === undefined) return Promise.resolve();
+    const pending = generating.get(file);
+    if (pending) return pending;
+    const done = import('./engines/llama/gguf/embedding-model.js').then(async (m) => {
+      await m.ensureEmbeddingModel(file, dimension);
+    });
+    done.catch(() => generating.delete(file));
+    generating.set(file, done);
+    return done;
+  };
   // A missing or corrupt model file stops the start with an error naming it, not a failure at first use.
   if (llamaPaths.length && opts.engineFactories?.llama) {
     const { validateModelFile } = await import('./engines/llama/model-file.js');
-    for (const p of llamaPaths) await validateModelFile(p);
+    for (const p of llamaPaths) if (!embeddingModels.has(p) || fs.existsSync(p)) await validateModelFile(p);
   }
   const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize, log });
   const chosen: BlobStore = config.blobDir
@@ -101,7 +112,10 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
       ? new DatabaseBlobStore(db)
       : new LocalBlobStore(path.join(config.dataDir, 'blobs'));
   const blobs = opts.blobs ? opts.blobs(chosen) : chosen;
-  const engines = new EnginePool(opts.engineFactories ?? {});
+  const factories = { ...opts.engineFactories };
+  const llama = factories.llama;
+  if (llama) factories.llama = async (model) => (await ensureGenerated(model.path), llama(model));
+  const engines = new EnginePool(factories);
   const queue = createQueue(db, { blobs, leaseMs: config.runner.leaseMs });
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;

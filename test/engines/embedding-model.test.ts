@@ -126,9 +126,11 @@ describe('default models through the server and the official SDK', () => {
   });
   after(() => server.stop());
 
-  test('mistral-embed returns deterministic 1024-dimensional unit vectors from its own generated model', async () => {
-    assert.ok(fs.existsSync(path.join(server.dataDir, 'models', 'batchd-embed-1024.gguf')));
+  test('mistral-embed returns deterministic 1024-dimensional unit vectors from its own model, generated at first use', async () => {
+    const file = path.join(server.dataDir, 'models', 'batchd-embed-1024.gguf');
+    assert.ok(!fs.existsSync(file), 'not generated before anything asked for embeddings');
     const a = await client.embeddings.create({ model: 'mistral-embed', inputs: ['hello world', 'the batch request'] });
+    assert.ok(fs.existsSync(file));
     const b = await client.embeddings.create({ model: 'mistral-embed', inputs: ['hello world'] });
     assert.equal(a.data.length, 2);
     for (const d of a.data) {
