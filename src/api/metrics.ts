@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
 import { readStoreMetrics } from '../store/store-metrics.js';
+import { ChunkState } from '../queue/states.js';
 
 type Sample = [labels: Record<string, string> | null, value: number];
 
@@ -36,8 +37,8 @@ export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
       ),
       family('batchd_requests_waiting', 'gauge', 'Requests of queued and running jobs that have no terminal record yet.', [[null, m.requestsWaiting]]),
       family('batchd_chunks', 'gauge', 'Work chunks of unfinished jobs that are not done, by state.', [
-        [{ state: 'pending' }, m.chunks.pending],
-        [{ state: 'leased' }, m.chunks.leased],
+        [{ state: ChunkState.PENDING }, m.chunks.pending],
+        [{ state: ChunkState.LEASED }, m.chunks.leased],
       ]),
       family('batchd_workers_active', 'gauge', 'Workers holding a live lease on a chunk.', [[null, m.workersActive]]),
       family('process_resident_memory_bytes', 'gauge', 'Resident memory of this process.', [[null, process.memoryUsage.rss()]]),
