@@ -75,7 +75,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.env,
   };
   const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, config: configPath, database: opts.database, worker: opts.worker }, env);
-  const server = await startServer(config, { engineFactories: defaultEngineFactories(config), log: () => undefined, ...opts });
+  const server = await startServer(config, { engineFactories: defaultEngineFactories(config), log: () => undefined, warn: () => undefined, ...opts });
   const auth = (ws: 'a' | 'b' = 'a') => ({ authorization: `Bearer ${KEYS[ws]}` });
   const request: TestServer['request'] = async (method, url, body, ws = 'a') => {
     const res = await fetch(`${server.url}${url}`, {
