@@ -57,13 +57,15 @@ export class Guard {
       throw contextTooLong('input', `the text needs ${longest} tokens with the guard prompt; this model's context holds ${seq.contextSize}`);
     await seq.evaluateWithoutGeneratingNewTokens(shared);
     const scores: number[] = [];
-    const filter = { tokens: [...this.yes, ...this.no] };
+    // The full next-token distribution at temperature 1 with no top-k (0 = off), top-p or min-p cut: the yes and no
+    // probabilities are then the plain softmax of the logits, whatever their rank.
+    const options = { temperature: 1, topK: 0, topP: 1, minP: 0 };
     for (const tail of tails) {
       if (signal.aborted) throw signal.reason;
       const start = seq.nextTokenIndex;
-      const out = await seq.controlledEvaluate([...tail.slice(0, -1), [tail[tail.length - 1]!, { generateNext: { logits: { filter } } }]]);
-      const logits = out[tail.length - 1]?.next.logits ?? new Map<Token, number>();
-      scores.push(yesShare(logits, this.yes, this.no));
+      const out = await seq.controlledEvaluate([...tail.slice(0, -1), [tail[tail.length - 1]!, { generateNext: { probabilities: true, options } }]]);
+      const probabilities = out[tail.length - 1]?.next.probabilities ?? new Map<Token, number>();
+      scores.push(yesShare(probabilities, this.yes, this.no));
       await seq.eraseContextTokenRanges([{ start, end: seq.nextTokenIndex }]);
     }
     return { scores, inputTokens };
@@ -80,12 +82,10 @@ export class Guard {
   }
 }
 
-/** softmax mass of the yes tokens against yes + no, computed without overflow. */
-function yesShare(logits: Map<Token, number>, yes: Token[], no: Token[]): number {
-  const values = [...yes, ...no].map((t) => logits.get(t) ?? -Infinity);
-  const max = Math.max(...values);
-  if (!Number.isFinite(max)) return 0;
-  const mass = (ts: Token[]) => ts.reduce((s, t) => s + Math.exp((logits.get(t) ?? -Infinity) - max), 0);
+/** Probability mass of the yes tokens against yes + no. */
+function yesShare(probabilities: Map<Token, number>, yes: Token[], no: Token[]): number {
+  const mass = (ts: Token[]) => ts.reduce((sum, t) => sum + (probabilities.get(t) ?? 0), 0);
   const y = mass(yes);
-  return y / (y + mass(no));
+  const n = mass(no);
+  return y + n > 0 ? y / (y + n) : 0;
 }
