@@ -78,15 +78,13 @@ const signedDownloadQuery = z.object({ workspace: query.string(), expires: query
 
 export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  app.post('/v1/files', async (req, reply) => {
+  app.post('/v1/files', async (req) => {
     if (!req.isMultipart()) {
       throw apiError('unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
     }
     const quota = storageQuotaFor(ctx, req.principal.workspace);
-    // A full workspace is refused before the body is read; the connection is then closed, not drained.
-    const meter = await startUploadMeter(ctx, quota).catch((err) => {
-      throw closing(reply, err);
-    });
+    // A full workspace is refused before the body is read (transport.ts closes such a connection rather than drain it).
+    const meter = await startUploadMeter(ctx, quota);
     const fields: Record<string, string> = {};
     let staged: StagedUpload | null = null;
     let committed = false;
@@ -121,8 +119,7 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
       // A committed blob whose row was refused (the quota, checked again at commit) is deleted like any other.
       if (committed) await ctx.blobs.delete(staged!.writer.key).catch(() => undefined);
       else await staged?.writer.abort();
-      if (err instanceof StorageQuotaExceeded) throw closing(reply, quotaErrorAtCommit(quota, err));
-      if (err instanceof ApiError && QUOTA_CODES.includes(err.code)) throw closing(reply, err);
+      if (err instanceof StorageQuotaExceeded) throw quotaErrorAtCommit(quota, err);
       throw err;
     } finally {
       meter.release();
@@ -186,17 +183,6 @@ export function registerSignedDownload(fastify: FastifyInstance, ctx: AppContext
     }
     return sendFile(ctx, await findFile(ctx, workspace, id), reply);
   });
-}
-
-const QUOTA_CODES = ['storage_quota_exceeded', 'file_quota_exceeded'];
-
-/**
- * An upload refused before its body was read to the end: `Connection: close`, so the
- * server stops reading it instead of draining the rest of a body it will not store.
- */
-function closing(reply: FastifyReply, err: unknown): unknown {
-  reply.header('connection', 'close');
-  return err;
 }
 
 /** The file (with live sizes if it is a running job's result), or 404 (also for another workspace's id). */
