@@ -8,6 +8,7 @@ import { attachResultFiles } from './result-files.js';
 import { fenceOpenChunks } from './fence.js';
 import { finishChunk } from './lease.js';
 import { recordOutcomes, recordedLines } from './record.js';
+import { lineFormatOf } from '../dialects/line-formats.js';
 import { foldProgress } from './progress.js';
 import { JobStatus, TRANSITIONS } from './states.js';
 
@@ -18,13 +19,15 @@ export interface ClosingJob {
   id: string;
   workspace: string;
   status: JobStatus;
+  /** Its API (result lines are written in that shape); Mistral's when not given. */
+  dialect?: string;
 }
 
 /** Jobs whose time is up (RUNNING or QUEUED past the deadline) and jobs whose cancel was asked for. */
 export async function jobsToClose(db: Kysely<Database>, now: number): Promise<ClosingJob[]> {
   return db
     .selectFrom('batch_jobs')
-    .select(['id', 'workspace', 'status', 'deadline_at'])
+    .select(['id', 'workspace', 'status', 'deadline_at', 'dialect'])
     .where((eb) => eb.or([eb('status', 'in', TRANSITIONS.cancel.from), eb.and([eb('status', 'in', TRANSITIONS.expire.from), eb('deadline_at', '<=', now)])]))
     .limit(50)
     .execute();
@@ -48,6 +51,7 @@ export async function closeOutJob(
   const cancelling = job.status === JobStatus.CANCELLATION_REQUESTED;
   const t = cancelling ? TRANSITIONS.cancel : TRANSITIONS.expire;
   const outcomeFor = cancelling ? cancelledOutcome : expiredOutcome;
+  const format = lineFormatOf(job.dialect);
   await db.transaction().execute((tx) => attachResultFiles(tx, job.id, job.workspace, now));
   for (const chunk of await fenceOpenChunks(db, job.id, owner, now, leaseMs)) {
     const lease = { job_id: job.id, chunk_no: chunk.chunk_no, token: chunk.token };
@@ -57,12 +61,12 @@ export async function closeOutJob(
       if (done.has(line.lineNo)) continue;
       group.push(outcomeFor(line.lineNo, line.request?.custom_id ?? null));
       if (group.length >= GROUP) {
-        if (!(await recordOutcomes(db, dialect, lease, group, now, leaseMs))) return;
+        if (!(await recordOutcomes(db, dialect, lease, group, now, leaseMs, format))) return;
         group = [];
       }
     }
     // Fenced out means another closer took over this job: leave the rest to it.
-    if (!(await recordOutcomes(db, dialect, lease, group, now, leaseMs))) return;
+    if (!(await recordOutcomes(db, dialect, lease, group, now, leaseMs, format))) return;
     if (!(await finishChunk(db, lease))) return;
   }
   await db.transaction().execute(async (tx) => {

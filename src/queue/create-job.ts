@@ -6,6 +6,7 @@ import type { QueueDialect } from './dialect.js';
 import { getJobByIdempotencyKey } from './jobs.js';
 import { ChunkState, JobStatus } from './states.js';
 import type { JobInput, JobRow } from './types.js';
+import type { ApiDialect } from '../dialects/types.js';
 
 /** An input file was deleted between the request's checks and the job's insertion. */
 export class InputFileGone extends Error {}
@@ -26,6 +27,8 @@ export interface NewJob {
   inputs: JobInput[];
   total: number;
   idempotencyKey: string | null;
+  /** The API it is created through (Mistral's when not given). */
+  dialect?: ApiDialect;
 }
 
 /**
@@ -61,6 +64,7 @@ export async function createJob(db: Kysely<Database>, dialect: QueueDialect, spe
     total_tokens: 0,
     deleted_at: null,
     idempotency_key: spec.idempotencyKey,
+    dialect: spec.dialect ?? 'mistral',
   };
   try {
     await insertJob(db, dialect, row, spec.inputs, spec.metadata);

@@ -3,6 +3,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { FileRow } from '../store/files.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { LineOutcome } from '../results/render.js';
+import type { LineFormat } from '../dialects/types.js';
 import type { BatchLine } from '../ingest/batch-line.js';
 import { dialectFor } from './dialect.js';
 import { createJob, type NewJob } from './create-job.js';
@@ -71,13 +72,14 @@ export interface Queue {
   // Workers: the ledger.
   recoverLeases(): Promise<void>;
   claim(owner: string, now: number, excludeJobs?: string[]): Promise<ClaimedChunk | null>;
-  jobToRun(jobId: string): Promise<{ endpoint: string; model: string; deadline_at: number }>;
+  jobToRun(jobId: string): Promise<{ endpoint: string; model: string; deadline_at: number; dialect: string }>;
   jobStates(ids: string[]): Promise<{ id: string; status: string; deadline_at: number }[]>;
   extend(lease: Lease, now: number): Promise<boolean>;
   finish(lease: Lease): Promise<boolean>;
   release(lease: Lease): Promise<void>;
   recordedLines(jobId: string, from: number, count: number): Promise<Set<number>>;
-  record(lease: Lease, outcomes: LineOutcome[], now: number): Promise<boolean>;
+  /** `format`: the job's dialect's result lines (Mistral's when not given). */
+  record(lease: Lease, outcomes: LineOutcome[], now: number, format?: LineFormat): Promise<boolean>;
   fence(jobId: string, owner: string, now: number): Promise<ClaimedChunk[]>;
 
   // Result records.
@@ -120,7 +122,7 @@ export function createQueue(db: Db, options: QueueOptions): Queue {
     finish: (lease) => finishChunk(k, lease),
     release: (lease) => releaseChunk(k, lease),
     recordedLines: (jobId, from, count) => recordedLines(k, jobId, from, count),
-    record: (lease, outcomes, now) => recordOutcomes(k, dialect, lease, outcomes, now, leaseMs),
+    record: (lease, outcomes, now, format) => recordOutcomes(k, dialect, lease, outcomes, now, leaseMs, format),
     fence: (jobId, owner, now) => fenceOpenChunks(k, jobId, owner, now, leaseMs),
 
     errorGroups: (jobId) => errorGroups(k, jobId),

@@ -56,7 +56,7 @@ export async function listJobs(db: Q, workspace: string, f: JobFilters) {
 
 /** What a worker needs to run a chunk's lines. */
 export async function jobToRun(db: Q, id: string) {
-  return db.selectFrom('batch_jobs').select(['endpoint', 'model', 'deadline_at']).where('id', '=', id).executeTakeFirstOrThrow();
+  return db.selectFrom('batch_jobs').select(['endpoint', 'model', 'deadline_at', 'dialect']).where('id', '=', id).executeTakeFirstOrThrow();
 }
 
 /** Status and deadline of jobs by id (any workspace): is their work still to run? */

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
-import { renderResultLine, type LineOutcome } from '../results/render.js';
+import type { LineOutcome } from '../results/render.js';
+import type { LineFormat } from '../dialects/types.js';
+import { lineFormatOf } from '../dialects/line-formats.js';
 import type { QueueDialect } from './dialect.js';
 import type { ResultRow } from './record-rows.js';
 import type { Lease, Q } from './types.js';
@@ -20,13 +22,15 @@ export async function recordOutcomes(
   outcomes: LineOutcome[],
   now: number,
   leaseMs: number,
+  /** The job's dialect's result line shape (Mistral's by default). */
+  format: LineFormat = lineFormatOf('mistral'),
 ): Promise<boolean> {
   if (outcomes.length === 0) return true;
   // One row per line even if a caller passed a line twice: the counters add the rows inserted.
   const byLine = new Map<number, ResultRow>();
   for (const o of outcomes) {
     if (byLine.has(o.lineNo)) continue;
-    const line = renderResultLine(lease.job_id, o);
+    const line = format.render(lease.job_id, o);
     byLine.set(o.lineNo, {
       line_no: o.lineNo,
       ok: o.ok ? 1 : 0,

@@ -4,6 +4,7 @@ import type { LineOutcome } from '../results/render.js';
 import type { Clock } from '../clock.js';
 import type { ChunkLine } from '../ingest/chunk-reader.js';
 import type { ErrorCode } from '../error-catalogue.js';
+import { LineRequestError, type LineFormat } from '../dialects/types.js';
 import { nextDelay, sleep, type RetryPolicy } from './retry.js';
 import type { Slots } from './slots.js';
 
@@ -11,6 +12,8 @@ export interface LineJob {
   endpoint: Endpoint;
   model: ModelEntry;
   deadline: number;
+  /** The job's dialect: translates each line's body for the engines. */
+  format: LineFormat;
 }
 
 export interface LineDeps {
@@ -42,7 +45,13 @@ export async function executeLine(line: ChunkLine, job: LineJob, deps: LineDeps,
   });
   if (!line.request) return fail(null, null, `Invalid request line: ${line.problem}`, 'invalid_request');
   // The job's model is the one that runs: a job is for one model, whatever a line's body says.
-  const body = { ...line.request.body, model: job.model.id };
+  let body: Record<string, unknown>;
+  try {
+    body = { ...job.format.request(line.request.body, job.endpoint), model: job.model.id };
+  } catch (err) {
+    if (!(err instanceof LineRequestError)) throw err;
+    return fail(400, null, err.message, 'invalid_request');
+  }
   for (let attempt = 1; ; attempt++) {
     await deps.slots.acquire(signal);
     let error: unknown;

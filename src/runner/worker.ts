@@ -12,6 +12,7 @@ import { executeLine, type LineJob } from './execute-line.js';
 import { OutcomeBuffer } from './outcome-buffer.js';
 import { Slots } from './slots.js';
 import { failedWithoutResponse } from '../results/render.js';
+import { lineFormatOf } from '../dialects/line-formats.js';
 import type { RetryPolicy } from './retry.js';
 
 export interface WorkerOptions {
@@ -163,16 +164,17 @@ export class Worker {
     const signal = entry.abort.signal;
     const job = await queue.jobToRun(chunk.job_id);
     const model = this.deps.registry.get(job.model);
+    const format = lineFormatOf(job.dialect);
     const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.deps.queue.leaseMs / 3));
     const buffer = new OutcomeBuffer(
-      (outcomes) => queue.record(lease, outcomes, clock.now()),
+      (outcomes) => queue.record(lease, outcomes, clock.now(), format),
       (reason) => entry.abort.abort(reason),
       // A batch never holds much more than the calls in flight: it bounds what a crash can lose.
       Math.max(64, model?.max_in_flight ?? 64),
     );
     try {
       const done = await queue.recordedLines(chunk.job_id, Number(chunk.first_line), chunk.line_count);
-      const lineJob: LineJob | null = model ? { endpoint: job.endpoint as Endpoint, model, deadline: Number(job.deadline_at) } : null;
+      const lineJob: LineJob | null = model ? { endpoint: job.endpoint as Endpoint, model, deadline: Number(job.deadline_at), format } : null;
       const engine = model ? await this.deps.engines.get(model).catch((err: Error) => err) : new Error(`model '${job.model}' is no longer configured`);
       const window = new Slots(model?.max_in_flight ?? 1);
       const inflight = new Set<Promise<void>>();

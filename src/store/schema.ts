@@ -4,6 +4,7 @@
  * works on both dialects.
  */
 import type { ChunkState, JobStatus } from '../queue/states.js';
+import type { ApiDialect } from '../dialects/types.js';
 
 export interface ApiKeyTable {
   id: string;
@@ -78,6 +79,8 @@ export interface BatchJobTable {
   total_tokens: number;
   deleted_at: number | null;
   idempotency_key: string | null;
+  /** The API the job was created through (migration 010): how its lines are read and its results written. */
+  dialect: ApiDialect;
 }
 
 export interface JobMetadataTable {

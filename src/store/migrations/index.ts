@@ -8,6 +8,7 @@ import * as m006 from './006-released-blobs.js';
 import * as m007 from './007-chunk-claim-index.js';
 import * as m008 from './008-storage-quota.js';
 import * as m009 from './009-job-status-check.js';
+import * as m010 from './010-job-dialect.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '007-chunk-claim-index': m007,
   '008-storage-quota': m008,
   '009-job-status-check': m009,
+  '010-job-dialect': m010,
 };
 
 export const migrationProvider: MigrationProvider = {

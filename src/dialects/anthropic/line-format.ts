@@ -1,0 +1,5 @@
+import { mistralLineFormat } from '../mistral/line-format.js';
+import type { LineFormat } from '../types.js';
+
+// PLACEHOLDER until the anthropic dialect lands: lines are read and written as Mistral's.
+export const anthropicLineFormat: LineFormat = mistralLineFormat;

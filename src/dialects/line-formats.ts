@@ -1,0 +1,13 @@
+import type { ApiDialect, LineFormat } from './types.js';
+import { mistralLineFormat } from './mistral/line-format.js';
+import { openaiLineFormat } from './openai/line-format.js';
+import { anthropicLineFormat } from './anthropic/line-format.js';
+
+const FORMATS: Record<ApiDialect, LineFormat> = {
+  mistral: mistralLineFormat,
+  openai: openaiLineFormat,
+  anthropic: anthropicLineFormat,
+};
+
+/** The line format of a job's dialect (an unknown value, from a newer store, reads as Mistral's). */
+export const lineFormatOf = (dialect: string | null | undefined): LineFormat => FORMATS[dialect as ApiDialect] ?? mistralLineFormat;
