@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'test/fixtures/', 'test/.tmp-examples/', 'bench/results/'] },
   {
-    files: ['**/*.ts', '**/*.js'],
+    // .tsx: the web dashboard (web/src), linted like the rest; web/tsconfig.json type-checks it.
+    files: ['**/*.ts', '**/*.tsx', '**/*.js'],
     extends: [tseslint.configs.base],
     rules: {
       eqeqeq: ['error', 'smart'],

@@ -12,6 +12,15 @@ const BENCHES = [
   ['claim', 'Claim cost against job size'],
   ['overhead', 'Overhead per request: CPU time and added online latency'],
   ['embedded', 'Embedded engine vs node-llama-cpp direct'],
+  ['prefix-reuse', 'Shared-prefix reuse on the embedded engine'],
+  ['online-latency', 'Online latency added by a running batch, online reserve on vs off'],
+] as const;
+
+/** Pages written by runs of their own (a flag, another machine), kept in the index when present. */
+const OTHER_PAGES = [
+  ['upstream-profile', "Upstream path: where batchd's CPU time goes (`bench/upstream.ts --profile`)"],
+  ['gpu', 'Embedded engine on the best backend (`bench/gpu.ts`)'],
+  ['queue-refactor', 'The queue refactor (issue 12): quick runs before and after'],
 ] as const;
 
 let failed = 0;
@@ -21,7 +30,7 @@ for (const [name] of BENCHES) {
   if (res.status !== 0) failed++;
 }
 const index = ['# Benchmark results', '', 'Written by `npm run bench` (full) or `npm run bench -- --quick`; each file records its own run date and mode.', ''];
-for (const [name, title] of BENCHES) {
+for (const [name, title] of [...BENCHES, ...OTHER_PAGES]) {
   if (fs.existsSync(path.join(RESULTS_DIR, `${name}.md`))) index.push(`- [${title}](${name}.md)`);
 }
 fs.writeFileSync(path.join(RESULTS_DIR, 'README.md'), `${index.join('\n')}\n`);

@@ -1,4 +1,6 @@
+import os from 'node:os';
 import path from 'node:path';
+import { parseGpuSetting, type GpuSetting } from './engines/llama/backend.js';
 
 /** Everything batchd reads from flags and the environment, read once at start and passed down. */
 export interface Config {
@@ -32,10 +34,43 @@ export interface Config {
   /** Base URL used to build signed download URLs; defaults to the listening address. */
   publicUrl: string | null;
   logLevel: string;
-  /** The embedded engine: threads per context, parallel sequences, tokens per sequence. */
-  llama: { threads: number; sequences: number; contextSize: number };
+  /** `batchd worker` only: serve GET /metrics on this port (BATCHD_METRICS_PORT; 0 = any free port); null = no listener. */
+  metricsPort: number | null;
+  /**
+   * The embedded engine: threads per context, parallel sequences, tokens per sequence, and
+   * shared-prefix reuse (a request takes the sequence already holding the longest start of its prompt).
+   */
+  llama: {
+    threads: number;
+    sequences: number;
+    contextSize: number;
+    prefixReuse: boolean;
+    /** No BATCHD_LLAMA_CONTEXT: each model runs at its trained context, capped by memoryBytes for all sequences. */
+    contextFromModel: boolean;
+    /** BATCHD_LLAMA_MEMORY_MB: bytes the KV caches of a model's sequences may take together (default a quarter of RAM). */
+    memoryBytes: number;
+    /** BATCHD_LLAMA_GPU: off, auto (the best backend found), cuda, vulkan or metal. */
+    gpu: GpuSetting;
+  };
   /** Bounds on what one client or tenant may take (README "Limits and hardening"). */
   limits: Limits;
+  /**
+   * Share of an upstream model's max_in_flight kept for online calls (BATCHD_ONLINE_RESERVE,
+   * 0-0.9, default 0.25): batch lines never take those slots (engines/batch-share.ts).
+   */
+  onlineReserve: number;
+  /** Delivery of terminal-state webhooks (webhooks/dispatcher.ts). */
+  webhooks: {
+    /** How often the deliverer looks for due events (BATCHD_WEBHOOK_POLL_MS). */
+    pollMs: number;
+    /** First retry delay; doubled per attempt up to retryMaxMs (BATCHD_WEBHOOK_RETRY_BASE_MS, BATCHD_WEBHOOK_RETRY_MAX_MS). */
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** An event held this long by a deliverer that went away is sent again (BATCHD_WEBHOOK_LEASE_MS). */
+    leaseMs: number;
+    /** Time for one POST, connection to response (BATCHD_WEBHOOK_TIMEOUT_MS). */
+    timeoutMs: number;
+  };
   runner: {
     leaseMs: number;
     pollMs: number;
@@ -97,6 +132,7 @@ export interface ConfigInput {
   maxPendingRequests?: string | number;
   publicUrl?: string;
   logLevel?: string;
+  metricsPort?: string | number;
 }
 
 const MB = 1024 * 1024;
@@ -106,6 +142,15 @@ function int(value: string | number | undefined, fallback: number, name: string)
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${value}'`);
   return n;
+}
+
+/** A switch: on/off, true/false, 1/0 (any case); anything else is an error naming the variable. */
+function onOff(value: string | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined || value === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new Error(`${name} must be on or off, got '${value}'`);
 }
 
 export function parseSeedKeys(spec: string | undefined): { workspace: string; key: string }[] {
@@ -129,6 +174,14 @@ function parseModelFlags(flags: string[] | undefined): { id: string; path: strin
     if (i <= 0) throw new Error(`--model expects name=path.gguf, got '${flag}'`);
     return { id: flag.slice(0, i), path: path.resolve(flag.slice(i + 1)) };
   });
+}
+
+/** A fraction from 0 to `max` (BATCHD_ONLINE_RESERVE). */
+function fraction(value: string | undefined, fallback: number, max: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > max) throw new Error(`${name} must be a number from 0 to ${max}, got '${value}'`);
+  return n;
 }
 
 /** Flags win over environment variables, which win over defaults. */
@@ -155,10 +208,16 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     worker: input.worker ?? true,
     publicUrl: input.publicUrl ?? env.BATCHD_PUBLIC_URL ?? null,
     logLevel: input.logLevel ?? env.BATCHD_LOG_LEVEL ?? 'warn',
+    metricsPort:
+      (input.metricsPort ?? env.BATCHD_METRICS_PORT ?? '') === '' ? null : int(input.metricsPort ?? env.BATCHD_METRICS_PORT, 0, 'BATCHD_METRICS_PORT'),
     llama: {
       threads: int(env.BATCHD_LLAMA_THREADS, 1, 'BATCHD_LLAMA_THREADS') || 1,
       sequences: int(env.BATCHD_LLAMA_SEQUENCES, 8, 'BATCHD_LLAMA_SEQUENCES') || 8,
       contextSize: int(env.BATCHD_LLAMA_CONTEXT, 8192, 'BATCHD_LLAMA_CONTEXT') || 8192,
+      prefixReuse: onOff(env.BATCHD_LLAMA_PREFIX_REUSE, true, 'BATCHD_LLAMA_PREFIX_REUSE'),
+      contextFromModel: (env.BATCHD_LLAMA_CONTEXT ?? '') === '',
+      memoryBytes: (int(env.BATCHD_LLAMA_MEMORY_MB, 0, 'BATCHD_LLAMA_MEMORY_MB') || Math.floor(os.totalmem() / 4 / MB)) * MB,
+      gpu: parseGpuSetting(env.BATCHD_LLAMA_GPU),
     },
     limits: {
       maxConnections: int(env.BATCHD_MAX_CONNECTIONS, 4096, 'BATCHD_MAX_CONNECTIONS'),
@@ -181,6 +240,14 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
         .split(',')
         .map((h) => h.trim().toLowerCase())
         .filter(Boolean),
+    },
+    onlineReserve: fraction(env.BATCHD_ONLINE_RESERVE, 0.25, 0.9, 'BATCHD_ONLINE_RESERVE'),
+    webhooks: {
+      pollMs: int(env.BATCHD_WEBHOOK_POLL_MS, 500, 'BATCHD_WEBHOOK_POLL_MS') || 500,
+      retryBaseMs: int(env.BATCHD_WEBHOOK_RETRY_BASE_MS, 5_000, 'BATCHD_WEBHOOK_RETRY_BASE_MS') || 5_000,
+      retryMaxMs: int(env.BATCHD_WEBHOOK_RETRY_MAX_MS, 3600_000, 'BATCHD_WEBHOOK_RETRY_MAX_MS') || 3600_000,
+      leaseMs: int(env.BATCHD_WEBHOOK_LEASE_MS, 60_000, 'BATCHD_WEBHOOK_LEASE_MS') || 60_000,
+      timeoutMs: int(env.BATCHD_WEBHOOK_TIMEOUT_MS, 10_000, 'BATCHD_WEBHOOK_TIMEOUT_MS') || 10_000,
     },
     runner: {
       leaseMs: int(env.BATCHD_LEASE_MS, 30_000, 'BATCHD_LEASE_MS'),

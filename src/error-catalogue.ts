@@ -138,6 +138,20 @@ export const ERROR_CATALOGUE = {
   invalid_query: invalid(400, 'A query parameter is repeated or has an invalid value.'),
   too_many_metadata_filters: invalid(400, 'The job list was given more metadata filters than a job can have keys.'),
 
+  // Scheduling, pause, webhooks and estimates (issue 16)
+  invalid_priority: invalid(400, "A job's priority (the create body's priority or metadata.priority) is not high, normal or low."),
+  invalid_webhook_url: invalid(400, "A job's webhook_url (create body, metadata.webhook_url) is not an http(s) URL batchd may call."),
+  job_already_finished: { status: 409, type: 'conflict_error', meaning: 'The job has ended; it can no longer be paused or resumed.' },
+
+  // Anthropic dialect (/v1/messages, /v1/messages/batches; answered in Anthropic's error shape)
+  anthropic_version_required: invalid(400, 'A request to an Anthropic route has no anthropic-version header.'),
+  anthropic_mixed_models: invalid(400, 'An Anthropic message batch names more than one model; a batch runs one model.'),
+
+  // OpenAI dialect (/v1/batches, /v1/completions; answered in OpenAI's error shape {error: {message, type, param, code}})
+  invalid_completion_window: invalid(400, 'An OpenAI batch asks for a completion_window other than "24h".'),
+  batch_endpoint_not_supported: invalid(400, 'An OpenAI batch names an endpoint batchd does not run for OpenAI batches.'),
+  invalid_metadata: invalid(400, "An OpenAI batch's metadata breaks OpenAI's limits (16 keys of up to 64 characters, values of up to 512)."),
+
   // Store
   insufficient_storage: { status: 507, type: 'storage_error', meaning: "The server's disk or database is full; nothing was stored." },
   store_busy: { status: 503, type: 'internal_error', meaning: 'The store stayed locked or hit a serialization conflict; nothing was changed, retry.' },

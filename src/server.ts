@@ -21,6 +21,11 @@ import { createQueue, type Queue } from './queue/index.js';
 import type { PgJobSignals } from './store/postgres/job-signals.js';
 import { ValidationPool } from './ingest/validation-pool.js';
 import { createLogger, type Logger } from './logger.js';
+import { startWebhooks } from './webhooks/start.js';
+import type { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { Metrics } from './metrics/metrics.js';
+import { instrumentFactories } from './metrics/engine-calls.js';
+import { startMetricsListener } from './metrics/listener.js';
 
 export interface ServerOptions {
   clock?: Clock;
@@ -34,6 +39,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Called on every engine call the runner makes (tests count upstream attempts). */
   onAttempt?: () => void;
+  /** Load llama.cpp at start and print the backend and device it runs on (`batchd serve`); otherwise it loads at a model's first use. */
+  reportBackend?: boolean;
   /** Replaces the blob store (tests inject storage faults through it). */
   blobs?: (defaultStore: BlobStore) => BlobStore;
 }
@@ -56,6 +63,9 @@ interface Core {
   runner: Runner | null;
   clock: Clock;
   signals: PgJobSignals | null;
+  metrics: Metrics;
+  /** Delivers terminal-state webhooks where jobs run (webhooks/). */
+  webhooks: WebhookDispatcher | null;
   nudge: (reason?: NudgeReason) => void;
 }
 
@@ -104,6 +114,8 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   if (llamaPaths.length && opts.engineFactories?.llama) {
     const { validateModelFile } = await import('./engines/llama/model-file.js');
     for (const p of llamaPaths) if (!embeddingModels.has(p) || fs.existsSync(p)) await validateModelFile(p);
+    // /v1/models reports the context each embedded model will hold (its trained one within the memory budget).
+    await (await import('./engines/llama/context-plan.js')).reportPlannedContexts(registry.models, config.llama);
   }
   const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize, log });
   const chosen: BlobStore = config.blobDir
@@ -115,7 +127,8 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const factories = { ...opts.engineFactories };
   const llama = factories.llama;
   if (llama) factories.llama = async (model) => (await ensureGenerated(model.path), llama(model));
-  const engines = new EnginePool(factories);
+  const metrics = new Metrics();
+  const engines = new EnginePool(instrumentFactories(factories, metrics), { onlineReserve: config.onlineReserve });
   const queue = createQueue(db, { blobs, leaseMs: config.runner.leaseMs });
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;
@@ -127,7 +140,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
       : null;
   runner = withRunner
     ? new Runner(
-        { queue, blobs, clock, registry, engines, log },
+        { queue, blobs, clock, registry, engines, log, metrics },
         { ...config.runner, maxPendingRequests: config.maxPendingRequests, onAttempt: opts.onAttempt, onAdmitted: () => signals?.notify('jobs') },
       )
     : null;
@@ -136,11 +149,13 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
     runner?.nudge(reason);
     signals?.notify(reason);
   };
-  return { log, db, queue, blobs, registry, engines, runner, clock, signals, nudge };
+  const webhooks = withRunner ? startWebhooks({ db, queue, clock, log, registry }, config) : null;
+  return { log, db, queue, blobs, registry, engines, runner, clock, signals, metrics, webhooks, nudge };
 }
 
 async function closeCore(core: Core) {
   await core.runner?.stop();
+  await core.webhooks?.stop();
   await core.signals?.close();
   await core.engines.close();
   await core.db.close();
@@ -167,7 +182,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       results: new ResultsReader(core.queue),
       online: { engines: core.engines },
       nudge: core.nudge,
+      metrics: core.metrics,
     };
+    // Before listening: a BATCHD_LLAMA_GPU build that does not work here stops the start.
+    if (opts.reportBackend && core.registry.models.some((m) => m.engine === 'llama')) {
+      const { describeBackend } = await import('./engines/llama/backend.js');
+      say(describeBackend(await (await import('./engines/llama/runtime.js')).llamaBackend(config.llama.gpu)));
+    }
     const app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
     await runner?.start();
@@ -199,7 +220,22 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 /** A worker process: runs jobs from the shared store, serves no HTTP. */
 export async function startWorker(config: Config, opts: ServerOptions = {}) {
   const core = await openCore(config, opts, true);
+  // A worker serves no API: its counters get a listener of their own when BATCHD_METRICS_PORT asks for one.
+  const metrics =
+    config.metricsPort === null
+      ? null
+      : await startMetricsListener(core.metrics, config.host, config.metricsPort).catch(async (err: Error) => {
+          await closeCore(core);
+          throw err;
+        });
+  if (metrics) opts.log?.(`batchd worker metrics on ${metrics.url}`);
   await core.runner!.start();
   opts.log?.(`batchd worker ${core.runner!.worker.id} running`);
-  return { runner: core.runner!, close: () => closeCore(core) };
+  return {
+    runner: core.runner!,
+    close: async () => {
+      await metrics?.close();
+      await closeCore(core);
+    },
+  };
 }

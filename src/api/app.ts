@@ -7,14 +7,22 @@ import type { AppContext } from './context.js';
 import { authHook } from './auth.js';
 import { registerFileRoutes, registerSignedDownload } from './files.js';
 import { registerBatchJobRoutes } from './batch-jobs.js';
+import { registerWebhookRoutes } from '../webhooks/routes.js';
+import { registerJobEventRoutes } from './job-events.js';
+import { registerDashboard } from '../web/static.js';
+import { registerDashboardRoutes } from '../web/model-stats.js';
 import { registerModelRoutes } from './models.js';
 import { registerInferenceRoutes } from './inference.js';
-import { registerMetrics } from './metrics.js';
+import { registerAnthropicRoutes } from '../dialects/anthropic/routes.js';
+import { registerHttpMetrics, registerMetrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { bodyLimitOf, bodyTooLarge } from './body-limits.js';
 import { scanJson } from './json-guard.js';
 import { cutError, registerTransportHooks, transportOptions } from './transport.js';
 import { CLIENT_CLOSED_REQUEST, clientClosed, requestSerializers } from './request-log.js';
-import { fromZod, validatorCompiler } from './zod-provider.js';
+import { fromZod, serializerCompiler, validatorCompiler } from './zod-provider.js';
+import { registerOpenAiRoutes } from '../dialects/openai/routes.js';
+import { llamaHealth } from '../engines/llama/backend.js';
 
 const UPLOAD_ROUTE = '/v1/files';
 const CREATE_ROUTE = '/v1/batch/jobs';
@@ -34,8 +42,12 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       void (reply as FastifyReply).status(apiErr.status).type('application/json').send(apiErr.toBody());
     },
   });
-  // Route schemas are zod schemas (zod-provider.ts); no route declares a response schema, so replies serialize as before.
+  // Route schemas are zod schemas (zod-provider.ts); a response schema only documents a reply (openapi.ts), replies serialize as before.
   app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Before any route: /openapi.json lists every route added after it; every request is timed by route pattern.
+  registerOpenApi(app, ctx);
+  registerHttpMetrics(app, ctx);
   registerTransportHooks(app, limits, (req) => req.method === 'POST' && req.routeOptions.url === UPLOAD_ROUTE);
   // Each route's JSON body cap (online inference, job create, the rest), set where routes are registered.
   app.addHook('onRoute', (r) => {
@@ -117,16 +129,23 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     reply.status(err.status).type('application/json').send(err.toBody());
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  // The embedded engine's backend (cpu, cuda, vulkan, metal) and loaded models, as far as this process has loaded them.
+  app.get('/health', async () => ({ status: 'ok', engines: { llama: llamaHealth() } }));
   registerMetrics(app, ctx);
   registerSignedDownload(app, ctx);
+  registerDashboard(app);
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', authHook(ctx));
     registerFileRoutes(v1, ctx);
     registerBatchJobRoutes(v1, ctx);
+    registerWebhookRoutes(v1, ctx);
+    registerJobEventRoutes(v1, ctx);
+    registerDashboardRoutes(v1, ctx);
     registerModelRoutes(v1, ctx);
     registerInferenceRoutes(v1, ctx);
+    registerAnthropicRoutes(v1, ctx);
+    registerOpenAiRoutes(v1, ctx);
   });
   return app;
 }

@@ -3,7 +3,7 @@ import { apiError } from '../errors.js';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../queue/states.js';
 import { listOf, pagingShape, query, queryField, stringOf, type Query } from './query.js';
 import { metadataObject } from './job-metadata.js';
-import { apiTransform } from './zod-provider.js';
+import { apiTransform, documentedAs } from './zod-provider.js';
 
 /**
  * A job has at most 64 metadata keys (batch-jobs.schemas.ts), so a filter on more keys can
@@ -73,12 +73,21 @@ export function parseMetadataFilter(q: Query): Record<string, string> {
 /** The list route's own keys, in the order their errors used to be checked. */
 const listKeys = z.object({
   ...pagingShape,
-  status: queryField((v) => parseStatuses(listOf(v))),
+  status: documentedAs(
+    queryField((v) => parseStatuses(listOf(v))),
+    z.array(z.enum(JOB_STATUSES)).optional(),
+  ),
   model: query.string(),
   agent_id: query.string(),
-  created_after: queryField((v, name) => parseCreatedAfter(stringOf(v, name))),
+  created_after: documentedAs(
+    queryField((v, name) => parseCreatedAfter(stringOf(v, name))),
+    z.string().datetime({ offset: true }).optional(),
+  ),
   created_by_me: query.bool(false),
-  order_by: queryField((v, name) => parseOrder(stringOf(v, name))),
+  order_by: documentedAs(
+    queryField((v, name) => parseOrder(stringOf(v, name))),
+    z.enum(['created', '-created']).default('-created'),
+  ),
 });
 
 /** Query keys the list route understands; any other key is a metadata filter (the SDK explodes metadata). */
@@ -89,11 +98,15 @@ const LIST_KEYS = new Set([...Object.keys(listKeys.shape), 'metadata']);
  * The filter is read by hand from the query as parsed (parseMetadataFilter): any unknown key
  * is a filter, and a zod object's output would drop a `__proto__` key.
  */
-export const listJobsQuery = z.custom<Query>().transform((q, ctx) => {
-  const known = listKeys.safeParse(q);
-  if (!known.success) {
-    for (const issue of known.error.issues) ctx.addIssue(issue);
-    return z.NEVER;
-  }
-  return { ...known.data, metadata: apiTransform(parseMetadataFilter)(q, ctx) };
-});
+export const listJobsQuery = documentedAs(
+  z.custom<Query>().transform((q, ctx) => {
+    const known = listKeys.safeParse(q);
+    if (!known.success) {
+      for (const issue of known.error.issues) ctx.addIssue(issue);
+      return z.NEVER;
+    }
+    return { ...known.data, metadata: apiTransform(parseMetadataFilter)(q, ctx) };
+  }),
+  // For the OpenAPI document: the keys as their schemas document them (the metadata filter as its JSON form).
+  listKeys.extend({ metadata: z.string().optional() }),
+);

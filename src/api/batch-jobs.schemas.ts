@@ -30,6 +30,12 @@ const createJobObject = z
       .min(1, 'timeout_hours must be from 1 to 168 (7 days)')
       .max(168, 'timeout_hours must be from 1 to 168 (7 days)')
       .default(24),
+    // Beyond Mistral's fields (the Mistral SDK strips unknown fields, so priority and
+    // webhook_url may also come as metadata.priority and metadata.webhook_url).
+    priority: z.enum(['high', 'normal', 'low'], { message: 'priority must be one of high, normal, low' }).nullish(),
+    webhook_url: z.string().min(1).max(2048, 'webhook_url may be at most 2048 characters').nullish(),
+    /** Validate and estimate (api/job-estimate.ts) without creating the job. */
+    dry_run: z.boolean().nullish(),
   })
   .strict();
 

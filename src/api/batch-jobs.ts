@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { apiError } from '../errors.js';
 import { unixSeconds } from '../clock.js';
 import type { JobRow } from '../queue/index.js';
-import { isTerminal } from '../queue/states.js';
+import { isTerminal, UNFINISHED_PAUSABLE } from '../queue/states.js';
+import { priorityName } from '../queue/priority.js';
+import { estimateJob } from './job-estimate.js';
 import type { AppContext } from './context.js';
 import { batchCost } from '../models/registry.js';
 import { createJobSchema } from './batch-jobs.schemas.js';
@@ -20,6 +22,8 @@ export function registerBatchJobRoutes(fastify: FastifyInstance, ctx: AppContext
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.post('/v1/batch/jobs', { schema: { body: createJobSchema } }, async (req) => {
     const body = req.body;
+    // Beyond Mistral: validate and price the job without creating it (also POST /v1/batch/jobs/estimate, for SDKs that drop dry_run).
+    if (body.dry_run) return estimateJob(ctx, req.principal.workspace, req.principal.keyId, body);
     const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
     if (idempotencyKey) {
       const existing = await ctx.queue.byIdempotencyKey(req.principal.workspace, idempotencyKey);
@@ -29,6 +33,10 @@ export function registerBatchJobRoutes(fastify: FastifyInstance, ctx: AppContext
     ctx.nudge();
     return jobObject(ctx, job, false);
   });
+
+  app.post('/v1/batch/jobs/estimate', { schema: { body: createJobSchema } }, async (req) =>
+    estimateJob(ctx, req.principal.workspace, req.principal.keyId, req.body),
+  );
 
   app.get('/v1/batch/jobs', { schema: { querystring: listJobsQuery } }, async (req) => {
     const q = req.query;
@@ -62,6 +70,28 @@ export function registerBatchJobRoutes(fastify: FastifyInstance, ctx: AppContext
     await ctx.queue.requestCancel(req.principal.workspace, id, ctx.clock.now());
     ctx.nudge();
     return jobObject(ctx, await findJob(ctx, req.principal.workspace, id), false);
+  });
+
+  // Beyond Mistral: stop claiming a job's lines (in-flight ones finish; the deadline keeps running), and go on again.
+  app.post('/v1/batch/jobs/:job_id/pause', { schema: jobParams }, async (req) => {
+    const job = await findJob(ctx, req.principal.workspace, req.params.job_id);
+    if (!(UNFINISHED_PAUSABLE as readonly string[]).includes(job.status)) {
+      throw apiError('job_already_finished', `Job ${job.id} is ${job.status}; only a QUEUED or RUNNING job can be paused.`);
+    }
+    // Pausing a paused job is a no-op that returns it, so a retried pause never fails.
+    await ctx.queue.pause(req.principal.workspace, job.id, ctx.clock.now());
+    ctx.nudge();
+    return jobObject(ctx, await findJob(ctx, req.principal.workspace, job.id), false);
+  });
+
+  app.post('/v1/batch/jobs/:job_id/resume', { schema: jobParams }, async (req) => {
+    const job = await findJob(ctx, req.principal.workspace, req.params.job_id);
+    if (!(UNFINISHED_PAUSABLE as readonly string[]).includes(job.status)) {
+      throw apiError('job_already_finished', `Job ${job.id} is ${job.status}; only a QUEUED or RUNNING job can be resumed.`);
+    }
+    await ctx.queue.resume(req.principal.workspace, job.id);
+    ctx.nudge();
+    return jobObject(ctx, await findJob(ctx, req.principal.workspace, job.id), false);
   });
 
   // Beyond Mistral: run a finished job's failed lines again, as a new job.
@@ -98,8 +128,15 @@ async function findJob(ctx: AppContext, workspace: string, id: string): Promise<
   return (await ctx.queue.withLiveCounters([job]))[0]!;
 }
 
-/** The BatchJob object; `outputs` for inline jobs once finished, and for any job with ?inline=true. */
-export async function jobObject(ctx: AppContext, job: JobRow, inline: boolean) {
+/** What rendering a job object needs: the API's context, or the webhook deliverer's part of it. */
+export type JobView = Pick<AppContext, 'results' | 'registry' | 'clock'>;
+
+/**
+ * The BatchJob object; `outputs` for inline jobs once finished, and for any job with
+ * ?inline=true. Mistral's fields, then batchd's own (scheduleOf): the Mistral SDKs'
+ * response parsers drop fields they do not know.
+ */
+export async function jobObject(ctx: JobView, job: JobRow, inline: boolean) {
   const finished = isTerminal(job.status);
   const wantOutputs = inline || (job.inline === 1 && finished);
   if (wantOutputs && inline && Number(job.total_requests) > INLINE_OUTPUT_LIMIT) {
@@ -132,11 +169,39 @@ export async function jobObject(ctx: AppContext, job: JobRow, inline: boolean) {
     completed_at: job.completed_at === null ? null : unixSeconds(job.completed_at),
     timeout_hours: job.timeout_hours,
     usage: usageOf(ctx, job),
+    ...scheduleOf(job, finished, ctx.clock.now()),
+  };
+}
+
+/**
+ * Scheduling and control (issue 16). Pausing is a flag, not a status: the status stays
+ * one of Mistral's seven (mistral 1.x's SDK parses it as a closed enum). `at_risk`: at
+ * the job's rate so far (lines done since it started), its remaining lines would end
+ * after its deadline; `estimated_completion_at` is that projection (null before the
+ * first line is done, and once the job has ended).
+ */
+function scheduleOf(job: JobRow, finished: boolean, now: number) {
+  const deadline = Number(job.deadline_at);
+  const total = Number(job.total_requests);
+  const done = Number(job.completed_requests);
+  let eta: number | null = null;
+  if (!finished && job.started_at !== null && done > 0) {
+    const msPerLine = Math.max(1, now - Number(job.started_at)) / done;
+    eta = now + Math.max(0, total - done) * msPerLine;
+  }
+  return {
+    priority: priorityName(job.priority),
+    deadline_at: unixSeconds(deadline),
+    paused: !finished && job.paused_at !== null,
+    paused_at: !finished && job.paused_at !== null ? unixSeconds(Number(job.paused_at)) : null,
+    at_risk: eta !== null && eta > deadline,
+    estimated_completion_at: eta === null ? null : unixSeconds(eta),
+    webhook_url: job.webhook_url,
   };
 }
 
 /** Token usage so far and its cost at the model's price less the batch discount. */
-function usageOf(ctx: AppContext, job: JobRow) {
+function usageOf(ctx: JobView, job: JobRow) {
   const prompt = Number(job.prompt_tokens);
   const completion = Number(job.completion_tokens);
   const cost = batchCost(ctx.registry, job.model, prompt, completion);

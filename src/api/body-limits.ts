@@ -8,7 +8,8 @@ export interface BodyLimit {
   variable: string;
 }
 
-const ONLINE_ROUTES = new Set<string>(ENDPOINTS);
+// OpenAI's /v1/completions (FIM) takes prompts too (Anthropic's routes set their own caps).
+const ONLINE_ROUTES = new Set<string>([...ENDPOINTS, '/v1/completions']);
 
 /**
  * The body cap of a route: online inference a few MB (a prompt, not a dataset), the job
@@ -18,7 +19,9 @@ const ONLINE_ROUTES = new Set<string>(ENDPOINTS);
  */
 export function bodyLimitOf(method: string, url: string | undefined, limits: Limits): BodyLimit {
   if (method === 'POST' && url !== undefined && ONLINE_ROUTES.has(url)) return { bytes: limits.maxOnlineBodyBytes, variable: 'BATCHD_MAX_ONLINE_BODY_BYTES' };
-  if (method === 'POST' && url === '/v1/batch/jobs') return { bytes: limits.maxCreateBodyBytes, variable: 'BATCHD_MAX_CREATE_BODY_BYTES' };
+  // The estimate route takes the same bodies as the create route.
+  if (method === 'POST' && (url === '/v1/batch/jobs' || url === '/v1/batch/jobs/estimate'))
+    return { bytes: limits.maxCreateBodyBytes, variable: 'BATCHD_MAX_CREATE_BODY_BYTES' };
   return { bytes: limits.maxJsonBodyBytes, variable: 'BATCHD_MAX_JSON_BODY_BYTES' };
 }
 

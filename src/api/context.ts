@@ -10,6 +10,7 @@ import type { ResultsReader } from '../results/results-reader.js';
 import type { EnginePool } from '../engines/engine-pool.js';
 import type { ValidationPool } from '../ingest/validation-pool.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 /** Online inference: the engines this process serves models with. */
 export interface OnlineGateway {
@@ -33,6 +34,8 @@ export interface AppContext {
   validation: ValidationPool;
   /** Online inference; absent when the process has no engines (API-only tests). */
   online?: OnlineGateway;
+  /** This process's Prometheus counters and histograms (GET /metrics). */
+  metrics: Metrics;
   /** Tells the runners that jobs changed (created, cancelled) or that storage can be given back (a job deleted), so they need not wait for a tick. */
   nudge: (reason?: NudgeReason) => void;
 }

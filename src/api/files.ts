@@ -7,6 +7,7 @@ import { unixSeconds } from '../clock.js';
 import { stageUpload, type StagedUpload } from '../ingest/stage-upload.js';
 import type { LineError } from '../ingest/batch-file-validator.js';
 import { getFile, insertFile, listFiles, markFileDeleted, type FileRow } from '../store/files.js';
+import { listFilesAfter } from '../store/files-cursor.js';
 import { StorageQuotaExceeded } from '../store/storage-usage.js';
 import { quotaErrorAtCommit, startUploadMeter, storageQuotaFor } from './storage-quota.js';
 import type { AppContext } from './context.js';
@@ -14,7 +15,7 @@ import { contentDisposition } from './content-disposition.js';
 import { signedUrlBase } from './signed-urls.js';
 import { isTerminal } from '../queue/states.js';
 import { z } from 'zod';
-import { idParams, pagingShape, query } from './query.js';
+import { idParams, intOf, pagingShape, query, queryField, stringOf } from './query.js';
 import type { ZodTypeProvider } from './zod-provider.js';
 
 const PURPOSES = ['batch', 'fine-tune', 'ocr'];
@@ -55,10 +56,16 @@ export function fileObject(row: FileRow) {
     signature: row.signature,
     expires_at: row.expires_at === null ? null : unixSeconds(row.expires_at),
     visibility: row.visibility,
+    // What OpenAI's SDK reads: a stored file is validated while it streams in, so it is always processed.
+    status: 'processed',
+    status_details: null,
   };
 }
 
 const fileParams = idParams('file_id');
+
+/** OpenAI's largest (and default) page of files. */
+const FILE_PAGE_MAX = 10_000;
 
 /** GET /v1/files's query, in the order its errors used to be checked. */
 const listFilesQuery = z.object({
@@ -70,6 +77,10 @@ const listFilesQuery = z.object({
   mimetypes: query.list(),
   search: query.string(),
   purpose: query.string(),
+  // OpenAI's cursor paging (files.list({after, limit, order})): given any of them, the list pages by cursor.
+  after: query.string(),
+  limit: queryField((v, name) => (stringOf(v, name) === undefined ? undefined : intOf(v, name, FILE_PAGE_MAX, 1, FILE_PAGE_MAX))),
+  order: query.string(),
 });
 
 const signedUrlQuery = z.object({ expiry: query.int(24, 1, 168) });
@@ -128,13 +139,15 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
 
   app.get('/v1/files', { schema: { querystring: listFilesQuery } }, async (req) => {
     const q = req.query;
+    if (q.after !== undefined || q.limit !== undefined || q.order !== undefined) return listFilesByCursor(ctx, req.principal.workspace, q);
     const { rows, total } = await listFiles(
       ctx.db.kysely,
       req.principal.workspace,
       { page: q.page, pageSize: q.page_size, sampleTypes: q.sample_type, sources: q.source, mimetypes: q.mimetypes, search: q.search, purpose: q.purpose },
       ctx.clock.now(),
     );
-    return { data: (await ctx.queue.withLiveSizes(rows)).map(fileObject), object: 'list', total };
+    const data = (await ctx.queue.withLiveSizes(rows)).map(fileObject);
+    return { data, object: 'list', total, has_more: (q.page + 1) * q.page_size < total, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   });
 
   app.get('/v1/files/:file_id', { schema: { params: fileParams } }, async (req) => {
@@ -165,6 +178,20 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
     const params = new URLSearchParams({ workspace: row.workspace, expires: String(expires), signature: sig });
     return { url: `${base}/signed/files/${row.id}/content?${params}` };
   });
+}
+
+/** GET /v1/files as OpenAI pages it: `after` a file id, `limit` files, newest first unless `order=asc`. */
+async function listFilesByCursor(ctx: AppContext, workspace: string, q: z.output<typeof listFilesQuery>) {
+  if (q.order !== undefined && q.order !== 'asc' && q.order !== 'desc') {
+    throw apiError('invalid_query', `query parameter 'order' must be asc or desc, got '${q.order}'`, { param: 'order' });
+  }
+  const now = ctx.clock.now();
+  const after = q.after === undefined ? null : await getFile(ctx.db.kysely, workspace, q.after, now);
+  if (after === undefined) throw apiError('invalid_query', `query parameter 'after' names no file of this workspace: '${q.after}'`, { param: 'after' });
+  const limit = q.limit ?? FILE_PAGE_MAX;
+  const rows = await listFilesAfter(ctx.db.kysely, workspace, { after, limit, ascending: q.order === 'asc', purpose: q.purpose }, now);
+  const data = (await ctx.queue.withLiveSizes(rows.slice(0, limit))).map(fileObject);
+  return { object: 'list', data, has_more: rows.length > limit, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
 /** The signed-URL download: no bearer key, the signature is the credential. */

@@ -5,6 +5,9 @@ import { OnlineGate } from '../engines/online-gate.js';
 import type { AppContext, OnlineGateway } from './context.js';
 import { z } from 'zod';
 import { apiIssue, type ZodTypeProvider } from './zod-provider.js';
+import { completionsOnlineBody, sharedOnlineBody } from '../dialects/openai/online.js';
+import { openAiErrorPayload } from '../dialects/openai/errors.js';
+import { textCompletion } from '../dialects/openai/responses.js';
 
 /** An online request: a JSON object naming its model; every other field is the engine's to judge. */
 type InferenceBody = Record<string, unknown> & { model: string };
@@ -34,6 +37,12 @@ const inferenceBody = z.unknown().transform((body, ctx): InferenceBody => {
   return body;
 });
 
+/** Every engine endpoint on its own path, and OpenAI's /v1/completions (with `suffix`) served as FIM. */
+const ONLINE_ROUTES: { path: string; endpoint: Endpoint; openAiOnly?: boolean }[] = [
+  ...ENDPOINTS.map((endpoint) => ({ path: endpoint, endpoint })),
+  { path: '/v1/completions', endpoint: '/v1/fim/completions', openAiOnly: true },
+];
+
 /**
  * Every endpoint, served synchronously too, so batchd is also a drop-in online server.
  * Online calls pass one gate per model (engines/online-gate.ts): beyond the engine's
@@ -44,13 +53,15 @@ export function registerInferenceRoutes(fastify: FastifyInstance, ctx: AppContex
   const gate = new OnlineGate(ctx.config.limits.onlineQueueLimit);
   // Before the body's schema: a node without engines refuses every online call alike.
   const servesInference = async () => void onlineOf(ctx);
-  for (const endpoint of ENDPOINTS) {
-    app.post(endpoint, { preValidation: servesInference, schema: { body: inferenceBody } }, async (req, reply) => {
-      const b = req.body;
+  for (const { path, endpoint, openAiOnly } of ONLINE_ROUTES) {
+    // OpenAI's own path answers (and fails) in OpenAI's shapes; the shared paths keep Mistral's.
+    const openAi = openAiOnly ? { onSend: openAiErrorPayload } : {};
+    app.post(path, { preValidation: servesInference, schema: { body: inferenceBody }, ...openAi }, async (req, reply) => {
+      const b = openAiOnly ? completionsOnlineBody(req.body) : sharedOnlineBody(req.body, endpoint);
       const model = ctx.registry.get(b.model);
       if (!model) throw apiError('model_not_found', `Invalid model: ${b.model}`, { param: 'model', status: 400 });
       if (!model.endpoints.includes(endpoint)) {
-        throw apiError('endpoint_not_supported', `Model '${b.model}' does not serve ${endpoint}.`, { param: 'model', status: 400 });
+        throw apiError('endpoint_not_supported', `Model '${b.model}' does not serve ${path}.`, { param: 'model', status: 400 });
       }
       const abort = new AbortController();
       reply.raw.on('close', () => {
@@ -61,7 +72,8 @@ export function registerInferenceRoutes(fastify: FastifyInstance, ctx: AppContex
       try {
         const engine = gate.wrap(await onlineOf(ctx).engines.get(model), model.id);
         if (stream) return await streamCompletion(reply, engine, request, abort.signal);
-        return (await engine.execute(request, abort.signal)).body;
+        const { body } = await engine.execute(request, abort.signal);
+        return openAiOnly ? textCompletion(body) : body;
       } catch (err) {
         setRetryAfter(reply, err);
         throw engineToApiError(err);

@@ -1,6 +1,7 @@
 import { apiError } from '../errors.js';
 import { ENDPOINTS, type Endpoint } from '../engines/engine.js';
-import { InputFileGone, type JobRow, type NewJob } from '../queue/index.js';
+import { InputFileGone, isPriorityName, Priority, PRIORITY_NAMES, type JobRow, type NewJob } from '../queue/index.js';
+import { checkOutboundUrl, OutboundUrlError } from '../net/outbound-guard.js';
 import type { AppContext } from './context.js';
 import { KNOWN_ENDPOINTS, type CreateJobBody } from './batch-jobs.schemas.js';
 import { metadataObject } from './job-metadata.js';
@@ -14,8 +15,20 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 export async function createJob(ctx: AppContext, workspace: string, keyId: string, body: CreateJobBody, idempotencyKey: string | null): Promise<JobRow> {
+  const now = ctx.clock.now();
+  const { spec, input } = await prepareJob(ctx, workspace, keyId, body, now);
+  return insertNewJob(ctx, spec, input, idempotencyKey, now);
+}
+
+/**
+ * Every check a create makes, with the job's input ready (an inline job's requests
+ * staged as its hidden input file): what createJob inserts, and what an estimate
+ * (job-estimate.ts) reads and then discards.
+ */
+export async function prepareJob(ctx: AppContext, workspace: string, keyId: string, body: CreateJobBody, now: number): Promise<PreparedJob> {
   const endpoint = checkEndpoint(body.endpoint);
   const model = checkModel(ctx, body.model, body.agent_id, endpoint);
+  const scheduling = schedulingOf(ctx, workspace, body);
   const hasFiles = (body.input_files?.length ?? 0) > 0;
   const hasRequests = (body.requests?.length ?? 0) > 0;
   if (hasFiles === hasRequests) {
@@ -27,7 +40,6 @@ export async function createJob(ctx: AppContext, workspace: string, keyId: strin
       { param: hasFiles ? 'requests' : 'input_files' },
     );
   }
-  const now = ctx.clock.now();
   const input = hasFiles ? await fileInputs(ctx, workspace, body.input_files!) : await inlineInputs(ctx, workspace, body.requests!, now);
   const spec: JobSpec = {
     workspace,
@@ -38,8 +50,46 @@ export async function createJob(ctx: AppContext, workspace: string, keyId: strin
     metadata: body.metadata ?? null,
     timeoutHours: body.timeout_hours,
     inputFiles: hasFiles ? body.input_files! : [],
+    ...scheduling,
   };
-  return insertNewJob(ctx, spec, input, idempotencyKey, now);
+  return { spec, input };
+}
+
+/** A validated job and its input, not yet inserted. */
+export interface PreparedJob {
+  spec: JobSpec;
+  input: JobInputs;
+}
+
+/**
+ * The job's priority and webhook: the body's fields, else metadata.priority and
+ * metadata.webhook_url (the Mistral SDK sends no unknown body field, but any metadata),
+ * else normal priority and the workspace's default webhook from the registry file.
+ */
+export function schedulingOf(
+  ctx: AppContext,
+  workspace: string,
+  body: Pick<CreateJobBody, 'priority' | 'webhook_url' | 'metadata'>,
+): { priority: number; webhookUrl: string | null } {
+  const named = body.priority ?? body.metadata?.priority;
+  if (named !== undefined && named !== null && !isPriorityName(named)) {
+    throw apiError('invalid_priority', `metadata.priority is '${String(named).slice(0, 50)}'; use one of ${PRIORITY_NAMES.join(', ')}.`, {
+      param: 'metadata.priority',
+    });
+  }
+  const fromBody = body.webhook_url ?? undefined;
+  const fromMetadata = body.metadata?.webhook_url;
+  const url = fromBody ?? fromMetadata ?? ctx.registry.webhookDefaults?.get(workspace) ?? null;
+  if (url !== null) {
+    try {
+      checkOutboundUrl(url, { allowPrivate: ctx.config.limits.allowPrivateWebhooks });
+    } catch (err) {
+      if (!(err instanceof OutboundUrlError)) throw err;
+      const param = fromBody === undefined && fromMetadata !== undefined ? 'metadata.webhook_url' : 'webhook_url';
+      throw apiError('invalid_webhook_url', `${param}: ${err.message}.`, { param });
+    }
+  }
+  return { priority: Priority[named ?? 'normal'], webhookUrl: url };
 }
 
 /** A new job over the failed lines of a finished one: same model, endpoint, metadata and timeout. */
@@ -58,24 +108,23 @@ export async function createRetryJob(ctx: AppContext, keyId: string, source: Job
     metadata,
     timeoutHours: source.timeout_hours,
     inputFiles: [],
+    priority: Number(source.priority),
+    webhookUrl: source.webhook_url,
+    // Its lines are the source's lines: read and answered in the source's dialect.
+    dialect: source.dialect,
   };
   return insertNewJob(ctx, spec, input, idempotencyKey, now);
 }
 
 /** A validated job, before its input is staged. */
-type JobSpec = Omit<NewJob, 'inputs' | 'total' | 'idempotencyKey'>;
+export type JobSpec = Omit<NewJob, 'inputs' | 'total' | 'idempotencyKey'>;
 
-async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
+/** Exported for the dialects' create routes (Anthropic's inline batches), which stage their own input. */
+export async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, idempotencyKey: string | null, now: number): Promise<JobRow> {
   // Inline and retry jobs staged a hidden input file for this job alone: it must not outlive a job that was never created.
   const discard = () => (spec.inputFiles.length === 0 ? discardHiddenInput(ctx, input).catch(() => undefined) : undefined);
   try {
-    if (input.total > ctx.config.maxPendingRequests) {
-      throw apiError(
-        'too_many_requests',
-        `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`,
-        { param: spec.inputFiles.length ? 'input_files' : 'requests' },
-      );
-    }
+    checkTotal(ctx, spec, input);
     const { job, created } = await ctx.queue.create({ ...spec, inputs: input.inputs, total: input.total, idempotencyKey }, now);
     if (!created) await discard();
     return job;
@@ -86,6 +135,17 @@ async function insertNewJob(ctx: AppContext, spec: JobSpec, input: JobInputs, id
       throw apiError('file_not_found', `input_files[${i}]: file '${err.message}' was deleted while the job was being created.`, { param: 'input_files' });
     }
     throw err;
+  }
+}
+
+/** A job larger than a workspace's whole pending-requests cap could never be admitted. */
+export function checkTotal(ctx: AppContext, spec: JobSpec, input: JobInputs): void {
+  if (input.total > ctx.config.maxPendingRequests) {
+    throw apiError(
+      'too_many_requests',
+      `The job has ${input.total} requests; a workspace may have at most ${ctx.config.maxPendingRequests} pending requests. Split it into smaller jobs.`,
+      { param: spec.inputFiles.length ? 'input_files' : 'requests' },
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { apiError } from '../errors.js';
-import { apiTransform } from './zod-provider.js';
+import { apiTransform, documentedAs } from './zod-provider.js';
 
 /** Fastify's query parser yields a string for one occurrence and an array for repeated keys. */
 export type QueryValue = string | string[] | undefined;
@@ -48,10 +48,18 @@ export function queryField<O>(parse: (value: QueryValue, name: string) => O) {
  * may repeat is a list either way, and a malformed value is the API's invalid_query 400.
  */
 export const query = {
-  list: () => queryField(listOf),
-  string: () => queryField(stringOf),
-  int: (fallback: number, min: number, max: number) => queryField((v, name) => intOf(v, name, fallback, min, max)),
-  bool: (fallback: boolean) => queryField((v, name) => boolOf(v, name, fallback)),
+  list: () => documentedAs(queryField(listOf), z.array(z.string()).optional()),
+  string: () => documentedAs(queryField(stringOf), z.string().optional()),
+  int: (fallback: number, min: number, max: number) =>
+    documentedAs(
+      queryField((v, name) => intOf(v, name, fallback, min, max)),
+      z.number().int().min(min).max(max).default(fallback),
+    ),
+  bool: (fallback: boolean) =>
+    documentedAs(
+      queryField((v, name) => boolOf(v, name, fallback)),
+      z.boolean().default(fallback),
+    ),
 };
 
 /** `page`/`page_size` as Mistral's list routes take them (0-based pages, 100 per page by default). */

@@ -1,4 +1,4 @@
-import type { FastifySchemaCompiler, FastifyTypeProvider } from 'fastify';
+import type { FastifySchemaCompiler, FastifySerializerCompiler, FastifyTypeProvider } from 'fastify';
 import { z, type ZodError, type ZodTypeAny } from 'zod';
 import { apiError, ApiError, type ValidationDetail } from '../errors.js';
 
@@ -64,4 +64,29 @@ export function fromZod(err: ZodError): ApiError {
   const param = first.code === 'unrecognized_keys' ? [...first.path, first.keys[0]!].join('.') : where;
   const msg = first.code === 'unrecognized_keys' ? `Extra inputs are not permitted: ${first.keys.map((k) => `'${k}'`).join(', ')}` : first.message;
   return apiError('validation_error', `${where}: ${msg}`, { param, detail });
+}
+
+/**
+ * Replies serialize with JSON.stringify whatever a route's `response` schema says: a zod
+ * response schema documents the reply in /openapi.json, it does not reshape it (Fastify's
+ * default compiler would take it for a JSON Schema and fail).
+ */
+export const serializerCompiler: FastifySerializerCompiler<unknown> = () => (data) => JSON.stringify(data);
+
+/** What /openapi.json shows for a schema the converter cannot see through, by the schema's definition. */
+const documented = new WeakMap<object, ZodTypeAny>();
+
+/**
+ * A schema whose parse hides its shape from the OpenAPI converter (a transform over the raw
+ * query, a custom parser), with the schema /openapi.json describes it by instead. Validation
+ * is unchanged: `schema` is returned as is.
+ */
+export function documentedAs<T extends ZodTypeAny>(schema: T, shape: ZodTypeAny): T {
+  documented.set(schema._def as object, shape);
+  return schema;
+}
+
+/** The shape documentedAs gave a schema's definition, if any. */
+export function documentedShape(def: object): ZodTypeAny | undefined {
+  return documented.get(def);
 }

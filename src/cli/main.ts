@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigInput } from '../config.js';
-import { startServer } from '../server.js';
-import { defaultEngineFactories } from '../engines/factories.js';
-import { openDatabase } from '../store/database.js';
-import { addKey, mintKey } from '../store/keys.js';
+import { oneLine } from './cli-error.js';
+import { registerFiles } from './commands/files.js';
+import { registerJobs } from './commands/jobs.js';
+import { registerKeys } from './commands/keys.js';
+import { registerSubmit } from './commands/submit.js';
 
 const program = new Command('batchd').description('Self-hosted batch inference server with a Mistral-compatible API');
 
@@ -23,9 +24,14 @@ program
   .option('--public-url <url>', 'base URL used in signed download URLs (BATCHD_PUBLIC_URL)')
   .addOption(new Option('--no-worker', 'serve the API only; run jobs in separate `batchd worker` processes'))
   .action(async (opts: ConfigInput) => {
+    // Loaded here, not at the top: the client commands (submit, jobs, files) start without the server's code.
+    const { startServer } = await import('../server.js');
+    const { defaultEngineFactories } = await import('../engines/factories.js');
     const config = loadConfig(opts);
     const server = await startServer(config, {
       engineFactories: defaultEngineFactories(config),
+      // Prints the llama.cpp backend and device in use (loads llama.cpp's binding before listening).
+      reportBackend: true,
       log: (line) => console.log(line),
       warn: (line) => console.error(line),
     });
@@ -44,26 +50,10 @@ program
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
 
-const keys = program.command('keys').description('Manage API keys');
-keys
-  .command('create')
-  .description('Mint an API key for a workspace and print it')
-  .requiredOption('--workspace <name>', 'workspace the key belongs to')
-  .option('--label <text>', 'a note stored with the key')
-  .option('--data-dir <dir>', 'data directory (BATCHD_DATA_DIR)')
-  .option('--database <url>', 'database URL (BATCHD_DATABASE_URL)')
-  .action(async (opts: { workspace: string; label?: string } & ConfigInput) => {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.workspace)) throw new Error('workspace names are 1-64 characters of letters, digits, _ . -');
-    const config = loadConfig(opts);
-    const db = await openDatabase(config.databaseUrl, { pgPoolSize: config.pgPoolSize });
-    try {
-      const key = mintKey();
-      await addKey(db.kysely, opts.workspace, key, opts.label ?? null, Date.now());
-      console.log(key);
-    } finally {
-      await db.close();
-    }
-  });
+registerKeys(program);
+registerSubmit(program);
+registerJobs(program);
+registerFiles(program);
 
 program
   .command('demo')
@@ -89,8 +79,10 @@ program
   .option('--blob-dir <dir>', 'shared directory for file bytes (BATCHD_BLOB_DIR)')
   .option('--config <file>', 'model registry file (BATCHD_CONFIG)')
   .option('--model <name=path>', 'serve a GGUF file under a model name (repeatable)', collect)
+  .option('--metrics-port <port>', 'serve GET /metrics for Prometheus on this port (BATCHD_METRICS_PORT)')
   .action(async (opts: ConfigInput) => {
     const { startWorker } = await import('../server.js');
+    const { defaultEngineFactories } = await import('../engines/factories.js');
     const config = loadConfig(opts);
     if (!/^postgres(ql)?:/.test(config.databaseUrl)) {
       throw new Error('batchd worker needs a PostgreSQL store (--database postgres://…): an SQLite store is run by one `batchd serve` process');
@@ -109,7 +101,8 @@ program
     process.once('SIGINT', shutdown);
   });
 
+// Every failure is one line on stderr and exit 1 (the waiting commands' other codes are in job-outcome.ts).
 program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`batchd: ${err.message}`);
+  console.error(`batchd: ${oneLine(err.message)}`);
   process.exit(1);
 });

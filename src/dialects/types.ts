@@ -18,4 +18,6 @@ export interface LineFormat {
   request(body: Record<string, unknown>, endpoint: Endpoint): Record<string, unknown>;
   /** One JSONL line (no newline) of the job's output or error file. */
   render(jobId: string, outcome: LineOutcome): string;
+  /** The format for one endpoint's jobs, where a dialect renders answers by endpoint (OpenAI: a FIM answer is a text_completion). */
+  forEndpoint?(endpoint: Endpoint): LineFormat;
 }

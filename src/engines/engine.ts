@@ -94,6 +94,12 @@ export interface Engine {
    * Tool calls are not pieces: the caller sends them from the result.
    */
   stream?(request: EngineRequest, signal: AbortSignal, onDelta: (piece: StreamPiece) => void): Promise<EngineResult>;
+  /**
+   * The prompt tokens the request would be charged, counted with the model's own
+   * tokenizer without running it (job estimates); null for a request it cannot count
+   * exactly. Absent: the engine cannot count (upstream engines), callers approximate.
+   */
+  countPromptTokens?(request: EngineRequest, signal: AbortSignal): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -111,6 +117,7 @@ export function aroundCalls(
     online: engine.online,
     execute: (req, signal) => around(req, signal, () => engine.execute(req, signal)),
     stream: stream && ((req, signal, onDelta) => around(req, signal, () => stream.call(engine, req, signal, onDelta))),
+    countPromptTokens: engine.countPromptTokens?.bind(engine),
     close: () => engine.close(),
   };
 }

@@ -59,6 +59,8 @@ const fileSchema = z
             spend_limit_usd: z.number().nonnegative().optional(),
             max_storage_bytes: z.number().int().nonnegative().optional(),
             max_files: z.number().int().nonnegative().optional(),
+            /** Where the workspace's jobs POST their terminal state when they name no webhook_url (webhooks/). */
+            webhook_url: z.string().url().optional(),
           })
           .strict(),
       )
@@ -111,6 +113,8 @@ export interface ModelRegistry {
   spendLimits: Record<string, number>;
   /** Per-workspace storage quotas from the registry file, overriding the server-wide limits. */
   storageQuotas: Map<string, { maxStorageBytes?: number; maxFiles?: number }>;
+  /** Per-workspace default webhook URLs from the registry file (jobs naming none use it). */
+  webhookDefaults?: Map<string, string>;
   get(id: string): ModelEntry | undefined;
 }
 
@@ -267,12 +271,14 @@ export function buildRegistry(opts: RegistryOptions): ModelRegistry {
   let batchDiscount = 0.5;
   const spendLimits: Record<string, number> = {};
   const storageQuotas: ModelRegistry['storageQuotas'] = new Map();
+  const webhookDefaults = new Map<string, string>();
   if (opts.configPath) {
     const file = readRegistryFile(opts.configPath);
     for (const m of file.models) byId.set(m.id, normalise(m));
     if (file.batch_discount !== undefined) batchDiscount = file.batch_discount;
     for (const [ws, settings] of Object.entries(file.workspaces ?? {})) {
       if (settings.spend_limit_usd !== undefined) spendLimits[ws] = settings.spend_limit_usd;
+      if (settings.webhook_url !== undefined) webhookDefaults.set(ws, settings.webhook_url);
       if (settings.max_storage_bytes !== undefined || settings.max_files !== undefined) {
         storageQuotas.set(ws, { maxStorageBytes: settings.max_storage_bytes, maxFiles: settings.max_files });
       }
@@ -282,7 +288,7 @@ export function buildRegistry(opts: RegistryOptions): ModelRegistry {
   // A name taken over by the file or a flag is no longer an alias of its Mistral siblings.
   for (const m of byId.values()) m.aliases = m.aliases?.filter((a) => byId.get(a)?.canonical_id === m.canonical_id);
   const models = [...byId.values()];
-  return { models, batchDiscount, spendLimits, storageQuotas, get: (id) => byId.get(id) };
+  return { models, batchDiscount, spendLimits, storageQuotas, webhookDefaults, get: (id) => byId.get(id) };
 }
 
 /** What a job's tokens cost at batch price (USD). */

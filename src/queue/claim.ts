@@ -6,10 +6,14 @@ import type { ClaimedChunk } from './types.js';
 
 /**
  * Picks the workspace with the fewest live leases (fair share across workspaces,
- * counted in the store so it holds across workers), then its oldest running job's
- * next claimable chunk — pending, or leased by a worker whose lease has run out (a
- * crash or a stall) — and leases it with a new fencing token. Chunks of `excludeJobs`
- * are passed over (a worker already sending lines of those jobs).
+ * counted in the store so it holds across workers), then, within it, the running job
+ * of highest priority and, at equal priority, earliest deadline (then oldest), and
+ * leases that job's next claimable chunk — pending, or leased by a worker whose lease
+ * has run out (a crash or a stall) — with a new fencing token. Paused jobs are passed
+ * over. Chunks of `excludeJobs` are passed over too (a worker already sending lines of
+ * those jobs), but never in favour of a job of lower priority: a worker sending a
+ * high-priority job's lines takes nothing of its workspace's lower-priority jobs, which
+ * would only compete for the same engine slots.
  *
  * Every step is a small query: the running jobs that have a chunk to take, the live
  * leases per workspace, then an index probe for the chosen job's first claimable chunk.
@@ -24,12 +28,13 @@ export async function claimChunk(
   leaseMs: number,
   excludeJobs: string[] = [],
 ): Promise<ClaimedChunk | null> {
-  const jobs = await db
+  const candidates = await db
     .selectFrom('batch_jobs as j')
-    .select(['j.id', 'j.workspace'])
+    .select(['j.id', 'j.workspace', 'j.priority'])
     .where('j.status', '=', JobStatus.RUNNING)
     .where('j.deadline_at', '>', now)
-    .$if(excludeJobs.length > 0, (q) => q.where('j.id', 'not in', excludeJobs))
+    // Paused: claims nothing new until resumed (pause.ts).
+    .where('j.paused_at', 'is', null)
     // Only jobs with a chunk to take (two index probes each).
     .where(({ or, exists, selectFrom }) =>
       or([
@@ -43,9 +48,15 @@ export async function claimChunk(
         ),
       ]),
     )
+    .orderBy('j.priority', 'desc')
+    .orderBy('j.deadline_at')
     .orderBy('j.created_at')
     .orderBy('j.id')
     .execute();
+  // Each workspace's top priority among its claimable jobs, excluded ones included.
+  const top = new Map<string, number>();
+  for (const j of candidates) if (!top.has(j.workspace)) top.set(j.workspace, Number(j.priority));
+  const jobs = candidates.filter((j) => Number(j.priority) === top.get(j.workspace) && !excludeJobs.includes(j.id));
   if (jobs.length === 0) return null;
   const live = await db
     .selectFrom('job_chunks as c')

@@ -11,6 +11,7 @@ import { recordOutcomes, recordedLines } from './record.js';
 import { lineFormatOf } from '../dialects/line-formats.js';
 import { foldProgress } from './progress.js';
 import { JobStatus, TRANSITIONS } from './states.js';
+import { enqueueWebhook } from './webhook-outbox.js';
 
 const GROUP = 500;
 
@@ -78,6 +79,10 @@ export async function closeOutJob(
       .where('status', '=', job.status)
       .where('status', 'in', t.from)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 1) await foldProgress(tx, job.id, now);
+    if (Number(res.numUpdatedRows) === 1) {
+      await foldProgress(tx, job.id, now);
+      // In the transaction of the final status: the event exists if and only if the transition does.
+      await enqueueWebhook(tx, job.id, t.to, now);
+    }
   });
 }

@@ -2,8 +2,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { foldProgress, liveProgress } from './progress.js';
 import { ChunkState, JobStatus, TRANSITIONS } from './states.js';
+import { enqueueWebhook } from './webhook-outbox.js';
 
-/** RUNNING jobs whose every chunk is done become SUCCESS, or FAILED when not one request succeeded. */
+/**
+ * RUNNING jobs whose every chunk is done become SUCCESS, or FAILED when not one request
+ * succeeded; the job's webhook event (if it has a webhook_url) is queued in the same transaction.
+ */
 export async function completeFinishedJobs(db: Kysely<Database>, now: number): Promise<string[]> {
   const finished = await db
     .selectFrom('batch_jobs as j')
@@ -29,8 +33,11 @@ export async function completeFinishedJobs(db: Kysely<Database>, now: number): P
         .where('id', '=', job.id)
         .where('status', 'in', t.from)
         .executeTakeFirst();
-      // Only the process whose update won folds the totals.
-      if (Number(res.numUpdatedRows) === 1) await foldProgress(tx, job.id, now);
+      // Only the process whose update won folds the totals and queues the webhook event (same transaction).
+      if (Number(res.numUpdatedRows) === 1) {
+        await foldProgress(tx, job.id, now);
+        await enqueueWebhook(tx, job.id, t.to, now);
+      }
     });
   }
   return finished.map((j) => j.id);

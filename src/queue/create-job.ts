@@ -5,6 +5,7 @@ import { notExpired } from '../store/files.js';
 import type { QueueDialect } from './dialect.js';
 import { getJobByIdempotencyKey } from './jobs.js';
 import { ChunkState, JobStatus } from './states.js';
+import { Priority } from './priority.js';
 import type { JobInput, JobRow } from './types.js';
 import type { ApiDialect } from '../dialects/types.js';
 
@@ -29,6 +30,10 @@ export interface NewJob {
   idempotencyKey: string | null;
   /** The API it is created through (Mistral's when not given). */
   dialect?: ApiDialect;
+  /** Claim order within its workspace (queue/priority.ts); normal when not given. */
+  priority?: number;
+  /** Where its terminal state is POSTed; none when not given. */
+  webhookUrl?: string | null;
 }
 
 /**
@@ -65,6 +70,9 @@ export async function createJob(db: Kysely<Database>, dialect: QueueDialect, spe
     deleted_at: null,
     idempotency_key: spec.idempotencyKey,
     dialect: spec.dialect ?? 'mistral',
+    priority: spec.priority ?? Priority.normal,
+    paused_at: null,
+    webhook_url: spec.webhookUrl ?? null,
   };
   try {
     await insertJob(db, dialect, row, spec.inputs, spec.metadata);

@@ -21,7 +21,12 @@ import { liveProgress, withLiveCounters, withLiveSizes, type Progress } from './
 import { releaseFile, sweepStorage, type SweepReport } from './sweep.js';
 import { errorGroups, resultLines, resultPage } from './results.js';
 import { failedRequests } from './retry-input.js';
-import type { ClaimedChunk, JobRow, Lease } from './types.js';
+import type { ClaimedChunk, JobInput, JobRow, Lease } from './types.js';
+import type { ChunkLine } from '../ingest/chunk-reader.js';
+import { pauseJob } from './pause.js';
+import { resumeJob } from './resume.js';
+import { inputLines } from './input-lines.js';
+import { claimWebhooks, markWebhookDelivered, rescheduleWebhook, webhookEvents, type WebhookEvent } from './webhook-outbox.js';
 
 export type { ClaimedChunk, JobInput, JobRow, Lease, ResultFiles } from './types.js';
 export type { NewJob } from './create-job.js';
@@ -30,6 +35,8 @@ export type { JobFilters } from './jobs.js';
 export type { ClosingJob } from './close.js';
 export type { Progress } from './progress.js';
 export type { SweepReport } from './sweep.js';
+export type { WebhookEvent } from './webhook-outbox.js';
+export { Priority, priorityName, isPriorityName, PRIORITY_NAMES, type PriorityName } from './priority.js';
 
 export interface QueueOptions {
   /** Where input bytes are read from (closing a job, retrying its failed lines). */
@@ -59,6 +66,11 @@ export interface Queue {
   requestCancel(workspace: string, id: string, now: number): Promise<void>;
   markDeleted(workspace: string, id: string, now: number): Promise<boolean>;
   failedRequests(jobId: string, now: number): Promise<AsyncGenerator<BatchLine> | null>;
+  /** Pause and resume (pause.ts, resume.ts): true if this call changed the job. */
+  pause(workspace: string, id: string, now: number): Promise<boolean>;
+  resume(workspace: string, id: string): Promise<boolean>;
+  /** The lines of inputs not (yet) a job's, in job order (estimates). */
+  inputLines(inputs: JobInput[]): AsyncGenerator<ChunkLine>;
 
   // The scheduler.
   admit(maxPending: number, now: number, overSpendLimit?: (workspace: string) => Promise<boolean>): Promise<string[]>;
@@ -73,7 +85,7 @@ export interface Queue {
   recoverLeases(): Promise<void>;
   claim(owner: string, now: number, excludeJobs?: string[]): Promise<ClaimedChunk | null>;
   jobToRun(jobId: string): Promise<{ endpoint: string; model: string; deadline_at: number; dialect: string }>;
-  jobStates(ids: string[]): Promise<{ id: string; status: string; deadline_at: number }[]>;
+  jobStates(ids: string[]): Promise<{ id: string; status: string; deadline_at: number; paused_at: number | null }[]>;
   extend(lease: Lease, now: number): Promise<boolean>;
   finish(lease: Lease): Promise<boolean>;
   release(lease: Lease): Promise<void>;
@@ -81,6 +93,12 @@ export interface Queue {
   /** `format`: the job's dialect's result lines (Mistral's when not given). */
   record(lease: Lease, outcomes: LineOutcome[], now: number, format?: LineFormat): Promise<boolean>;
   fence(jobId: string, owner: string, now: number): Promise<ClaimedChunk[]>;
+
+  // The webhook outbox (webhook-outbox.ts): events of terminal jobs, leased to a deliverer.
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<WebhookEvent[]>;
+  webhookDelivered(id: string, owner: string, now: number): Promise<boolean>;
+  rescheduleWebhook(event: WebhookEvent, owner: string, nextAt: number, error: string, now: number): Promise<void>;
+  webhookEvents(jobId: string): Promise<WebhookEvent[]>;
 
   // Result records.
   errorGroups(jobId: string): Promise<{ message: string; count: number }[]>;
@@ -105,6 +123,9 @@ export function createQueue(db: Db, options: QueueOptions): Queue {
     requestCancel: (workspace, id, now) => requestCancel(k, workspace, id, now),
     markDeleted: (workspace, id, now) => markJobDeleted(k, workspace, id, now),
     failedRequests: (jobId, now) => failedRequests(k, blobs, jobId, now),
+    pause: (workspace, id, now) => pauseJob(k, workspace, id, now),
+    resume: (workspace, id) => resumeJob(k, workspace, id),
+    inputLines: (inputs) => inputLines(k, blobs, inputs),
 
     admit: (maxPending, now, overSpendLimit) => admitQueuedJobs(k, maxPending, now, overSpendLimit),
     spendLimitReached: (registry, workspace) => spendLimitReached(k, registry, workspace),
@@ -124,6 +145,11 @@ export function createQueue(db: Db, options: QueueOptions): Queue {
     recordedLines: (jobId, from, count) => recordedLines(k, jobId, from, count),
     record: (lease, outcomes, now, format) => recordOutcomes(k, dialect, lease, outcomes, now, leaseMs, format),
     fence: (jobId, owner, now) => fenceOpenChunks(k, jobId, owner, now, leaseMs),
+
+    claimWebhooks: (owner, now, lease, limit) => claimWebhooks(k, owner, now, lease, limit),
+    webhookDelivered: (id, owner, now) => markWebhookDelivered(k, id, owner, now),
+    rescheduleWebhook: (event, owner, nextAt, error, now) => rescheduleWebhook(k, event, owner, nextAt, error, now),
+    webhookEvents: (jobId) => webhookEvents(k, jobId),
 
     errorGroups: (jobId) => errorGroups(k, jobId),
     resultLines: (jobId, limit) => resultLines(k, jobId, limit),

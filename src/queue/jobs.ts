@@ -62,5 +62,5 @@ export async function jobToRun(db: Q, id: string) {
 /** Status and deadline of jobs by id (any workspace): is their work still to run? */
 export async function jobStates(db: Q, ids: string[]) {
   if (ids.length === 0) return [];
-  return db.selectFrom('batch_jobs').select(['id', 'status', 'deadline_at']).where('id', 'in', ids).execute();
+  return db.selectFrom('batch_jobs').select(['id', 'status', 'deadline_at', 'paused_at']).where('id', 'in', ids).execute();
 }

@@ -24,6 +24,8 @@ export const TERMINAL_STATUSES = [SUCCESS, FAILED, TIMEOUT_EXCEEDED, CANCELLED] 
 export const JOB_STATUSES = [QUEUED, RUNNING, ...TERMINAL_STATUSES, CANCELLATION_REQUESTED] as const satisfies readonly JobStatus[];
 /** Jobs whose requests may still run: they read their input bytes and their results still grow. */
 export const UNFINISHED_STATUSES = [QUEUED, RUNNING, CANCELLATION_REQUESTED] as const satisfies readonly JobStatus[];
+/** Jobs a client may pause or resume (pause.ts, resume.ts): pausing is a flag beside the status, never a status. */
+export const UNFINISHED_PAUSABLE = [QUEUED, RUNNING] as const satisfies readonly JobStatus[];
 /** Jobs admitted and not yet ended: their chunks count as pending work of their workspace. */
 export const ADMITTED_STATUSES = [RUNNING, CANCELLATION_REQUESTED] as const satisfies readonly JobStatus[];
 

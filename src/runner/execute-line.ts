@@ -23,6 +23,8 @@ export interface LineDeps {
   clock: Clock;
   /** Counts calls made to the engine (for the benchmark and the crash test's bound). */
   onAttempt?: () => void;
+  /** A retryable failure is about to be tried again (metrics); `reason` is its catalogue code. */
+  onRetry?: (reason: string) => void;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function executeLine(line: ChunkLine, job: LineJob, deps: LineDeps,
     if (delay === null) {
       return fail(error.statusCode || null, error.body, `${error.message} (gave up after ${attempt} attempt${attempt > 1 ? 's' : ''})`, error.code);
     }
+    deps.onRetry?.(error.code);
     await sleep(delay, signal);
   }
 }

@@ -74,7 +74,8 @@ export class Runner {
 
   /**
    * Aborts in-flight calls of jobs no longer running (cancelled or expired, possibly by
-   * another process), so upstream work stops within a tick rather than at the next heartbeat.
+   * another process), so upstream work stops within a tick rather than at the next heartbeat;
+   * stops sending lines of paused jobs (their in-flight calls finish).
    */
   private async abortStoppedWork() {
     const ids = this.worker.activeJobs();
@@ -83,6 +84,7 @@ export class Runner {
     const rows = await this.deps.queue.jobStates(ids);
     for (const r of rows) {
       if (r.status !== JobStatus.RUNNING || Number(r.deadline_at) <= now) this.worker.abortJob(r.id, `job is ${r.status}`);
+      else if (r.paused_at !== null) this.worker.pauseJob(r.id);
     }
   }
 

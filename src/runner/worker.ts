@@ -14,6 +14,7 @@ import { Slots } from './slots.js';
 import { failedWithoutResponse } from '../results/render.js';
 import { lineFormatOf } from '../dialects/line-formats.js';
 import type { RetryPolicy } from './retry.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface WorkerOptions {
   pollMs: number;
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   engines: EnginePool;
   /** The process's logger; the worker logs through a child carrying its id. */
   log: Logger;
+  /** The process's Prometheus counters: lines count once their records are committed, retries as they are made. */
+  metrics?: Metrics;
 }
 
 class Stopped extends Error {}
@@ -38,6 +41,8 @@ class Stopped extends Error {}
 interface ActiveChunk {
   jobId: string;
   dispatching: boolean;
+  /** Its job was paused: send no more of its lines, let those in flight finish, hand the chunk back. */
+  paused: boolean;
   abort: AbortController;
   done: Promise<void>;
 }
@@ -93,6 +98,11 @@ export class Worker {
     return [...new Set([...this.active.values()].map((a) => a.jobId))];
   }
 
+  /** Stops sending lines of a paused job; calls in flight finish and are recorded, then its chunks go back to pending. */
+  pauseJob(jobId: string): void {
+    for (const a of this.active.values()) if (a.jobId === jobId) a.paused = true;
+  }
+
   /** Aborts this worker's in-flight calls for a job that was cancelled or timed out. */
   abortJob(jobId: string, reason: string): void {
     for (const a of this.active.values()) if (a.jobId === jobId) a.abort.abort(new Error(reason));
@@ -140,7 +150,7 @@ export class Worker {
 
   private track(chunk: ClaimedChunk) {
     const key = `${chunk.job_id}/${chunk.chunk_no}`;
-    const entry: ActiveChunk = { jobId: chunk.job_id, dispatching: true, abort: new AbortController(), done: Promise.resolve() };
+    const entry: ActiveChunk = { jobId: chunk.job_id, dispatching: true, paused: false, abort: new AbortController(), done: Promise.resolve() };
     this.active.set(key, entry);
     entry.done = this.runChunk(chunk, entry)
       .catch((err) => {
@@ -164,10 +174,14 @@ export class Worker {
     const signal = entry.abort.signal;
     const job = await queue.jobToRun(chunk.job_id);
     const model = this.deps.registry.get(job.model);
-    const format = lineFormatOf(job.dialect);
+    const format = lineFormatOf(job.dialect, job.endpoint as Endpoint);
     const heartbeat = setInterval(() => void this.heartbeat(lease, entry.abort), Math.max(50, this.deps.queue.leaseMs / 3));
     const buffer = new OutcomeBuffer(
-      (outcomes) => queue.record(lease, outcomes, clock.now(), format),
+      async (outcomes) => {
+        const recorded = await queue.record(lease, outcomes, clock.now(), format);
+        if (recorded) this.deps.metrics?.linesRecorded(job.model, job.endpoint, outcomes);
+        return recorded;
+      },
       (reason) => entry.abort.abort(reason),
       // A batch never holds much more than the calls in flight: it bounds what a crash can lose.
       Math.max(64, model?.max_in_flight ?? 64),
@@ -180,7 +194,7 @@ export class Worker {
       const inflight = new Set<Promise<void>>();
       const lastLine = Number(chunk.first_line) + chunk.line_count - 1;
       for await (const line of readChunk(this.deps.blobs, chunk)) {
-        if (signal.aborted) break;
+        if (signal.aborted || entry.paused) break;
         if (entry.dispatching && lastLine - line.lineNo < window.size) {
           // The rest of this chunk fits in the window: claim the next one now so that the
           // slots these last lines free are filled at once, not after a claim round trip.
@@ -194,10 +208,21 @@ export class Worker {
         }
         await window.acquire(signal).catch(() => undefined);
         if (signal.aborted) break;
+        if (entry.paused) {
+          window.release();
+          break;
+        }
         const p = executeLine(
           line,
           lineJob,
-          { engine, slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight), retry: this.opts.retry, clock, onAttempt: this.opts.onAttempt },
+          {
+            engine,
+            slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight),
+            retry: this.opts.retry,
+            clock,
+            onAttempt: this.opts.onAttempt,
+            onRetry: (reason) => this.deps.metrics?.retried(lineJob.model.id, reason),
+          },
           signal,
         )
           .then(
@@ -216,7 +241,7 @@ export class Worker {
       }
       await Promise.all(inflight);
       await buffer.flush();
-      if (signal.aborted) {
+      if (signal.aborted || entry.paused) {
         await queue.release(lease);
         return;
       }

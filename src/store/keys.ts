@@ -55,3 +55,38 @@ export async function countKeys(db: Kysely<Database>): Promise<number> {
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/**
+ * Listing and revoking keys, for `batchd keys ls|revoke`. Keys are managed against the
+ * store (as `keys create` is), not over the API: there is no admin role in the API, and
+ * a key of one workspace must not see another's keys.
+ */
+export interface KeyRow {
+  id: string;
+  workspace: string;
+  label: string | null;
+  created_at: number;
+}
+
+export async function listKeys(db: Kysely<Database>, workspace?: string): Promise<KeyRow[]> {
+  let q = db.selectFrom('api_keys').select(['id', 'workspace', 'label', 'created_at']).orderBy('workspace').orderBy('created_at');
+  if (workspace) q = q.where('workspace', '=', workspace);
+  return (await q.execute()).map((r) => ({ ...r, created_at: Number(r.created_at) }));
+}
+
+/**
+ * Deletes the key whose id is `idOrKey`, or whose plaintext it is (hashed here, never
+ * stored). Authentication reads the table on every request, so a revoked key is refused
+ * from the next request on, by every server sharing the store. Returns the deleted row.
+ */
+export async function revokeKey(db: Kysely<Database>, idOrKey: string): Promise<KeyRow | undefined> {
+  const hash = sha256(idOrKey);
+  const row = await db
+    .selectFrom('api_keys')
+    .select(['id', 'workspace', 'label', 'created_at'])
+    .where((eb) => eb.or([eb('id', '=', idOrKey), eb('key_hash', '=', hash)]))
+    .executeTakeFirst();
+  if (!row) return undefined;
+  await db.deleteFrom('api_keys').where('id', '=', row.id).execute();
+  return { ...row, created_at: Number(row.created_at) };
+}

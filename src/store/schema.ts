@@ -81,6 +81,12 @@ export interface BatchJobTable {
   idempotency_key: string | null;
   /** The API the job was created through (migration 010): how its lines are read and its results written. */
   dialect: ApiDialect;
+  /** Claim order within a workspace (migration 011): 2 high, 1 normal, 0 low (queue/priority.ts). */
+  priority: number;
+  /** Set while the job is paused (migration 011): it claims nothing new; its status does not change. */
+  paused_at: number | null;
+  /** Where its terminal state is POSTed (migration 011); null: no webhook. */
+  webhook_url: string | null;
 }
 
 export interface JobMetadataTable {
@@ -163,6 +169,35 @@ export interface StorageChargeTable {
   bytes: number;
 }
 
+/** A terminal job's webhook event waiting for (or past) delivery (migration 012, queue/webhook-outbox.ts). */
+/** Why a job was refused before it ran (migration 013): OpenAI's line-numbered errors.data of a failed batch. */
+export interface JobValidationErrorTable {
+  job_id: string;
+  seq: number;
+  line: number | null;
+  code: string;
+  message: string;
+  param: string | null;
+}
+
+export interface WebhookOutboxTable {
+  id: string;
+  job_id: string;
+  workspace: string;
+  url: string;
+  /** The terminal status the event announces. */
+  status: string;
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
+  give_up_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  delivered_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+}
+
 export interface Database {
   blobs: BlobTable;
   blob_pieces: BlobPieceTable;
@@ -177,4 +212,6 @@ export interface Database {
   released_blobs: ReleasedBlobTable;
   storage_usage: StorageUsageTable;
   storage_charges: StorageChargeTable;
+  webhook_outbox: WebhookOutboxTable;
+  job_validation_errors: JobValidationErrorTable;
 }

@@ -338,11 +338,11 @@ const CASES: Case[] = [
   },
   {
     name: 'an unknown body field',
-    send: (s, f) => createJob(s, chat({ input_files: [f.fileA], priority: 'high' })),
+    send: (s, f) => createJob(s, chat({ input_files: [f.fileA], urgency: 'high' })),
     status: 422,
     code: 'validation_error',
-    says: /Extra inputs are not permitted: 'priority'/,
-    detail: { type: 'extra_forbidden', loc: ['body', 'priority'] },
+    says: /Extra inputs are not permitted: 'urgency'/,
+    detail: { type: 'extra_forbidden', loc: ['body', 'urgency'] },
   },
   {
     name: 'a text/plain body on job creation',

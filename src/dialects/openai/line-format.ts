@@ -1,5 +1,62 @@
-import { mistralLineFormat } from '../mistral/line-format.js';
+import type { Endpoint } from '../../engines/endpoints.js';
+import type { LineOutcome } from '../../results/render.js';
 import type { LineFormat } from '../types.js';
+import { hexId } from './ids.js';
+import { openAiErrorType } from './errors.js';
+import { toEngineBody } from './request.js';
+import { toOpenAiBody } from './responses.js';
 
-// PLACEHOLDER until the openai dialect lands: lines are read and written as Mistral's.
-export const openaiLineFormat: LineFormat = mistralLineFormat;
+type Body = Record<string, any>;
+
+/**
+ * A failed request's body as OpenAI writes it: `{error: {message, type, param, code}}`.
+ * An engine's body is Mistral's error shape (or an upstream's own, kept when it already
+ * has OpenAI's `error` object); a refused line has none, so one is made from its error.
+ */
+function errorResponseBody(body: unknown, o: LineOutcome): unknown {
+  const b = body as Body | null;
+  if (b && typeof b === 'object' && b.error && typeof b.error === 'object') return b;
+  if (b && typeof b === 'object' && typeof b.message === 'string') {
+    return { error: { message: b.message, type: openAiErrorType(b.type), param: b.param ?? null, code: b.code ?? o.error?.code ?? null } };
+  }
+  if (b !== null && b !== undefined) return b;
+  return { error: { message: o.error?.message ?? 'The request failed.', type: 'invalid_request_error', param: null, code: o.error?.code ?? null } };
+}
+
+/** Which endpoint answered, from the body alone: for lines rendered without their job's endpoint (a FIM answer then reads as chat). */
+function endpointOfBody(body: Body): Endpoint {
+  if (Array.isArray(body.results)) return '/v1/moderations';
+  if (body.object === 'list' && Array.isArray(body.data)) return '/v1/embeddings';
+  return '/v1/chat/completions';
+}
+
+/**
+ * One line of OpenAI's output or error file:
+ * `{"id":"batch_req_<32 hex>","custom_id":…,"response":{"status_code","request_id","body"}|null,"error":null|{code,message}}`.
+ * A request a model server answered has its response (and `error: null`, as OpenAI writes
+ * failed HTTP requests); one that never reached a server (expired, cancelled, unreachable)
+ * has `response: null` and the error's catalogue code.
+ */
+function renderLine(o: LineOutcome, endpoint: Endpoint | null): string {
+  let response = null;
+  if (o.response) {
+    const raw = o.response.body as Body;
+    const body = o.ok ? toOpenAiBody(raw, endpoint ?? endpointOfBody(raw ?? {})) : errorResponseBody(raw, o);
+    response = { status_code: o.response.status_code, request_id: hexId('req_'), body };
+  }
+  return JSON.stringify({
+    id: hexId('batch_req_'),
+    custom_id: o.customId,
+    response,
+    error: response || !o.error ? null : { code: o.error.code, message: o.error.message },
+  });
+}
+
+const formatFor = (endpoint: Endpoint | null): LineFormat => ({
+  request: (body, ep) => toEngineBody(body, ep),
+  render: (_jobId, outcome) => renderLine(outcome, endpoint),
+  forEndpoint: (ep) => formatFor(ep),
+});
+
+/** OpenAI's batch lines: request bodies translated for the engines, results in OpenAI's line and response shapes. */
+export const openaiLineFormat: LineFormat = formatFor(null);

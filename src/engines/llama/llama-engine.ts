@@ -5,6 +5,7 @@ import { classifyRequest } from '../classification.js';
 import { answerChat, completionBody, planChat, type ChatAnswer, type ChatPlan } from './chat-answer.js';
 import { generate } from './generate.js';
 import { acquireModel, closeAllModels, releaseModel, type LlamaOptions } from './loaded-model.js';
+import { lendSequence } from './prefix-reuse.js';
 import { contextTooLong, samplingOf } from './sampling.js';
 import { toolModeOf } from './tools.js';
 
@@ -23,17 +24,13 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     await releaseModel(key);
     throw err;
   });
+  // /v1/models reports the context llama.cpp actually made (a GPU context may have shrunk to fit video memory).
+  entry.context_length = rt.contextSize;
 
-  async function withSequence<T>(req: EngineRequest, signal: AbortSignal, fn: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
-    const seq = await rt.pool.acquire(req.priority, signal);
-    try {
-      return await fn(seq);
-    } finally {
-      // The slot is reused at once by the next request: it must start from an empty history.
-      await seq.clearHistory().catch(() => undefined);
-      rt.pool.release(seq);
-    }
-  }
+  // Chat and FIM take the sequence holding the longest start of their prompt (prefix-reuse.ts); the guard an empty one.
+  const reuse = opts.prefixReuse !== false;
+  const withSequence = <T>(req: EngineRequest, signal: AbortSignal, fn: (seq: LlamaContextSequence) => Promise<T>) =>
+    lendSequence(rt.pool, { priority: req.priority, signal, prompt: null, reuse }, fn);
 
   async function complete(req: EngineRequest, signal: AbortSignal, onDelta?: (piece: StreamPiece) => void): Promise<EngineResult> {
     const sampling = samplingOf(req.body);
@@ -68,7 +65,7 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
       tokens = plan.prompt.tokens;
     }
     const prefix = plan?.prompt.prefix ?? '';
-    const answers = await withSequence(req, signal, async (seq) => {
+    const answers = await lendSequence(rt.pool, { priority: req.priority, signal, prompt: tokens, reuse }, async (seq) => {
       if (prefix) onDelta?.(prefix);
       const out: ChatAnswer[] = [];
       for (let choice = 0; choice < sampling.n; choice++) {
@@ -130,12 +127,22 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
     }
   }
 
+  /** What complete() charges as prompt tokens, tokenized the same way but not run (job estimates). */
+  async function countPromptTokens(req: EngineRequest, signal: AbortSignal): Promise<number | null> {
+    if (req.endpoint === '/v1/fim/completions') return (await rt.tokenizer.fim(req.body.prompt, req.body.suffix, signal)).length;
+    if (req.endpoint !== '/v1/chat/completions') return null;
+    const tools = toolModeOf(req.body);
+    const options = { tools: tools.kind === 'none' ? [] : tools.tools.map((t) => t.spec), modelName: modelName(req) };
+    return (await rt.tokenizer.chat(req.body.messages, options, signal)).tokens.length;
+  }
+
   let closed = false;
   return {
     // Twice the sequences: a queued request takes a freed sequence at once, without waiting on the caller.
     maxInFlight: rt.sequences * 2,
     online: { pool: `llama:${key}`, parallel: rt.sequences },
     execute,
+    countPromptTokens,
     stream: (req, signal, onDelta) =>
       req.endpoint === '/v1/chat/completions' || req.endpoint === '/v1/fim/completions' ? complete(req, signal, onDelta) : execute(req, signal),
     close: async () => {

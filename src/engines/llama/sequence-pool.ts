@@ -20,12 +20,15 @@ export class SlotPool<T> {
   private readonly free: T[];
   private readonly waiting: Record<Priority, Waiter<T>[]> = { online: [], batch: [] };
   private onlineStreak = 0;
+  /** Every slot, lent or not (for counters read across the pool). */
+  readonly all: readonly T[];
 
   constructor(
     slots: T[],
     private readonly onlineRun = 3,
   ) {
     this.free = [...slots];
+    this.all = [...slots];
   }
 
   /** Slots not lent out. */
@@ -37,9 +40,15 @@ export class SlotPool<T> {
     return this.waiting.online.length + this.waiting.batch.length;
   }
 
-  acquire(priority: Priority, signal: AbortSignal): Promise<T> {
+  /**
+   * A free slot at once, or the next one freed. With `fit`, the free slot it scores
+   * highest is taken (e.g. the sequence already holding the longest part of a prompt);
+   * without, the one freed last. A freed slot goes to the next waiter whatever its fit:
+   * priority order is never traded for a better fit.
+   */
+  acquire(priority: Priority, signal: AbortSignal, fit?: (slot: T) => number): Promise<T> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    const slot = this.free.pop();
+    const slot = fit ? this.takeBest(fit) : this.free.pop();
     if (slot !== undefined) return Promise.resolve(slot);
     return new Promise((resolve, reject) => {
       const queue = this.waiting[priority];
@@ -52,6 +61,17 @@ export class SlotPool<T> {
       const waiter: Waiter<T> = { priority, grant: resolve, unlink };
       queue.push(waiter);
     });
+  }
+
+  private takeBest(fit: (slot: T) => number): T | undefined {
+    let best = -1;
+    let bestScore = -Infinity;
+    // From the end, so that at equal scores the slot freed last is taken, as without a fit.
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const score = fit(this.free[i]!);
+      if (score > bestScore) [best, bestScore] = [i, score];
+    }
+    return best < 0 ? undefined : this.free.splice(best, 1)[0];
   }
 
   /** Gives the slot to the next waiter, or back to the free list. */

@@ -9,6 +9,9 @@ import * as m007 from './007-chunk-claim-index.js';
 import * as m008 from './008-storage-quota.js';
 import * as m009 from './009-job-status-check.js';
 import * as m010 from './010-job-dialect.js';
+import * as m011 from './011-job-scheduling.js';
+import * as m012 from './012-webhook-outbox.js';
+import * as m013 from './013-job-validation-errors.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -22,6 +25,9 @@ const migrations: Record<string, Migration> = {
   '008-storage-quota': m008,
   '009-job-status-check': m009,
   '010-job-dialect': m010,
+  '011-job-scheduling': m011,
+  '012-webhook-outbox': m012,
+  '013-job-validation-errors': m013,
 };
 
 export const migrationProvider: MigrationProvider = {

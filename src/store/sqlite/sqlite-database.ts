@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs';
 import { ensurePrivateFile } from '../../data-dir.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection } from 'kysely';
@@ -9,24 +11,129 @@ export function openSqlite(file: string): Kysely<Database> {
   if (file !== ':memory:') ensurePrivateFile(file, ['-wal', '-shm', '-journal']);
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
-  // FULL: a commit survives power loss, not only a process crash; group commits keep it cheap.
+  // FULL: a commit survives power loss, not only a process crash. Only transactions run
+  // inside relaxedCommits() commit at NORMAL (see there).
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  const durability = new Durability(file);
   // SQLITE_BUSY/LOCKED/FULL leave the driver as StoreError (store-error.ts).
-  return new Kysely<Database>({ dialect: withStoreErrors(new ImmediateSqliteDialect({ database: withStatementCache(sqlite) })) });
+  return new Kysely<Database>({
+    dialect: withStoreErrors(new ImmediateSqliteDialect(durability, { database: withStatementCache(sqlite, durability) })),
+  });
 }
+
+const relaxed = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `fn`; SQLite transactions it begins commit at `synchronous = NORMAL` instead of
+ * FULL: in WAL mode the commit is written to the WAL but not fsynced, so the event loop
+ * is not held for an fsync (~6 ms here) per commit. Used for the runner's result records
+ * only, where it is safe:
+ * - a process crash (kill -9, OOM) loses nothing: the WAL's pages are in the OS's cache;
+ * - a power loss or OS crash can lose only the last such commits, each whole, since the
+ *   WAL is replayed up to its last intact commit: the store is back at an earlier
+ *   consistent state, and the lines whose records went are run again under the usual
+ *   lease rules, each recorded once;
+ * - nothing acknowledged depends on them: everything a client is answered for (an upload,
+ *   a job created, cancelled or finished) commits at FULL, and an fsync of the WAL makes
+ *   every earlier commit durable too; and before result records are read (a running
+ *   job's output file, error groups) the WAL is fsynced first, so a client never reads a
+ *   record that could still be lost.
+ * PostgreSQL is not affected.
+ */
+export function relaxedCommits<T>(fn: () => Promise<T>): Promise<T> {
+  return relaxed.run(true, fn);
+}
+
+/** Which commits of one connection are not yet fsynced, and making them so. */
+class Durability {
+  /** The transaction under way commits at NORMAL. */
+  relaxedTx = false;
+  /** A NORMAL commit happened since the WAL was last fsynced. */
+  unsynced = false;
+  private wal: number | null = null;
+
+  constructor(private readonly file: string) {}
+
+  /** Fsyncs the WAL if a relaxed commit is not durable yet (what a FULL commit would have done). */
+  sync(): void {
+    if (!this.unsynced) return;
+    if (this.file !== ':memory:') {
+      // The WAL file lives as long as the connection; fsyncing any descriptor of it flushes SQLite's writes.
+      this.wal ??= fs.openSync(`${this.file}-wal`, 'r');
+      fs.fdatasyncSync(this.wal);
+    }
+    this.unsynced = false;
+  }
+
+  close(): void {
+    if (this.wal !== null) fs.closeSync(this.wal);
+    this.wal = null;
+  }
+}
+
+/** A read of result records: the WAL is fsynced before it runs (see relaxedCommits). */
+const READS_RESULTS = /^\s*select\b[\s\S]*"job_results"/i;
 
 /**
  * Transactions begin IMMEDIATE: a deferred one that reads first and writes later cannot
  * wait for another writer's lock (SQLite answers SQLITE_BUSY at once to avoid deadlock),
- * while an immediate one takes the write lock up front and honours busy_timeout.
+ * while an immediate one takes the write lock up front and honours busy_timeout. The
+ * durability level can only change outside a transaction: a relaxed one sets NORMAL
+ * before it begins and FULL again once it ended (the one connection is held meanwhile).
  */
 class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly durability: Durability,
+    config: ConstructorParameters<typeof SqliteDialect>[0],
+  ) {
+    super(config);
+  }
+
   override createDriver() {
     const driver = super.createDriver() as SqliteDriver;
+    const d = this.durability;
+    const run = (connection: DatabaseConnection, text: string) => connection.executeQuery(CompiledQuery.raw(text));
+    const restore = async (connection: DatabaseConnection) => {
+      if (!d.relaxedTx) return;
+      d.relaxedTx = false;
+      await run(connection, 'pragma synchronous = full');
+    };
     driver.beginTransaction = async (connection: DatabaseConnection) => {
-      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+      if (relaxed.getStore()) {
+        await run(connection, 'pragma synchronous = normal');
+        d.relaxedTx = true;
+      }
+      try {
+        await run(connection, 'begin immediate');
+      } catch (err) {
+        // Not begun (busy): Kysely will not end it, so the level goes back here.
+        await restore(connection);
+        throw err;
+      }
+    };
+    driver.commitTransaction = async (connection: DatabaseConnection) => {
+      try {
+        await run(connection, 'commit');
+        // A FULL commit fsyncs the WAL: every commit before it is durable too.
+        if (d.relaxedTx) d.unsynced = true;
+        else d.unsynced = false;
+      } finally {
+        await restore(connection);
+      }
+    };
+    driver.rollbackTransaction = async (connection: DatabaseConnection) => {
+      try {
+        await run(connection, 'rollback');
+      } finally {
+        await restore(connection);
+      }
+    };
+    const destroy = driver.destroy.bind(driver);
+    driver.destroy = async () => {
+      d.close();
+      await destroy();
     };
     return driver;
   }
@@ -37,11 +144,12 @@ class ImmediateSqliteDialect extends SqliteDialect {
  * of times a second, so prepared statements are kept by SQL text (measured: preparing
  * was ~7% of a batch's CPU time). Bounded, since a query's text can embed list sizes.
  */
-function withStatementCache(sqlite: BetterSqlite3.Database) {
+function withStatementCache(sqlite: BetterSqlite3.Database, durability: Durability) {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => sqlite.close(),
     prepare: (text: string) => {
+      if (durability.unsynced && READS_RESULTS.test(text)) durability.sync();
       let stmt = cache.get(text);
       if (!stmt) {
         stmt = sqlite.prepare(text);

@@ -68,21 +68,23 @@ export function llamaMetadata(s: LlamaShape): [string, MetaValue][] {
 }
 
 /** The SentencePiece-style tokenizer keys: every generated model tokenizes alike, so token counts agree across them. */
-export function tokenizerMetadata(vocab: Vocabulary, chatTemplate: string | null): [string, MetaValue][] {
+export function tokenizerMetadata(vocab: Vocabulary, chatTemplate: string | null, opts: { addSpacePrefix?: boolean } = {}): [string, MetaValue][] {
   const meta: [string, MetaValue][] = [
     ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
     ['tokenizer.ggml.tokens', { type: 'strings', value: vocab.tokens }],
     ['tokenizer.ggml.scores', { type: 'f32s', value: vocab.scores }],
     ['tokenizer.ggml.token_type', { type: 'i32s', value: vocab.types }],
     ['tokenizer.ggml.unknown_token_id', u32(TOKEN_ID.unk)],
-    ['tokenizer.ggml.bos_token_id', u32(TOKEN_ID.bos)],
-    ['tokenizer.ggml.eos_token_id', u32(TOKEN_ID.eos)],
+    ['tokenizer.ggml.bos_token_id', u32(vocab.bos)],
+    ['tokenizer.ggml.eos_token_id', u32(vocab.eos)],
     ['tokenizer.ggml.fim_pre_token_id', u32(TOKEN_ID.prefix)],
     ['tokenizer.ggml.fim_suf_token_id', u32(TOKEN_ID.suffix)],
     ['tokenizer.ggml.fim_mid_token_id', u32(TOKEN_ID.middle)],
     ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
     ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
   ];
+  // Off for formats of byte-level BPE families (Llama 3, Qwen), which put no space before a word that follows a control token.
+  if (opts.addSpacePrefix === false) meta.push(['tokenizer.ggml.add_space_prefix', { type: 'bool', value: false }]);
   if (chatTemplate !== null) meta.push(['tokenizer.chat_template', { type: 'string', value: chatTemplate }]);
   return meta;
 }

@@ -46,10 +46,18 @@ export interface Vocabulary {
   tokens: string[];
   scores: number[];
   types: number[];
+  /** Ids of the begin- and end-of-sequence tokens (Mistral's `<s>` and `</s>` unless a chat format names others). */
+  bos: number;
+  eos: number;
 }
 
-export function buildVocabulary(): Vocabulary {
-  const vocab: Vocabulary = { tokens: [], scores: [], types: [] };
+/**
+ * `extraControl`: control tokens a chat format needs beyond Mistral's (`<|im_start|>`,
+ * `<|eot_id|>`…), appended after every other token so the ids of the rest never change.
+ * `bos`/`eos` name the begin/end tokens by text; they must be control tokens of the vocabulary.
+ */
+export function buildVocabulary(extraControl: readonly string[] = [], ends: { bos?: string; eos?: string } = {}): Vocabulary {
+  const vocab: Vocabulary = { tokens: [], scores: [], types: [], bos: TOKEN_ID.bos, eos: TOKEN_ID.eos };
   const seen = new Set<string>();
   const add = (t: string, type: number, score: number) => {
     if (seen.has(t)) return;
@@ -72,6 +80,17 @@ export function buildVocabulary(): Vocabulary {
       add(SPACE + w.slice(0, i), TOKEN_TYPE.normal, i);
     }
   }
+  for (const t of extraControl) {
+    if (seen.has(t)) throw new Error(`vocabulary: control token ${t} is already a token`);
+    add(t, TOKEN_TYPE.control, 0);
+  }
+  const controlId = (t: string) => {
+    const id = vocab.tokens.indexOf(t);
+    if (id < 0 || vocab.types[id] !== TOKEN_TYPE.control) throw new Error(`vocabulary: ${t} is not a control token of this vocabulary`);
+    return id;
+  };
+  if (ends.bos !== undefined) vocab.bos = controlId(ends.bos);
+  if (ends.eos !== undefined) vocab.eos = controlId(ends.eos);
   return vocab;
 }
 
