@@ -36,12 +36,9 @@ export interface NewJob {
   webhookUrl?: string | null;
 }
 
-/**
- * Creates a QUEUED job. `created` is false when a concurrent create with the same
- * Idempotency-Key won (the unique index lets one insert through): that job is returned.
- */
-export async function createJob(db: Kysely<Database>, dialect: QueueDialect, spec: NewJob, now: number): Promise<{ job: JobRow; created: boolean }> {
-  const row: JobRow = {
+/** The row of a new QUEUED job: every counter at zero, the deadline `timeoutHours` from now. */
+export function newJobRow(spec: Omit<NewJob, 'inputs'>, now: number): JobRow {
+  return {
     id: randomUUID(),
     workspace: spec.workspace,
     created_by: spec.createdBy,
@@ -74,6 +71,14 @@ export async function createJob(db: Kysely<Database>, dialect: QueueDialect, spe
     paused_at: null,
     webhook_url: spec.webhookUrl ?? null,
   };
+}
+
+/**
+ * Creates a QUEUED job. `created` is false when a concurrent create with the same
+ * Idempotency-Key won (the unique index lets one insert through): that job is returned.
+ */
+export async function createJob(db: Kysely<Database>, dialect: QueueDialect, spec: NewJob, now: number): Promise<{ job: JobRow; created: boolean }> {
+  const row = newJobRow(spec, now);
   try {
     await insertJob(db, dialect, row, spec.inputs, spec.metadata);
     return { job: row, created: true };

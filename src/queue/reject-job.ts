@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, JobValidationErrorTable } from '../store/schema.js';
 import type { ApiDialect } from '../dialects/types.js';
 import { getJobByIdempotencyKey } from './jobs.js';
+import { newJobRow } from './create-job.js';
 import { JobStatus } from './states.js';
 import { Priority } from './priority.js';
 import type { JobRow, Q } from './types.js';
@@ -28,38 +28,12 @@ export interface RejectedJob {
  * gets the job that won, as createJob does.
  */
 export async function createRejectedJob(db: Kysely<Database>, spec: RejectedJob, now: number): Promise<JobRow> {
+  // Born finished: FAILED at creation, with nothing to run.
   const row: JobRow = {
-    id: randomUUID(),
-    workspace: spec.workspace,
-    created_by: spec.createdBy,
-    endpoint: spec.endpoint,
-    model: spec.model,
-    agent_id: null,
-    metadata: spec.metadata ? JSON.stringify(spec.metadata) : null,
-    timeout_hours: spec.timeoutHours,
+    ...newJobRow({ ...spec, agentId: null, total: 0, priority: Priority.normal, webhookUrl: null }, now),
     status: JobStatus.FAILED,
-    input_files: JSON.stringify(spec.inputFiles),
     inline: 0,
-    output_file: null,
-    error_file: null,
-    created_at: now,
-    started_at: null,
     completed_at: now,
-    deadline_at: now + spec.timeoutHours * 3600_000,
-    cancel_requested_at: null,
-    total_requests: 0,
-    completed_requests: 0,
-    succeeded_requests: 0,
-    failed_requests: 0,
-    prompt_tokens: 0,
-    completion_tokens: 0,
-    total_tokens: 0,
-    deleted_at: null,
-    idempotency_key: spec.idempotencyKey,
-    dialect: spec.dialect,
-    priority: Priority.normal,
-    paused_at: null,
-    webhook_url: null,
   };
   try {
     await db.transaction().execute(async (tx) => {
