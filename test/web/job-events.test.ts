@@ -94,7 +94,8 @@ test("another workspace's job, an unknown id and a missing key get the API's JSO
 });
 
 test('a client that leaves mid-job stops its stream: the job is no longer read for it', async () => {
-  const job = await createJob(40);
+  // Long enough (≥ 15 s at 2 calls of 150 ms) to still be running when it is cancelled below.
+  const job = await createJob(200);
   // Count the stream's reads of this job (GET is not called meanwhile).
   const queue = server.ctx.queue;
   const get = queue.get.bind(queue);
