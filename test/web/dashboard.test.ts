@@ -86,7 +86,11 @@ async function createJobFromUpload(metadata = '') {
   if (metadata) await page.getByLabel(/Metadata/).fill(metadata);
   await page.getByRole('button', { name: 'Create job' }).click();
   await page.waitForURL(/#\/jobs\/[0-9a-f-]{36}$/);
-  return jobIdInUrl();
+  const id = jobIdInUrl();
+  // The job is for what was picked (a pick made as the form's lists arrived was once overwritten by their first entry).
+  const created = await server.request('GET', `/v1/batch/jobs/${id}`);
+  assert.deepEqual([created.body.model, created.body.endpoint], ['up-openai', '/v1/chat/completions']);
+  return id;
 }
 
 const jobProgress = () => page.getByRole('progressbar', { name: 'Job progress' });

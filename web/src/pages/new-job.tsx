@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { Api } from '../api';
 import { ErrorNote } from '../components';
 import { bytes } from '../format';
@@ -22,24 +22,20 @@ export function NewJobPage({ api, fileId }: { api: Api; fileId?: string }) {
   const files = usePoll(() => api.files(), 60_000, [api]);
   const models = usePoll(() => api.models(), 60_000, [api]);
   const batchFiles = files.data?.data.filter((f) => f.purpose === 'batch') ?? [];
-  const [file, setFile] = useState(fileId ?? '');
-  const [model, setModel] = useState('');
-  const [endpoint, setEndpoint] = useState('/v1/chat/completions');
+  // What the user picked, or nothing yet: the form shows (and submits) the first choice until then.
+  // Derived rather than set by an effect, so a pick made just as the lists arrive is never overwritten.
+  const [pickedFile, setFile] = useState(fileId ?? '');
+  const [pickedModel, setModel] = useState('');
+  const [pickedEndpoint, setEndpoint] = useState('/v1/chat/completions');
   const [metadata, setMetadata] = useState('');
   const [timeout, setTimeoutHours] = useState('24');
   const [error, setError] = useState<string | Error | undefined>();
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
-    if (!file && batchFiles[0]) setFile(batchFiles[0].id);
-  }, [batchFiles.length]);
-  useEffect(() => {
-    if (!model && models.data?.data[0]) setModel(models.data.data[0].id);
-  }, [models.data]);
+  const file = pickedFile || (batchFiles[0]?.id ?? '');
+  const model = pickedModel || (models.data?.data[0]?.id ?? '');
   const endpoints = models.data?.data.find((m) => m.id === model)?.batchd?.endpoints ?? ['/v1/chat/completions'];
-  useEffect(() => {
-    if (!endpoints.includes(endpoint)) setEndpoint(endpoints[0] ?? '/v1/chat/completions');
-  }, [model, endpoints.join()]);
+  const endpoint = endpoints.includes(pickedEndpoint) ? pickedEndpoint : (endpoints[0] ?? '/v1/chat/completions');
 
   const submit = async (e: Event) => {
     e.preventDefault();
