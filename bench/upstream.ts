@@ -35,7 +35,7 @@ async function batchd(input: string, round: number, nodeArgs: string[] = []): Pr
   // From the sources, so the numbers are those of this tree, whatever dist/ holds.
   const server = await startBatchd(
     ['serve', '--port', '0', '--data-dir', data, '--config', path.join(dir, 'models.json')],
-    // No online share held back (BATCHD_ONLINE_RESERVE, default 25%): with it a batch alone uses 48 of the 64 slots.
+    // No online share held back (BATCHD_ONLINE_RESERVE): this run has no online calls, so the reserve would not be held anyway.
     {
       BATCHD_FROM_SOURCE: '1',
       BATCHD_API_KEYS: 'bench:bench',
@@ -108,7 +108,7 @@ try {
     const previous = previousSummary();
     const ideal = (CONCURRENCY * 1000) / SERVICE_MS;
     writeReport('upstream', 'Upstream path: batch throughput vs a direct load generator', [
-      `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources) and data dir per round, with BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls; at its default 0.25 a batch alone may use only 48 of the 64 slots, so the ratio could not pass 0.75); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
+      `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources) and data dir per round, with BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls while online calls come in; this run has none); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
       '',
       '| round | baseline requests/s | batchd requests/s | ratio |',
       '|---|---|---|---|',
