@@ -1,29 +1,16 @@
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import { CHATML_FORMAT, LLAMA3_FORMAT, type ChatFormat } from '../../src/engines/llama/gguf/chat-formats.js';
-import { generateTinyModel } from '../../src/engines/llama/gguf/tiny-model.js';
-import { closeAllLlama, createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
+import { createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
 import { createFormatter } from '../../src/engines/llama/prompts.js';
 import { loadModelFile } from '../../src/engines/llama/runtime.js';
-import type { ModelEntry } from '../../src/models/registry.js';
+import { generatedModels, llamaEntry as entry, never } from '../helpers/generated-models.js';
 import { startTestServer } from '../helpers/server.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-chat-templates-'));
-const never = new AbortController().signal;
-const entry = (p: string): ModelEntry => ({
-  id: 'm',
-  engine: 'llama',
-  path: p,
-  endpoints: [],
-  max_in_flight: 4,
-  input_price_per_mtok: 0,
-  output_price_per_mtok: 0,
-  context_length: 2048,
-});
+const models = generatedModels('batchd-chat-templates-');
 const conversation = [
   { role: 'system', content: 'be brief' },
   { role: 'user', content: 'hello there' },
@@ -31,15 +18,8 @@ const conversation = [
   { role: 'user', content: 'and the river' },
 ];
 
-after(async () => {
-  await closeAllLlama();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
 function modelFile(name: string, format: ChatFormat | null, contextLength?: number): string {
-  const file = path.join(dir, `${name}.gguf`);
-  generateTinyModel(file, { ...(format ? { chatFormat: format } : {}), ...(contextLength ? { contextLength } : {}) });
-  return file;
+  return models.file(name, { ...(format ? { chatFormat: format } : {}), ...(contextLength ? { contextLength } : {}) });
 }
 
 async function withModel<T>(file: string, fn: (model: LlamaModel) => Promise<T> | T): Promise<T> {
@@ -153,7 +133,7 @@ describe("a model's trained context, within the memory budget", () => {
     } finally {
       await engine.close();
     }
-    const capped = path.join(dir, 'long-32k-capped.gguf');
+    const capped = path.join(models.dir, 'long-32k-capped.gguf');
     fs.copyFileSync(file, capped);
     const small = { ...entry(capped), id: 'capped' };
     // 16 MB for 2 sequences of 512 bytes a token: 16,384 tokens each.

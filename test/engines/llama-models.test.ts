@@ -1,33 +1,16 @@
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateTinyModel } from '../../src/engines/llama/gguf/tiny-model.js';
-import { closeAllLlama, createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
+import { createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
 import { CompletionText } from '../../src/engines/llama/completion-text.js';
 import { createFormatter } from '../../src/engines/llama/prompts.js';
 import { loadModelFile } from '../../src/engines/llama/runtime.js';
 import type { Token } from 'node-llama-cpp';
-import type { ModelEntry } from '../../src/models/registry.js';
+import { generatedModels, llamaEntry as entry, never } from '../helpers/generated-models.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-llama-models-'));
-const entry = (p: string): ModelEntry => ({
-  id: 'm',
-  engine: 'llama',
-  path: p,
-  endpoints: [],
-  max_in_flight: 4,
-  input_price_per_mtok: 0,
-  output_price_per_mtok: 0,
-  context_length: 2048,
-});
-const never = new AbortController().signal;
-
-after(async () => {
-  await closeAllLlama();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { dir } = generatedModels('batchd-llama-models-');
 
 describe('embedded engine on other model files', () => {
   test('a missing, non-GGUF or truncated file fails engine creation with an error naming the file', async () => {

@@ -4,7 +4,7 @@ import { generate, type Grammars } from './generate.js';
 import { anyJsonObject, compileGrammar, maxBytes, parseSchema, SchemaError, type JsonNode } from './json-grammar.js';
 import type { ChatPrompt, PromptFormatter } from './prompts.js';
 import { refusedRequest, contextTooLong, type Sampling } from './sampling.js';
-import { parseToolCalls, toolCallNode, type ToolCall, type ToolMode } from './tools.js';
+import type { ToolCall, ToolMode } from './tools.js';
 
 /** One choice of a chat answer. */
 export interface ChatAnswer {
@@ -28,6 +28,8 @@ export interface ChatPlan {
   prompt: ChatPrompt;
   sampling: Sampling;
   tools: ToolMode;
+  /** The grammar of a tool-call answer in the model's syntax, when tools are offered. */
+  calls: JsonNode | null;
   /** response_format json_object / json_schema, as a grammar node. */
   format: JsonNode | null;
   /** Reasoning tokens at most, or null when the answer does not reason. */
@@ -67,11 +69,13 @@ export function planChat(
   const format = formatNode(sampling);
   const effort = reasoningEffort(body, model);
   const thinking = effort ? THINKING_BUDGET[effort] : null;
+  // Built here, so that a model whose syntax cannot be generated refuses tools before a sequence is taken.
+  const calls = tools.kind === 'none' ? null : formatter.tools.node(tools.kind === 'call' ? tools.allowed : tools.tools, tools.parallel);
   // The answer's grammar must fit whatever reasoning leaves: checked here, with the smallest sizes.
-  const forced = tools.kind === 'call' ? toolCallNode(tools.allowed, tools.parallel) : format;
+  const forced = tools.kind === 'call' ? calls : format;
   let reserve = 1;
   if (forced && prompt.prefix === '') {
-    const least = maxBytes(forced, { chars: 0, items: 0 }) + (tools.kind === 'call' ? formatter.markers.toolCalls.length : 0);
+    const least = maxBytes(forced, { chars: 0, items: 0 }) + (tools.kind === 'call' ? formatter.tools.marker.length : 0);
     reserve = least;
     if (least > budget) {
       const what = tools.kind === 'call' ? 'tool_choice' : 'response_format';
@@ -81,7 +85,7 @@ export function planChat(
       );
     }
   }
-  return { prompt, sampling, tools, format, thinking, budget, reserve };
+  return { prompt, sampling, tools, calls, format, thinking, budget, reserve };
 }
 
 function formatNode(sampling: Sampling): JsonNode | null {
@@ -122,8 +126,9 @@ export interface AnswerInput {
 /**
  * One answer in up to three phases on one sequence: reasoning between [THINK] markers
  * (reasoning models asked to think); then either text, or — when the request forces a
- * tool call, or leaves it to the model and the model chooses one — `[TOOL_CALLS]`
- * followed by calls generated under a grammar of the tools' parameter schemas. A
+ * tool call, or leaves it to the model and the model chooses one — the model's call
+ * marker (`[TOOL_CALLS]`, or its template's call prefix such as `<tool_call>`) followed by
+ * calls generated under a grammar of the tools' parameter schemas. A
  * response_format holds the text to its JSON grammar. Every grammar is sized to the
  * tokens left, so the JSON always closes within max_tokens.
  */
@@ -158,14 +163,14 @@ export async function answerChat(a: AnswerInput): Promise<ChatAnswer> {
   let call = plan.tools.kind === 'call';
   let text = '';
   if (plan.tools.kind === 'auto' && plan.prompt.prefix === '') {
-    if (formatter.toolCallToken !== null) {
-      // The model says itself whether it calls a tool: its [TOOL_CALLS] token ends the text.
+    if (formatter.tools.token !== null) {
+      // The model says itself whether it calls a tool: its [TOOL_CALLS] (or <tool_call>) token ends the text.
       const r = await generate({
         ...base,
         prompt: tokens,
         limit: left(),
         grammar: null,
-        endTokens: [formatter.toolCallToken],
+        endTokens: [formatter.tools.token],
         continuesPrefix: false,
         onDelta: a.onDelta,
       });
@@ -181,17 +186,18 @@ export async function answerChat(a: AnswerInput): Promise<ChatAnswer> {
     }
   }
 
-  if (call && plan.tools.kind !== 'none') {
+  if (call && plan.tools.kind !== 'none' && plan.calls) {
     const allowed = plan.tools.kind === 'call' ? plan.tools.allowed : plan.tools.tools;
-    tokens = [...tokens, ...m.toolCalls];
-    used += m.toolCalls.length;
-    const node = toolCallNode(allowed, plan.tools.parallel);
+    // The marker counts as completion tokens: a model that opens the call with its own token writes its first one.
+    tokens = [...tokens, ...formatter.tools.marker];
+    used += formatter.tools.marker.length;
+    const node = plan.calls;
     // An auto call the budget can no longer hold ends the answer where it stands.
     if (maxBytes(node, { chars: 0, items: 0 }) > left()) return { text, thinking, toolCalls: null, finishReason: 'length', completionTokens: used };
     const r = await generateJson(a, base, tokens, node, left(), 'tool_choice', undefined);
     used += r.completionTokens;
     if (r.finishReason === 'length') return { text: text + r.text, thinking, toolCalls: null, finishReason: 'length', completionTokens: used };
-    return { text, thinking, toolCalls: parseToolCalls(r.text), finishReason: 'tool_calls', completionTokens: used };
+    return { text, thinking, toolCalls: formatter.tools.parse(r.text, allowed), finishReason: 'tool_calls', completionTokens: used };
   }
 
   if (plan.format && plan.prompt.prefix === '') {

@@ -17,7 +17,11 @@ export type JsonNode =
   | { kind: 'array'; item: JsonNode; min: number; max: number | null }
   | { kind: 'object'; props: [string, JsonNode][] }
   | { kind: 'map'; value: JsonNode; min: number; max: number | null }
-  | { kind: 'oneOf'; options: JsonNode[] };
+  | { kind: 'oneOf'; options: JsonNode[] }
+  /** Text written as is, not as JSON (a chat template's words around a tool call's arguments). */
+  | { kind: 'text'; text: string }
+  /** Its parts one after another. */
+  | { kind: 'seq'; parts: JsonNode[] };
 
 /** A schema the grammar cannot follow, or one whose smallest answer exceeds the budget. */
 export class SchemaError extends Error {
@@ -288,6 +292,10 @@ export function maxBytes(n: JsonNode, z: Sizes): number {
       return 2 + n.props.reduce((sum, [key, v]) => sum + Buffer.byteLength(JSON.stringify(key)) + 2 + maxBytes(v, z), 0) + Math.max(0, n.props.length - 1) * 2;
     case 'oneOf':
       return Math.max(...n.options.map((o) => maxBytes(o, z)));
+    case 'text':
+      return Buffer.byteLength(n.text);
+    case 'seq':
+      return n.parts.reduce((sum, p) => sum + maxBytes(p, z), 0);
   }
 }
 
@@ -392,6 +400,12 @@ export function compileGrammar(n: JsonNode, budget: number, path: string): { gbn
       case 'oneOf': {
         const options = node.options.map(emit);
         return rule(`alt${counter++}`, () => options.join(' | '));
+      }
+      case 'text':
+        return rule(`text${counter++}`, () => lit(node.text));
+      case 'seq': {
+        const parts = node.parts.map(emit);
+        return rule(`seq${counter++}`, () => parts.join(' '));
       }
     }
   };

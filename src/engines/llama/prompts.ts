@@ -1,6 +1,17 @@
-import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
+import {
+  LlamaText,
+  SpecialTokensText,
+  type ChatHistoryItem,
+  type ChatModelFunctionCall,
+  type ChatModelResponse,
+  type ChatWrapper,
+  type LlamaModel,
+  type Token,
+} from 'node-llama-cpp';
 import { invalidRequest } from '../engine.js';
 import { refusedRequest } from './sampling.js';
+import { functionsOf, templateToolSyntax, templateWrapper } from './template-tools.js';
+import { mistralToolSyntax, type ToolSyntax } from './tools.js';
 
 interface Message {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -24,7 +35,7 @@ export interface ChatPrompt {
 }
 
 export interface ChatOptions {
-  /** Tools offered to the model, as Mistral's format shows them. */
+  /** Tools offered to the model, as Mistral's API takes them ({type: "function", function: {name, description, parameters}}). */
   tools?: unknown[];
   /** Names the model in errors about content it cannot read. */
   modelName?: string;
@@ -100,9 +111,8 @@ export function parseMessages(messages: unknown, modelName?: string): Message[] 
   return out;
 }
 
-/** Marker tokens between generation phases: control tokens where the vocabulary has them, text otherwise. */
+/** Marker tokens between reasoning and answer: control tokens where the vocabulary has them, text otherwise. */
 export interface Markers {
-  toolCalls: Token[];
   think: Token[];
   endThink: Token[];
 }
@@ -111,11 +121,8 @@ export interface PromptFormatter {
   chat(messages: unknown, options?: ChatOptions): ChatPrompt;
   fim(prompt: unknown, suffix: unknown): Token[];
   markers: Markers;
-  /**
-   * The model's own [TOOL_CALLS] control token (Mistral's tokenizers since v3): with it a
-   * model signals by itself whether it calls a tool. Null for models without one.
-   */
-  toolCallToken: Token | null;
+  /** How this model writes tool calls: Mistral's [TOOL_CALLS] syntax, or its own template's. */
+  tools: ToolSyntax;
 }
 
 /**
@@ -134,17 +141,27 @@ export function createFormatter(model: LlamaModel): PromptFormatter {
   const template = model.fileInfo.metadata.tokenizer?.chat_template;
   const inst = control('[INST]');
   const endInst = control('[/INST]');
-  const markers: Markers = { toolCalls: marker('[TOOL_CALLS]'), think: marker('[THINK]'), endThink: marker('[/THINK]') };
+  const markers: Markers = { think: marker('[THINK]'), endThink: marker('[/THINK]') };
+  const fim = (prompt: unknown, suffix: unknown) => fimTokens(model, prompt, suffix);
   // Without a template of its own a model gets Mistral's layout (markers as plain text if they are not tokens).
-  const mistral = typeof template !== 'string' || (inst !== null && endInst !== null && template.includes('[INST]'));
-  const chat = mistral
-    ? mistralChat(model, inst ?? model.tokenize('[INST]', false), endInst ?? model.tokenize('[/INST]', false), marker, markers)
-    : wrapperChat(model, resolveChatWrapper(model));
+  if (typeof template !== 'string' || (inst !== null && endInst !== null && template.includes('[INST]'))) {
+    const toolCalls = marker('[TOOL_CALLS]');
+    const chat = mistralChat(model, inst ?? model.tokenize('[INST]', false), endInst ?? model.tokenize('[/INST]', false), marker, { ...markers, toolCalls });
+    return {
+      chat: (messages, options = {}) => chat(parseMessages(messages, options.modelName), options.tools ?? []),
+      fim,
+      markers,
+      // The model's own [TOOL_CALLS] control token (Mistral's tokenizers since v3) lets it choose a call by itself.
+      tools: mistralToolSyntax(toolCalls, control('[TOOL_CALLS]')?.[0] ?? null),
+    };
+  }
+  const wrapper = templateWrapper(model, template);
+  const chat = wrapperChat(model, wrapper);
   return {
     chat: (messages, options = {}) => chat(parseMessages(messages, options.modelName), options.tools ?? []),
-    fim: (prompt, suffix) => fimTokens(model, prompt, suffix),
+    fim,
     markers,
-    toolCallToken: control('[TOOL_CALLS]')?.[0] ?? null,
+    tools: templateToolSyntax(model, wrapper),
   };
 }
 
@@ -162,7 +179,7 @@ const parseOr = (text: string): unknown => {
  * as Mistral's template renders it, with tool calls (`[TOOL_CALLS] […]</s>`), tool results
  * (`[TOOL_RESULTS] {…}[/TOOL_RESULTS]`) and replayed reasoning (`[THINK]…[/THINK]`).
  */
-function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker: (s: string) => Token[], markers: Markers) {
+function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker: (s: string) => Token[], markers: Markers & { toolCalls: Token[] }) {
   const text = (s: string) => model.tokenize(s, false);
   const bos = model.tokens.bos === null ? [] : [model.tokens.bos];
   const eos = model.tokens.eos === null ? [] : [model.tokens.eos];
@@ -197,32 +214,57 @@ function mistralChat(model: LlamaModel, inst: Token[], endInst: Token[], marker:
 }
 
 /**
- * Any other model: its chat template, rendered by node-llama-cpp's chat wrapper. Tools,
- * tool calls and results are written as text in Mistral's notation (the answer's grammar
- * holds the model to it).
+ * Any other model: its chat template, rendered by node-llama-cpp's chat wrapper
+ * (template-tools.ts), tools included: the wrapper documents them as the template does,
+ * and writes an assistant turn's tool calls, each with the result of the `tool` message
+ * that answers it, in the template's syntax. A `tool` message continues the model turn
+ * whose call it answers, as node-llama-cpp keeps calls and results; the answer after the
+ * last result continues that turn.
  */
 function wrapperChat(model: LlamaModel, wrapper: ChatWrapper) {
   return (messages: Message[], tools: unknown[]): ChatPrompt => {
-    const toolText = tools.length
-      ? `You can call these functions: ${JSON.stringify(tools)}\nTo call functions, answer [TOOL_CALLS] followed by a JSON array of {"name", "arguments"}.`
-      : '';
     const history: ChatHistoryItem[] = [];
-    if (toolText) history.push({ type: 'system', text: toolText });
+    // The model turn that tool results and the answer after them continue, and its calls still without a result.
+    let open: ChatModelResponse | null = null;
+    let pending: { id: string; call: ChatModelFunctionCall }[] = [];
     for (const m of messages) {
+      if (m.role === 'assistant') {
+        const turn: ChatModelResponse = open ?? { type: 'model', response: [] };
+        if (turn !== open) history.push(turn);
+        if (m.thinking) turn.response.push(`[THINK]${m.thinking}[/THINK]`);
+        if (m.text || !m.toolCalls?.length) turn.response.push(m.text);
+        const calls = (m.toolCalls ?? []).map((c, i) => {
+          const call: ChatModelFunctionCall = { type: 'functionCall', name: c.name, params: parseOr(c.arguments), result: undefined, startsNewChunk: i === 0 };
+          turn.response.push(call);
+          return { id: c.id, call };
+        });
+        open = calls.length ? turn : null;
+        pending = calls;
+        continue;
+      }
+      if (m.role === 'tool' && open && pending.length) {
+        // The call with this id, else the first one still waiting.
+        const at = pending.findIndex((p) => p.id === m.toolCallId);
+        pending.splice(at < 0 ? 0 : at, 1)[0]!.call.result = parseOr(m.text);
+        continue;
+      }
+      open = null;
+      // A tool result that answers no call is shown as the user's text.
       if (m.role === 'system') history.push({ type: 'system', text: m.text });
-      else if (m.role === 'assistant') {
-        const parts = [m.thinking ? `[THINK]${m.thinking}[/THINK]` : '', m.text, m.toolCalls?.length ? `[TOOL_CALLS] ${callsJson(m.toolCalls)}` : ''];
-        history.push({ type: 'model', response: [parts.join('')] });
-      } else if (m.role === 'tool')
-        history.push({ type: 'user', text: `[TOOL_RESULTS] ${JSON.stringify({ content: parseOr(m.text), call_id: m.toolCallId ?? 'null' })}` });
       else history.push({ type: 'user', text: m.text });
     }
     const last = messages[messages.length - 1]!;
-    if (!last.prefix) history.push({ type: 'model', response: [] });
-    const { contextText } = wrapper.generateContextState({ chatHistory: history });
-    return { tokens: contextText.tokenize(model.tokenizer), prefix: last.prefix ? last.text : '', lastRole: last.role };
+    if (last.role === 'user' || (last.role === 'tool' && !open)) history.push({ type: 'model', response: [] });
+    const functions = tools.length ? functionsOf(tools) : undefined;
+    const { contextText } = wrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true });
+    // The template's own text holds no control token mostly ('", "arguments": ', '\n\n# Tools…'): joined to
+    // the text beside it, it is tokenized as the whole rendered template would be (a call's ` {` one token, not two).
+    const joined = LlamaText(contextText.values.map((v) => (v instanceof SpecialTokensText && !hasControl(model, v.value) ? v.value : v)));
+    return { tokens: joined.tokenize(model.tokenizer), prefix: last.prefix ? last.text : '', lastRole: last.role };
   };
 }
+
+const hasControl = (model: LlamaModel, text: string) => model.tokenize(text, true).some((t) => model.isSpecialToken(t));
 
 /**
  * Fill-in-the-middle with the model's own FIM tokens: Mistral/Codestral order

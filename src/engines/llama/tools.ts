@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Token } from 'node-llama-cpp';
 import { invalidRequest } from '../engine.js';
 import { parseSchema, SchemaError, type JsonNode } from './json-grammar.js';
 import { refusedRequest } from './sampling.js';
@@ -84,6 +85,32 @@ export function toolModeOf(body: Record<string, unknown>): ToolMode {
   }
   throw invalidRequest('tool_choice', "must be 'auto', 'none', 'any', 'required' or {type: 'function', function: {name}}");
 }
+
+/**
+ * How one model writes tool calls: Mistral's `[TOOL_CALLS] [{"name", "arguments"}, …]`, or
+ * the syntax of the model's own chat template (template-tools.ts).
+ */
+export interface ToolSyntax {
+  /** Tokens that open the calls, added by the engine when a call is due (the grammar's answer follows). */
+  marker: Token[];
+  /**
+   * A control token with which the model itself opens a call (Mistral's [TOOL_CALLS], a
+   * template's `<tool_call>`): in `auto` mode it ends the text and starts the calls. Null when none.
+   */
+  token: Token | null;
+  /** The grammar of the answer after the marker; throws a 400 when the model's syntax cannot be generated. */
+  node(allowed: Tool[], parallel: boolean): JsonNode;
+  /** The calls in an answer generated under `node`. */
+  parse(text: string, allowed: Tool[]): ToolCall[];
+}
+
+/** Mistral's syntax, with the model's own [TOOL_CALLS] token when it has one. */
+export const mistralToolSyntax = (marker: Token[], token: Token | null): ToolSyntax => ({
+  marker,
+  token,
+  node: toolCallNode,
+  parse: parseToolCalls,
+});
 
 /** Parallel calls in one answer, at most. */
 const MAX_PARALLEL_CALLS = 4;
