@@ -11,6 +11,7 @@ import type { EnginePool } from '../engines/engine-pool.js';
 import type { ValidationPool } from '../ingest/validation-pool.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { OnlineGate } from '../engines/online-gate.js';
 
 /** Online inference: the engines this process serves models with. */
 export interface OnlineGateway {
@@ -38,4 +39,17 @@ export interface AppContext {
   metrics: Metrics;
   /** Tells the runners that jobs changed (created, cancelled) or that storage can be given back (a job deleted), so they need not wait for a tick. */
   nudge: (reason?: NudgeReason) => void;
+}
+
+const gates = new WeakMap<AppContext, OnlineGate>();
+
+/**
+ * The app's one online gate (engines/online-gate.ts), made on first use. Every online route
+ * passes it, whatever its dialect (Mistral's and OpenAI's paths, Anthropic's /v1/messages),
+ * so `onlineQueueLimit` bounds one queue per model rather than one per dialect.
+ */
+export function onlineGate(ctx: AppContext): OnlineGate {
+  let gate = gates.get(ctx);
+  if (!gate) gates.set(ctx, (gate = new OnlineGate(ctx.config.limits.onlineQueueLimit)));
+  return gate;
 }

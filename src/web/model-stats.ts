@@ -1,27 +1,30 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../api/context.js';
+import type { ModelLoadObject } from '../api/objects.js';
 import type { ModelEntry } from '../models/registry.js';
 import { modelLoad } from '../queue/model-load.js';
 
 /**
  * GET /v1/dashboard/models: what the dashboard's models page shows beside GET /v1/models,
  * for the caller's workspace only: each model's engine and backend, and of this workspace's
- * running jobs the lines being worked on (in leased chunks, not yet recorded) and the lines
- * still waiting. Recent throughput is measured by the page from the job counters it polls.
+ * running jobs the lines in leased chunks not yet recorded and the lines still waiting. The
+ * store knows no more: how many calls are at an engine right now is each process's own (the
+ * online gate and the runner's slots), not in the store, so leased lines are what is shown.
+ * Recent throughput is measured by the page from the job counters it polls.
  */
 export function registerDashboardRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get('/v1/dashboard/models', async (req) => {
     const load = await modelLoad(ctx.db.kysely, req.principal.workspace);
     return {
       object: 'list',
-      data: ctx.registry.models.map((m) => ({
+      data: ctx.registry.models.map((m): ModelLoadObject => ({
         id: m.id,
         engine: m.engine,
         backend: backendOf(m),
         endpoints: m.endpoints,
         max_in_flight: m.max_in_flight,
-        in_flight: load.get(m.id)?.inFlight ?? 0,
+        lines_leased: load.get(m.id)?.inFlight ?? 0,
         waiting: load.get(m.id)?.waiting ?? 0,
         running_jobs: load.get(m.id)?.runningJobs ?? 0,
       })),

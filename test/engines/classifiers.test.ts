@@ -11,8 +11,10 @@ import { createLlamaEngine } from '../../src/engines/llama/llama-engine.js';
 import { createEchoEngine } from '../../src/engines/echo.js';
 import { labelsOf, type ClassifierTarget } from '../../src/engines/classification.js';
 import { guardSystemPrompt, parseGuardAnswer } from '../../src/engines/moderation-guard.js';
+import { MODERATION_CATEGORIES } from '../../src/engines/moderation.js';
 import type { ModelEntry } from '../../src/models/registry.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { runTwoLineJob } from '../helpers/sdk-jobs.js';
 import { jsonl, startTestServer, upstreamModels, waitForJob, jsonlBytes, type TestServer } from '../helpers/server.js';
 
 /** Targets in Mistral's `classifier_targets` shape, as a fine-tuned classifier model has them. */
@@ -42,17 +44,6 @@ function assertTargets(result: TargetScores) {
 }
 
 const CLASSIFIER_ENDPOINTS = ['/v1/moderations', '/v1/chat/moderations', '/v1/classifications', '/v1/chat/classifications'];
-const CATEGORIES = [
-  'dangerous_and_criminal_content',
-  'financial',
-  'hate_and_discrimination',
-  'health',
-  'law',
-  'pii',
-  'selfharm',
-  'sexual',
-  'violence_and_threats',
-];
 
 type TargetScores = Record<string, { scores: Record<string, number> }>;
 
@@ -60,7 +51,7 @@ type TargetScores = Record<string, { scores: Record<string, number> }>;
 function assertModerationTarget(result: TargetScores) {
   assert.deepEqual(Object.keys(result), ['moderation']);
   const scores = result.moderation!.scores;
-  assert.deepEqual(Object.keys(scores).sort(), CATEGORIES);
+  assert.deepEqual(Object.keys(scores).sort(), [...MODERATION_CATEGORIES].sort());
   for (const [label, p] of Object.entries(scores)) assert.ok(typeof p === 'number' && p >= 0 && p <= 1, `${label}: ${p}`);
 }
 
@@ -109,7 +100,7 @@ describe('classifier endpoints on the embedded engine, through the official SDK'
     const cls = await client.classifiers.classify({ model: 'mistral-moderation-latest', inputs: [text] });
     const mod = await client.classifiers.moderate({ model: 'mistral-moderation-latest', inputs: [text] });
     const scores = cls.results[0]!.moderation!.scores;
-    for (const c of CATEGORIES) assert.ok(Math.abs(scores[c]! - mod.results[0]!.categoryScores![c]!) < 1e-3, c);
+    for (const c of MODERATION_CATEGORIES) assert.ok(Math.abs(scores[c]! - mod.results[0]!.categoryScores![c]!) < 1e-3, c);
   });
 
   test('classifiers.classifyChat (the SDK documented snippet) and its single-conversation form', async () => {
@@ -334,17 +325,7 @@ describe('classifier endpoints on upstream engines, against the fake upstream', 
 
   test('a /v1/chat/classifications batch job runs on the openai engine', async () => {
     const body = { input: { messages: [{ role: 'user', content: 'kill the lights' }] } };
-    const job = await client.batch.jobs.create({
-      model: 'up-openai',
-      endpoint: '/v1/chat/classifications',
-      requests: [
-        { customId: '1', body },
-        { customId: '2', body },
-      ],
-    });
-    const done = await waitForJob(server, job.id);
-    assert.equal(done.status, 'SUCCESS');
-    assert.equal(done.succeeded_requests, 2);
+    const done = await runTwoLineJob(client, server, 'up-openai', '/v1/chat/classifications', body);
     assertModerationTarget(done.outputs[0].response.body.results[0]);
     assert.ok(done.usage.prompt_tokens > 0);
   });

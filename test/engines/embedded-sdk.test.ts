@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mistral } from '@mistralai/mistralai';
-import { startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runTwoLineJob } from '../helpers/sdk-jobs.js';
 
 /** The five endpoints online and in batches through the official SDK, on the generated default model. */
 describe('embedded default model through the official SDK', () => {
@@ -71,17 +72,7 @@ describe('embedded default model through the official SDK', () => {
   ];
   for (const [endpoint, model, body] of batches) {
     test(`a ${endpoint} batch runs on the embedded engine`, async () => {
-      const job = await client.batch.jobs.create({
-        endpoint: endpoint as '/v1/chat/completions',
-        model,
-        requests: [
-          { customId: '1', body },
-          { customId: '2', body },
-        ],
-      });
-      const done = await waitForJob(server, job.id);
-      assert.equal(done.status, 'SUCCESS');
-      assert.equal(done.succeeded_requests, 2);
+      const done = await runTwoLineJob(client, server, model, endpoint, body);
       assert.equal(done.outputs[0].response.status_code, 200);
       assert.ok(done.usage.prompt_tokens > 0);
     });

@@ -11,6 +11,7 @@ import { createFormatter } from '../../src/engines/llama/prompts.js';
 import { loadModelFile } from '../../src/engines/llama/runtime.js';
 import type { Endpoint, Engine, EngineError, EngineResult } from '../../src/engines/engine.js';
 import type { ModelEntry } from '../../src/models/registry.js';
+import { MODERATION_CATEGORIES } from '../../src/engines/moderation.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-llama-'));
 const file = path.join(dir, 'tiny.gguf');
@@ -261,19 +262,8 @@ describe('embedded engine: embeddings and moderation', () => {
     assert.equal(res.body.model, 'tiny-client');
     const results = res.body.results as { categories: Record<string, boolean>; category_scores: Record<string, number> }[];
     assert.equal(results.length, 2);
-    const names = [
-      'sexual',
-      'hate_and_discrimination',
-      'violence_and_threats',
-      'dangerous_and_criminal_content',
-      'selfharm',
-      'health',
-      'financial',
-      'law',
-      'pii',
-    ];
     for (const r of results) {
-      assert.deepEqual(Object.keys(r.category_scores).sort(), [...names].sort());
+      assert.deepEqual(Object.keys(r.category_scores).sort(), [...MODERATION_CATEGORIES].sort());
       for (const [k, v] of Object.entries(r.category_scores)) {
         assert.ok(v >= 0 && v <= 1, `${k}=${v}`);
         assert.equal(r.categories[k], v >= 0.5);

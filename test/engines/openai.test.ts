@@ -4,6 +4,7 @@ import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.j
 import { createOpenAiEngine } from '../../src/engines/openai/openai-engine.js';
 import { EngineError, type Endpoint, type Engine } from '../../src/engines/engine.js';
 import { parseGuardScores } from '../../src/engines/moderation-guard.js';
+import { MODERATION_CATEGORIES } from '../../src/engines/moderation.js';
 import type { ModelEntry } from '../../src/models/registry.js';
 
 const entry = (url: string, engine: 'openai' | 'mistral', extra: Partial<ModelEntry> = {}): ModelEntry => ({
@@ -244,17 +245,7 @@ describe('openai-compatible engine: translation', () => {
     assert.equal(typeof res.body.id, 'string');
     const results = res.body.results as ModerationResult[];
     assert.equal(results.length, 2);
-    assert.deepEqual(Object.keys(results[0]!.category_scores).sort(), [
-      'dangerous_and_criminal_content',
-      'financial',
-      'hate_and_discrimination',
-      'health',
-      'law',
-      'pii',
-      'selfharm',
-      'sexual',
-      'violence_and_threats',
-    ]);
+    assert.deepEqual(Object.keys(results[0]!.category_scores).sort(), [...MODERATION_CATEGORIES].sort());
     assert.equal(results[0]!.categories.violence_and_threats, true);
     assert.equal(results[0]!.category_scores.violence_and_threats, 0.9);
     assert.equal(results[1]!.categories.violence_and_threats, false);

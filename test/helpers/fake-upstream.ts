@@ -34,6 +34,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createHash } from 'node:crypto';
+import { MODERATION_CATEGORIES } from '../../src/engines/moderation.js';
 
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: number | string; body?: unknown }
@@ -105,18 +106,7 @@ export interface FakeUpstream {
 type Json = Record<string, unknown>;
 const words = (s: string) => (s.match(/\S+/g) ?? []).length;
 const usage = (p: number, c: number) => ({ prompt_tokens: p, completion_tokens: c, total_tokens: p + c });
-const CATEGORIES = [
-  'sexual',
-  'hate_and_discrimination',
-  'violence_and_threats',
-  'dangerous_and_criminal_content',
-  'selfharm',
-  'health',
-  'financial',
-  'law',
-  'pii',
-];
-const scoresFor = (text: string, keys = CATEGORIES) =>
+const scoresFor = (text: string, keys: readonly string[] = MODERATION_CATEGORIES) =>
   Object.fromEntries(keys.map((k) => [k, k === 'violence_and_threats' && /kill/i.test(text) ? 0.9 : 0.01]));
 const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v ?? ''));
 
@@ -198,7 +188,7 @@ function answer(path: string, body: Json, text: string, reply: string | undefine
       const items = path === '/v1/chat/moderations' && !Array.isArray(inputs[0]) ? [body.input] : inputs;
       const results = items.map((s) => {
         const scores = scoresFor(str(s));
-        return { categories: Object.fromEntries(CATEGORIES.map((k) => [k, scores[k]! >= 0.5])), category_scores: scores };
+        return { categories: Object.fromEntries(MODERATION_CATEGORIES.map((k) => [k, scores[k]! >= 0.5])), category_scores: scores };
       });
       return { id: 'mod-fake', model: base.model, results, usage: usage(words(text), 0) };
     }

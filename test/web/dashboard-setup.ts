@@ -25,10 +25,14 @@ function newestMtime(dir: string): number {
   );
 }
 
-/** The built dashboard, rebuilt when web/ has changed since (npm test builds it first; a lone run of this file may not have). */
+/** The server's file the dashboard compiles in too: the API objects it shares with the CLI. */
+const SHARED_WITH_SERVER = path.join(ROOT, 'src', 'api', 'objects.ts');
+
+/** The built dashboard, rebuilt when its sources have changed since (npm test builds it first; a lone run of this file may not have). */
 export function ensureDashboardBuilt() {
   const index = path.join(BUILT_DASHBOARD_DIR, 'index.html');
-  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= newestMtime(path.join(ROOT, 'web'))) return;
+  const newest = Math.max(newestMtime(path.join(ROOT, 'web')), fs.statSync(SHARED_WITH_SERVER).mtimeMs);
+  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= newest) return;
   const res = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts'], {
     cwd: ROOT,
     stdio: 'inherit',

@@ -7,6 +7,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startTestServer, upstreamModels, uploadJsonl, chatLines, jsonl, waitForJob, type TestServer } from '../helpers/server.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { CHROMIUM, CHROMIUM_ARGS, SHOTS_DIR, ensureChromium, ensureDashboardBuilt } from './dashboard-setup.js';
+import { closedRequests } from '../../src/api/objects.js';
 
 // Globals of the page: the callbacks given to page.evaluate/waitForFunction run in Chromium, not in Node
 // (the root tsconfig has no DOM library, on purpose: the server code must not use browser APIs).
@@ -174,6 +175,15 @@ test('cancel a running job from its page', { timeout: 120_000 }, async () => {
   assert.equal(job.status, 'CANCELLED');
   assert.ok(job.succeeded_requests < 400);
   assert.equal(await page.getByRole('button', { name: 'Cancel job' }).count(), 0);
+  // The cancel closed the lines not yet run, all at once: the page tells them apart from answered lines,
+  // and the chart counts answered lines only. Two lines at a time taking 120 ms each answer at most
+  // ~17 lines/s; the closed lines (hundreds at one instant) would read as 70 lines/s or more.
+  const closed = closedRequests(job);
+  assert.ok(closed > 0);
+  await page.getByText(`${closed} (cancelled)`, { exact: true }).waitFor();
+  const label = (await page.locator('.chart').getAttribute('aria-label')) ?? '';
+  const last = Number(/now ([\d.]+) lines\/s/.exec(label)?.[1]);
+  assert.ok(last < 30, `the chart's last rate: ${label}`);
   await shot('job-cancelled');
 });
 
@@ -248,8 +258,8 @@ test('the jobs list shows every job live, filters by status and model, and opens
   await jobProgress().waitFor();
 });
 
-test('the models page shows engine, backend, in-flight and throughput; dark scheme is readable', { timeout: LONG }, async () => {
-  // A job running while the page is open: its lines show in flight and its throughput above zero.
+test('the models page shows engine, backend, lines leased and throughput; dark scheme is readable', { timeout: LONG }, async () => {
+  // A job running while the page is open: its lines show as leased and its throughput above zero.
   up.setBehaviour({ latencyMs: 150 });
   const file = await uploadJsonl(server, chatLines(200, 'x'), 'a', 'busy.jsonl');
   const busy = await server.request('POST', '/v1/batch/jobs', { input_files: [file.id], model: 'up-openai', endpoint: '/v1/chat/completions' });
@@ -259,7 +269,7 @@ test('the models page shows engine, backend, in-flight and throughput; dark sche
   const text = await row.innerText();
   assert.match(text, /openai/);
   assert.match(text, /OpenAI-compatible · http:\/\/127\.0\.0\.1:\d+ \(served\)/);
-  // Columns: model, engine, backend, max in flight, in flight, waiting, running jobs, throughput.
+  // Columns: model, engine, backend, max in flight, lines leased, waiting, running jobs, throughput.
   await page.waitForFunction(() => {
     const cells = [...document.querySelectorAll('[data-model="up-openai"] > *')].map((c) => c.textContent ?? '');
     return Number(cells[4]) > 0 && Number(cells[6]) === 1 && /^[1-9][\d.]* lines\/s$/.test(cells[7] ?? '');

@@ -2,6 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, upstreamModels, uploadJsonl, chatLines, waitFor, type TestServer } from '../helpers/server.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import type { ModelLoadObject } from '../../src/api/objects.js';
 
 let server: TestServer;
 let up: FakeUpstream;
@@ -132,18 +133,16 @@ test("the dashboard's model load shows a workspace its own running lines only", 
   const row = async (ws: 'a' | 'b') => {
     const { status, body } = await server.request('GET', '/v1/dashboard/models', undefined, ws);
     assert.equal(status, 200);
-    return (body.data as { id: string; engine: string; backend: string; in_flight: number; waiting: number; running_jobs: number }[]).find(
-      (m) => m.id === 'up-openai',
-    )!;
+    return (body.data as ModelLoadObject[]).find((m) => m.id === 'up-openai')!;
   };
   const b = await row('b');
   assert.equal(b.engine, 'openai');
   assert.equal(b.backend, `OpenAI-compatible · ${new URL(up.url).origin} (served)`);
   assert.equal(b.running_jobs, 1);
-  assert.ok(b.in_flight + b.waiting > 0 && b.in_flight + b.waiting <= 60, JSON.stringify(b));
-  assert.ok(b.in_flight <= 4 * 2, `at most the lines of the worker's 4 leased chunks of 2 lines: ${b.in_flight}`);
+  assert.ok(b.lines_leased + b.waiting > 0 && b.lines_leased + b.waiting <= 60, JSON.stringify(b));
+  assert.ok(b.lines_leased <= 4 * 2, `at most the lines of the worker's 4 leased chunks of 2 lines: ${b.lines_leased}`);
   const a = await row('a');
-  assert.deepEqual([a.in_flight, a.waiting, a.running_jobs], [0, 0, 0]);
+  assert.deepEqual([a.lines_leased, a.waiting, a.running_jobs], [0, 0, 0]);
   await server.request('POST', `/v1/batch/jobs/${job.id}/cancel`, undefined, 'b');
 });
 

@@ -1,4 +1,4 @@
-import type { FileObject, Job, List, ModelCard, ModelLoad } from './types';
+import type { FileObject, Job, List, ListOf, ModelCard, ModelLoad } from './types';
 
 /** An answer of the API that is not 2xx: its status and the error body's code and message. */
 export class ApiError extends Error {
@@ -55,14 +55,14 @@ export class Api {
     const q = new URLSearchParams({ page_size: String(filters.pageSize ?? 100) });
     if (filters.status) q.set('status', filters.status);
     if (filters.model) q.set('model', filters.model);
-    return this.request<List<Job>>('GET', `/v1/batch/jobs?${q}`);
+    return this.request<ListOf<Job>>('GET', `/v1/batch/jobs?${q}`);
   }
   job = (id: string) => this.request<Job>('GET', `/v1/batch/jobs/${encodeURIComponent(id)}`);
   createJob = (body: { input_files: string[]; model: string; endpoint: string; metadata?: Record<string, string>; timeout_hours?: number }) =>
     this.request<Job>('POST', '/v1/batch/jobs', body);
   cancel = (id: string) => this.request<Job>('POST', `/v1/batch/jobs/${encodeURIComponent(id)}/cancel`);
   retry = (id: string) => this.request<Job>('POST', `/v1/batch/jobs/${encodeURIComponent(id)}/retry`);
-  files = () => this.request<List<FileObject>>('GET', '/v1/files?page_size=100');
+  files = () => this.request<ListOf<FileObject>>('GET', '/v1/files?page_size=100');
   models = () => this.request<List<ModelCard>>('GET', '/v1/models');
   modelLoad = () => this.request<List<ModelLoad>>('GET', '/v1/dashboard/models');
 

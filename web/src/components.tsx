@@ -96,3 +96,26 @@ export function ActionButton({
     </button>
   );
 }
+
+/**
+ * A list page's table, scrolling sideways on a narrow screen: a header row of `columns`
+ * (column headers for screen readers), then the rows the page renders.
+ */
+export function DataTable({ columns, class: cls, children }: { columns: string[]; class?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class={cls}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}

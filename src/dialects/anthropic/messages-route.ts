@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { apiError } from '../../errors.js';
-import type { AppContext } from '../../api/context.js';
+import { onlineGate, type AppContext } from '../../api/context.js';
 import { engineToApiError } from '../../api/inference.js';
 import type { ZodTypeProvider } from '../../api/zod-provider.js';
 import { EngineError, type EngineRequest } from '../../engines/engine.js';
-import { OnlineGate } from '../../engines/online-gate.js';
 import { LineRequestError } from '../types.js';
 import { toMistralChat } from './request.js';
 import { toAnthropicMessage } from './message.js';
@@ -18,13 +17,13 @@ const messageBody = z.unknown().refine(isObject, 'The request body must be a JSO
 
 /**
  * Anthropic's online Messages API on the engines the batches use: the request is translated
- * to Mistral's chat body (request.ts), answered by the model's engine through an online gate
- * (a queue bound per model, like the Mistral routes': beyond it a 429 with Retry-After), and
+ * to Mistral's chat body (request.ts), answered by the model's engine through the online gate
+ * the Mistral routes pass too (one queue per model, api/context.ts: beyond it a 429 with Retry-After), and
  * the answer given back as a Message, or as Anthropic's event stream with `stream: true`.
  */
 export function registerMessagesRoute(fastify: FastifyInstance, ctx: AppContext, bodyLimit: number) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const gate = new OnlineGate(ctx.config.limits.onlineQueueLimit);
+  const gate = onlineGate(ctx);
   app.post('/v1/messages', { bodyLimit, schema: { body: messageBody } }, async (req, reply) => {
     const params = req.body as Record<string, unknown>;
     if (!ctx.online) throw apiError('no_engines', 'This node serves no inference (started without engines).');

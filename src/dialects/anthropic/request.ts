@@ -121,8 +121,11 @@ function unsupportedBlock(type: unknown, at: string): never {
   fail(at, `${what} is not supported by batchd (its engines read text, tool_use and tool_result blocks only); send the content as text`);
 }
 
-function userTurn(blocks: unknown[], at: string): Body[] {
-  const tools: Body[] = [];
+/**
+ * A turn's content blocks, checked: the text of its text blocks, in order; every other block goes
+ * to `other` with its path, which reads the types its role allows and refuses the rest.
+ */
+function turnTexts(blocks: unknown[], at: string, other: (b: Body, here: string) => void): string[] {
   const texts: string[] = [];
   blocks.forEach((b, i) => {
     const here = `${at}.${i}`;
@@ -130,7 +133,15 @@ function userTurn(blocks: unknown[], at: string): Body[] {
     if (b.type === 'text') {
       if (typeof b.text !== 'string') fail(`${here}.text`, 'must be a string');
       texts.push(b.text);
-    } else if (b.type === 'tool_result') {
+    } else other(b, here);
+  });
+  return texts;
+}
+
+function userTurn(blocks: unknown[], at: string): Body[] {
+  const tools: Body[] = [];
+  const texts = turnTexts(blocks, at, (b, here) => {
+    if (b.type === 'tool_result') {
       if (typeof b.tool_use_id !== 'string' || b.tool_use_id === '') fail(`${here}.tool_use_id`, 'is required: the id of the tool_use block this answers');
       const c = b.content;
       let text: string;
@@ -146,15 +157,9 @@ function userTurn(blocks: unknown[], at: string): Body[] {
 }
 
 function assistantTurn(blocks: unknown[], at: string): Body {
-  const texts: string[] = [];
   const calls: Body[] = [];
-  blocks.forEach((b, i) => {
-    const here = `${at}.${i}`;
-    if (!isObject(b)) fail(here, `must be a content block object, got ${kind(b)}`);
-    if (b.type === 'text') {
-      if (typeof b.text !== 'string') fail(`${here}.text`, 'must be a string');
-      texts.push(b.text);
-    } else if (b.type === 'tool_use') {
+  const texts = turnTexts(blocks, at, (b, here) => {
+    if (b.type === 'tool_use') {
       if (typeof b.id !== 'string' || b.id === '') fail(`${here}.id`, 'is required: a string');
       if (typeof b.name !== 'string' || b.name === '') fail(`${here}.name`, 'is required: the tool name');
       if (!isObject(b.input)) fail(`${here}.input`, 'must be an object');

@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import type { Api } from '../api';
-import { ActionButton, ErrorNote } from '../components';
+import { ActionButton, DataTable, ErrorNote } from '../components';
 import { bytes, count, percent, shortDateTime } from '../format';
 import { usePoll } from '../hooks';
 import type { FileObject } from '../types';
@@ -92,50 +92,35 @@ export function FilesPage({ api }: { api: Api }) {
       <ErrorNote error={files.error ?? actionError} />
       {files.data && files.data.data.length === 0 ? <p class="empty">No files yet.</p> : null}
       {files.data && files.data.data.length > 0 ? (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">File</th>
-                <th scope="col">Id</th>
-                <th scope="col">Purpose</th>
-                <th scope="col">Size</th>
-                <th scope="col">Lines</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {files.data.data.map((f) => (
-                <tr key={f.id} data-file-id={f.id}>
-                  <th scope="row">{f.filename}</th>
-                  <td class="mono small" title={f.id}>
-                    {f.id.slice(0, 8)}
-                  </td>
-                  <td>{f.purpose}</td>
-                  <td class="nowrap">{bytes(f.bytes)}</td>
-                  <td>{f.num_lines === null ? '—' : count(f.num_lines)}</td>
-                  <td class="nowrap">{shortDateTime(f.created_at)}</td>
-                  <td class="row-actions">
-                    <ActionButton
-                      onClick={async () => {
-                        setActionError(undefined);
-                        await startDownload(api, f.id).catch((err: Error) => setActionError(err));
-                      }}
-                    >
-                      Download <span class="visually-hidden">{f.filename}</span>
-                    </ActionButton>
-                    {f.purpose === 'batch' ? (
-                      <a class="button button-secondary" href={`#/new?file=${f.id}`}>
-                        Create job <span class="visually-hidden">from {f.filename}</span>
-                      </a>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['File', 'Id', 'Purpose', 'Size', 'Lines', 'Created', 'Actions']}>
+          {files.data.data.map((f) => (
+            <tr key={f.id} data-file-id={f.id}>
+              <th scope="row">{f.filename}</th>
+              <td class="mono small" title={f.id}>
+                {f.id.slice(0, 8)}
+              </td>
+              <td>{f.purpose}</td>
+              <td class="nowrap">{bytes(f.bytes)}</td>
+              <td>{f.num_lines === null ? '—' : count(f.num_lines)}</td>
+              <td class="nowrap">{shortDateTime(f.created_at)}</td>
+              <td class="row-actions">
+                <ActionButton
+                  onClick={async () => {
+                    setActionError(undefined);
+                    await startDownload(api, f.id).catch((err: Error) => setActionError(err));
+                  }}
+                >
+                  Download <span class="visually-hidden">{f.filename}</span>
+                </ActionButton>
+                {f.purpose === 'batch' ? (
+                  <a class="button button-secondary" href={`#/new?file=${f.id}`}>
+                    Create job <span class="visually-hidden">from {f.filename}</span>
+                  </a>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </section>
   );

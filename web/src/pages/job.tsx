@@ -5,7 +5,7 @@ import { ThroughputChart } from '../chart';
 import { count, dateTime, duration, jobDuration, rate, usd } from '../format';
 import { navigate, useNow } from '../hooks';
 import { rateSeries, recentRate, type Sample } from '../throughput';
-import { TERMINAL, type Job } from '../types';
+import { answeredRequests, closedRequests, TERMINAL, type Job } from '../types';
 import { FailedLines } from './failed-lines';
 import { startDownload } from './download';
 
@@ -31,8 +31,9 @@ function useJobEvents(api: Api, id: string) {
       setVersion((v) => v + 1);
     };
     // Between events (nothing changed) the rate is still measured once a second, so a stall shows as a fall.
+    // Answered lines, not completed ones: a cancel or a timeout completes every open line at once, unanswered.
     const ticker = setInterval(() => {
-      if (last?.status === 'RUNNING') push(last.completed_requests);
+      if (last?.status === 'RUNNING') push(answeredRequests(last));
     }, 1000);
     (async () => {
       while (!ac.signal.aborted) {
@@ -44,7 +45,7 @@ function useJobEvents(api: Api, id: string) {
               setJob(j);
               setError(undefined);
               setState(isTerminal(j) ? 'finished' : 'live');
-              if (j.status === 'RUNNING' || isTerminal(j)) push(j.completed_requests);
+              if (j.status === 'RUNNING' || isTerminal(j)) push(answeredRequests(j));
             },
             ac.signal,
           );
@@ -87,9 +88,11 @@ export function JobPage({ api, id }: { api: Api; id: string }) {
   const running = !isTerminal(job);
   const current = running ? recentRate(samples, 10) : null;
   const remaining = job.total_requests - job.completed_requests;
+  const answered = answeredRequests(job);
+  const closed = closedRequests(job);
   const elapsed = jobDuration(job, now);
   // Times are whole seconds: a job that ran within one has no meaningful average.
-  const average = elapsed && elapsed >= 1 ? job.completed_requests / elapsed : null;
+  const average = elapsed && elapsed >= 1 ? answered / elapsed : null;
   const eta = !running ? 'finished' : current && current > 0 ? duration(remaining / current) : job.status === 'QUEUED' ? 'waiting to start' : '—';
   const act = (fn: () => Promise<unknown>) => async () => {
     setActionError(undefined);
@@ -153,6 +156,14 @@ export function JobPage({ api, id }: { api: Api; id: string }) {
             <dt>Failed</dt>
             <dd class={job.failed_requests ? 'bad' : ''}>{count(job.failed_requests)}</dd>
           </div>
+          {closed > 0 ? (
+            <div>
+              <dt>Of these, never answered</dt>
+              <dd class="muted">
+                {count(closed)} ({job.status === 'TIMEOUT_EXCEEDED' ? 'timed out' : 'cancelled'})
+              </dd>
+            </div>
+          ) : null}
           <div>
             <dt>Throughput</dt>
             <dd>{running ? rate(current) : average === null ? '—' : `${rate(average)} average`}</dd>
@@ -181,7 +192,7 @@ export function JobPage({ api, id }: { api: Api; id: string }) {
             <p class="muted">
               {running
                 ? 'Measuring… the chart starts once the job has made progress while this page is open.'
-                : `This job ran before the page was opened: ${count(job.completed_requests)} lines in ${elapsed !== null && elapsed < 1 ? 'under a second' : `${duration(elapsed)} (${rate(average)} on average)`}.`}
+                : `This job ran before the page was opened: ${count(answered)} lines answered in ${elapsed !== null && elapsed < 1 ? 'under a second' : `${duration(elapsed)} (${rate(average)} on average)`}.`}
             </p>
           )}
         </div>
@@ -195,7 +206,7 @@ export function JobPage({ api, id }: { api: Api; id: string }) {
         <h2>Details</h2>
         <dl class="details">
           <dt>Model</dt>
-          <dd>{job.model}</dd>
+          <dd>{job.model ?? job.agent_id}</dd>
           <dt>Endpoint</dt>
           <dd class="mono">{job.endpoint}</dd>
           <dt>Created</dt>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Api } from '../api';
-import { ErrorNote, Metadata, ProgressBar, StatusBadge } from '../components';
+import { DataTable, ErrorNote, Metadata, ProgressBar, StatusBadge } from '../components';
 import { count, duration, jobDuration, shortDateTime } from '../format';
 import { navigate, useNow, usePoll } from '../hooks';
 import { JOB_STATUSES, type Job } from '../types';
@@ -13,7 +13,7 @@ export function JobsPage({ api }: { api: Api }) {
   const models = usePoll(() => api.models(), 60_000, [api]);
   const now = useNow();
 
-  const modelIds = [...new Set([...(models.data?.data.map((m) => m.id) ?? []), ...(jobs.data?.data.map((j) => j.model) ?? [])])].sort();
+  const modelIds = [...new Set([...(models.data?.data.map((m) => m.id) ?? []), ...(jobs.data?.data.flatMap((j) => j.model ?? []) ?? [])])].sort();
 
   return (
     <section aria-labelledby="jobs-title">
@@ -47,7 +47,7 @@ export function JobsPage({ api }: { api: Api }) {
           </select>
         </label>
         <span class="muted small" aria-live="polite">
-          {jobs.data ? `${count(jobs.data.total ?? jobs.data.data.length)} job${(jobs.data.total ?? 0) === 1 ? '' : 's'} · updates every 2 s` : 'Loading…'}
+          {jobs.data ? `${count(jobs.data.total)} job${jobs.data.total === 1 ? '' : 's'} · updates every 2 s` : 'Loading…'}
         </span>
       </form>
       <ErrorNote error={jobs.error} />
@@ -63,62 +63,45 @@ export function JobsPage({ api }: { api: Api }) {
 
 function JobsTable({ jobs, now }: { jobs: Job[]; now: number }) {
   return (
-    <div class="table-wrap">
-      <table class="jobs-table">
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Status</th>
-            <th scope="col">Model</th>
-            <th scope="col">Endpoint</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Counts</th>
-            <th scope="col">Created</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Metadata</th>
-          </tr>
-        </thead>
-        <tbody>
-          {jobs.map((j) => (
-            <tr key={j.id} class="clickable" data-job-id={j.id} onClick={(e) => (e.target as HTMLElement).closest('a,button') || navigate(`/jobs/${j.id}`)}>
-              <th scope="row">
-                <a href={`#/jobs/${j.id}`} class="mono" title={j.id}>
-                  {j.id.slice(0, 8)}
-                </a>
-              </th>
-              <td>
-                <StatusBadge status={j.status} />
-              </td>
-              <td class="nowrap">{j.model}</td>
-              <td class="mono small">{j.endpoint}</td>
-              <td class="progress-cell">
-                <ProgressBar job={j} label={`Progress of job ${j.id.slice(0, 8)}`} />
-              </td>
-              <td>
-                <div class="counts">
-                  <span>
-                    {count(j.completed_requests)}/{count(j.total_requests)}
-                    <span class="visually-hidden"> done,</span>
-                  </span>
-                  <span class="ok" title="succeeded">
-                    <span aria-hidden="true">✓</span> {count(j.succeeded_requests)}
-                    <span class="visually-hidden"> succeeded,</span>
-                  </span>
-                  <span class={j.failed_requests ? 'bad' : 'muted'} title="failed">
-                    <span aria-hidden="true">✗</span> {count(j.failed_requests)}
-                    <span class="visually-hidden"> failed</span>
-                  </span>
-                </div>
-              </td>
-              <td class="nowrap">{shortDateTime(j.created_at)}</td>
-              <td class="nowrap">{duration(jobDuration(j, now))}</td>
-              <td>
-                <Metadata metadata={j.metadata} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable columns={['Job', 'Status', 'Model', 'Endpoint', 'Progress', 'Counts', 'Created', 'Duration', 'Metadata']} class="jobs-table">
+      {jobs.map((j) => (
+        <tr key={j.id} class="clickable" data-job-id={j.id} onClick={(e) => (e.target as HTMLElement).closest('a,button') || navigate(`/jobs/${j.id}`)}>
+          <th scope="row">
+            <a href={`#/jobs/${j.id}`} class="mono" title={j.id}>
+              {j.id.slice(0, 8)}
+            </a>
+          </th>
+          <td>
+            <StatusBadge status={j.status} />
+          </td>
+          <td class="nowrap">{j.model ?? j.agent_id}</td>
+          <td class="mono small">{j.endpoint}</td>
+          <td class="progress-cell">
+            <ProgressBar job={j} label={`Progress of job ${j.id.slice(0, 8)}`} />
+          </td>
+          <td>
+            <div class="counts">
+              <span>
+                {count(j.completed_requests)}/{count(j.total_requests)}
+                <span class="visually-hidden"> done,</span>
+              </span>
+              <span class="ok" title="succeeded">
+                <span aria-hidden="true">✓</span> {count(j.succeeded_requests)}
+                <span class="visually-hidden"> succeeded,</span>
+              </span>
+              <span class={j.failed_requests ? 'bad' : 'muted'} title="failed">
+                <span aria-hidden="true">✗</span> {count(j.failed_requests)}
+                <span class="visually-hidden"> failed</span>
+              </span>
+            </div>
+          </td>
+          <td class="nowrap">{shortDateTime(j.created_at)}</td>
+          <td class="nowrap">{duration(jobDuration(j, now))}</td>
+          <td>
+            <Metadata metadata={j.metadata} />
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

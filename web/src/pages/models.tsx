@@ -1,16 +1,18 @@
 import { useRef } from 'preact/hooks';
 import type { Api } from '../api';
-import { ErrorNote } from '../components';
+import { DataTable, ErrorNote } from '../components';
 import { count, rate } from '../format';
 import { usePoll } from '../hooks';
 import { recentRate, type Sample } from '../throughput';
+import { answeredRequests } from '../types';
 
 const WINDOW_S = 30;
 
 /**
  * Each model's engine and backend (GET /v1/dashboard/models) with this workspace's work on it.
- * Recent throughput is measured here: the completed counts of the workspace's newest 100 jobs
- * are sampled every 2 s and summed per model, over the last 30 s while the page is open.
+ * Recent throughput is measured here: the answered lines of the workspace's newest 100 jobs
+ * (not those a cancel or a timeout closed) are sampled every 2 s and summed per model, over
+ * the last 30 s while the page is open.
  */
 export function ModelsPage({ api }: { api: Api }) {
   const history = useRef(new Map<string, Sample[]>());
@@ -19,7 +21,7 @@ export function ModelsPage({ api }: { api: Api }) {
       const [models, jobs] = await Promise.all([api.modelLoad(), api.jobs({ pageSize: 100 })]);
       const t = Date.now() / 1000;
       const done = new Map<string, number>();
-      for (const j of jobs.data) done.set(j.model, (done.get(j.model) ?? 0) + j.completed_requests);
+      for (const j of jobs.data) if (j.model !== null) done.set(j.model, (done.get(j.model) ?? 0) + answeredRequests(j));
       for (const m of models.data) {
         const h = history.current.get(m.id) ?? [];
         h.push({ t, done: done.get(m.id) ?? 0 });
@@ -38,44 +40,29 @@ export function ModelsPage({ api }: { api: Api }) {
     <section aria-labelledby="models-title">
       <h1 id="models-title">Models</h1>
       <p class="muted small">
-        In flight: lines of this workspace's running jobs being worked on now; waiting: lines not yet started. Throughput: lines per second over the last{' '}
-        {WINDOW_S} s, measured while this page is open.
+        Lines leased: lines of this workspace's running jobs handed to a worker and not yet answered (the worker sends them to the engine up to its max in
+        flight at a time); waiting: lines no worker has taken yet. Throughput: lines answered per second over the last {WINDOW_S} s, measured while this page is
+        open.
       </p>
       <ErrorNote error={load.error} />
       {load.data ? (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Engine</th>
-                <th scope="col">Backend</th>
-                <th scope="col">Max in flight</th>
-                <th scope="col">In flight</th>
-                <th scope="col">Waiting</th>
-                <th scope="col">Running jobs</th>
-                <th scope="col">Recent throughput</th>
+        <DataTable columns={['Model', 'Engine', 'Backend', 'Max in flight', 'Lines leased', 'Waiting', 'Running jobs', 'Recent throughput']}>
+          {load.data.data.map((m) => {
+            const h = history.current.get(m.id) ?? [];
+            return (
+              <tr key={m.id} data-model={m.id}>
+                <th scope="row">{m.id}</th>
+                <td>{m.engine}</td>
+                <td class="small">{m.backend}</td>
+                <td>{count(m.max_in_flight)}</td>
+                <td>{count(m.lines_leased)}</td>
+                <td>{count(m.waiting)}</td>
+                <td>{count(m.running_jobs)}</td>
+                <td class="nowrap">{h.length < 2 ? 'measuring…' : rate(recentRate(h, WINDOW_S))}</td>
               </tr>
-            </thead>
-            <tbody>
-              {load.data.data.map((m) => {
-                const h = history.current.get(m.id) ?? [];
-                return (
-                  <tr key={m.id} data-model={m.id}>
-                    <th scope="row">{m.id}</th>
-                    <td>{m.engine}</td>
-                    <td class="small">{m.backend}</td>
-                    <td>{count(m.max_in_flight)}</td>
-                    <td>{count(m.in_flight)}</td>
-                    <td>{count(m.waiting)}</td>
-                    <td>{count(m.running_jobs)}</td>
-                    <td class="nowrap">{h.length < 2 ? 'measuring…' : rate(recentRate(h, WINDOW_S))}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       ) : (
         <p class="muted">Loading…</p>
       )}
