@@ -11,9 +11,11 @@ import type { ClaimedChunk } from './types.js';
  * leases that job's next claimable chunk — pending, or leased by a worker whose lease
  * has run out (a crash or a stall) — with a new fencing token. Paused jobs are passed
  * over. Chunks of `excludeJobs` are passed over too (a worker already sending lines of
- * those jobs), but never in favour of a job of lower priority: a worker sending a
- * high-priority job's lines takes nothing of its workspace's lower-priority jobs, which
- * would only compete for the same engine slots.
+ * those jobs), but never in favour of a job of lower priority for the same model: a
+ * worker sending a high-priority job's lines takes nothing of its workspace's
+ * lower-priority jobs for that model, which would only compete for the same engine
+ * slots. Priority is strict per (workspace, model): a lower-priority job for another
+ * model runs on another engine, where it takes nothing from the higher one.
  *
  * Every step is a small query: the running jobs that have a chunk to take, the live
  * leases per workspace, then an index probe for the chosen job's first claimable chunk.
@@ -30,7 +32,7 @@ export async function claimChunk(
 ): Promise<ClaimedChunk | null> {
   const candidates = await db
     .selectFrom('batch_jobs as j')
-    .select(['j.id', 'j.workspace', 'j.priority'])
+    .select(['j.id', 'j.workspace', 'j.model', 'j.priority'])
     .where('j.status', '=', JobStatus.RUNNING)
     .where('j.deadline_at', '>', now)
     // Paused: claims nothing new until resumed (pause.ts).
@@ -53,10 +55,12 @@ export async function claimChunk(
     .orderBy('j.created_at')
     .orderBy('j.id')
     .execute();
-  // Each workspace's top priority among its claimable jobs, excluded ones included.
+  // Each (workspace, model)'s top priority among its claimable jobs, excluded ones included
+  // (the candidates come highest priority first).
+  const group = (j: { workspace: string; model: string }) => JSON.stringify([j.workspace, j.model]);
   const top = new Map<string, number>();
-  for (const j of candidates) if (!top.has(j.workspace)) top.set(j.workspace, Number(j.priority));
-  const jobs = candidates.filter((j) => Number(j.priority) === top.get(j.workspace) && !excludeJobs.includes(j.id));
+  for (const j of candidates) if (!top.has(group(j))) top.set(group(j), Number(j.priority));
+  const jobs = candidates.filter((j) => Number(j.priority) === top.get(group(j)) && !excludeJobs.includes(j.id));
   if (jobs.length === 0) return null;
   const live = await db
     .selectFrom('job_chunks as c')

@@ -1,6 +1,6 @@
 /**
  * A job's priority as the API names it and as the store ranks it (batch_jobs.priority,
- * migration 011): claims within a workspace take the highest rank first.
+ * migration 011): claims within a workspace and model take the highest rank first.
  */
 export const Priority = { high: 2, normal: 1, low: 0 } as const;
 export type PriorityName = keyof typeof Priority;

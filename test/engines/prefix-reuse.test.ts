@@ -138,6 +138,24 @@ describe('shared-prefix reuse on the embedded engine', () => {
     assert.ok(reuseStats(pool).reusedTokens > reusedBefore, 'some prefixes were reused');
   });
 
+  test('lines interleaving more prefixes than sequences are grouped: each answered once, as one at a time without reuse', async () => {
+    // Six prefixes round-robin over eighteen lines, on four sequences, all waiting at once.
+    const prompts = Array.from({ length: 18 }, (_, i) => chat(system(20 + (i % 6)), QUESTIONS[i % QUESTIONS.length]!));
+    const expected = [];
+    for (const p of prompts) expected.push(answerOf(await ask(fresh, withoutReuse, p)));
+    const before = { ...reuseStats(pool) };
+    const got = await Promise.all(prompts.map((p) => ask(reuse, withReuse, p)));
+    // Results are keyed by line: the order lines were served in changes none of them.
+    assert.deepEqual(got.map(answerOf), expected);
+    assert.equal(reuseStats(pool).lends - before.lends, 18, 'each line took a sequence once');
+    // Served in arrival order, a freed sequence mostly holds the prefix of a line four back, not the next one's (six
+    // prefixes, four sequences: about 3 prefixes' worth reused when tried); grouped, most later lines of a prefix find it
+    // held (9 to 10 when tried).
+    const prefixTokens = expected[0]!.usage.prompt_tokens - 30;
+    const reused = reuseStats(pool).reusedTokens - before.reusedTokens;
+    assert.ok(reused > 6 * prefixTokens, `reused ${reused} tokens, ${(reused / prefixTokens).toFixed(1)} prefixes`);
+  });
+
   test('moderation after chat on the same sequences scores as on a fresh engine', async () => {
     const mod = (engine: Engine, file: string) =>
       engine.execute({ endpoint: '/v1/moderations', body: { model: 'tiny', input: ['a text about the river'] }, model: entry(file), priority: 'batch' }, never);

@@ -3,7 +3,7 @@ import type { Db } from '../../src/store/database.js';
 import type { BlobStore } from '../../src/blobs/blob-store.js';
 import { stageRequests } from '../../src/ingest/stage-upload.js';
 import { insertFile } from '../../src/store/files.js';
-import { createQueue, type JobRow } from '../../src/queue/index.js';
+import { createQueue, Priority, type JobRow, type PriorityName } from '../../src/queue/index.js';
 
 /** Stores a batch input of `n` chat requests (custom_id `<prefix><i>`) and returns its file id. */
 export async function seedInputFile(db: Db, blobs: BlobStore, workspace: string, n: number, opts: { chunkLines?: number; prefix?: string; now?: number } = {}) {
@@ -41,13 +41,13 @@ export async function seedInputFile(db: Db, blobs: BlobStore, workspace: string,
   return { id, blobKey: staged.writer.key };
 }
 
-/** Creates a QUEUED job over one seeded input file. */
+/** Creates a QUEUED job over one seeded input file (custom_id `<workspace>-<i>`; normal priority unless given). */
 export async function seedJob(
   db: Db,
   blobs: BlobStore,
   workspace: string,
   n: number,
-  opts: { chunkLines?: number; now?: number; timeoutHours?: number; model?: string } = {},
+  opts: { chunkLines?: number; now?: number; timeoutHours?: number; model?: string; priority?: PriorityName } = {},
 ): Promise<JobRow> {
   const now = opts.now ?? Date.now();
   const file = await seedInputFile(db, blobs, workspace, n, { ...opts, prefix: `${workspace}-` });
@@ -64,6 +64,7 @@ export async function seedJob(
     inputs: [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }],
     total: n,
     idempotencyKey: null,
+    priority: Priority[opts.priority ?? 'normal'],
   };
   return (await queue.create(spec, now)).job;
 }

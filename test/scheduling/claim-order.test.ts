@@ -1,28 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STORES, storeSuite, type StoreSuite } from '../helpers/stores.js';
-import { okOutcome, seedInputFile } from '../helpers/fixtures.js';
-import { Priority, type PriorityName } from '../../src/queue/index.js';
+import { okOutcome, seedJob } from '../helpers/fixtures.js';
+import type { PriorityName } from '../../src/queue/index.js';
 
-/** A QUEUED job of `n` lines (chunks of 10) with a priority and a timeout. */
-async function job(s: StoreSuite, workspace: string, n: number, opts: { priority?: PriorityName; timeoutHours?: number; now: number }) {
-  const file = await seedInputFile(s.db, s.blobs, workspace, n, { now: opts.now, prefix: `${workspace}-` });
-  const spec = {
-    workspace,
-    createdBy: null,
-    endpoint: '/v1/chat/completions',
-    model: 'mistral-small-latest',
-    agentId: null,
-    metadata: null,
-    timeoutHours: opts.timeoutHours ?? 24,
-    inputFiles: [file.id],
-    inputs: [{ fileId: file.id, blobKey: file.blobKey, lineOffset: 0, chunkOffset: 0 }],
-    total: n,
-    idempotencyKey: null,
-    priority: Priority[opts.priority ?? 'normal'],
-  };
-  return (await s.queue.create(spec, opts.now)).job;
-}
+/** A QUEUED job of `n` lines (chunks of 10) with a priority, a timeout and a model. */
+const job = (s: StoreSuite, workspace: string, n: number, opts: { priority?: PriorityName; timeoutHours?: number; model?: string; now: number }) =>
+  seedJob(s.db, s.blobs, workspace, n, opts);
 
 /** Ends the jobs earlier tests left running, so each test's claims see only its own jobs. */
 async function endOthers(s: StoreSuite) {
@@ -73,6 +57,30 @@ for (const name of STORES) {
       assert.equal(after?.job_id, normal.id);
       assert.notEqual(after?.job_id, low.id);
     });
+
+    test(
+      'priority is per model: a worker sending a high-priority job for one model may take a low-priority job of its workspace for another',
+      opts,
+      async () => {
+        await endOthers(s);
+        const now = Date.now();
+        const lowY = await job(s, 'ws-models', 30, { now, priority: 'low', model: 'model-y' });
+        const normalX = await job(s, 'ws-models', 30, { now: now + 1, model: 'model-x' });
+        const highX = await job(s, 'ws-models', 30, { now: now + 2, priority: 'high', model: 'model-x' });
+        await s.queue.admit(1_000_000, now + 3);
+        const first = await s.queue.claim('w1', now + 3);
+        assert.equal(first?.job_id, highX.id, 'the highest priority of the workspace first');
+        // Sending the high X job: the low Y job runs beside it, on the other model's engine ...
+        const beside = await s.queue.claim('w1', now + 3, [highX.id]);
+        assert.equal(beside?.job_id, lowY.id);
+        // ... while the normal X job, same model as the high one, still waits behind it.
+        assert.equal(await s.queue.claim('w1', now + 3, [highX.id, lowY.id]), null);
+        // Without exclusions the high X job's two other chunks go first; then, at last, the normal X job.
+        const next = [];
+        for (const w of ['w2', 'w3', 'w4']) next.push((await s.queue.claim(w, now + 3))?.job_id);
+        assert.deepEqual(next, [highX.id, highX.id, normalX.id]);
+      },
+    );
 
     test('a paused job is passed over; resumed, it is claimed again; pause and resume are guarded', opts, async () => {
       await endOthers(s);

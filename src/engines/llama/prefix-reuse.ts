@@ -7,7 +7,10 @@ import type { Priority, SlotPool } from './sequence-pool.js';
  * already holds the longest start of its prompt, the sequence's differing tail is erased,
  * and only the rest of the prompt is evaluated (generate.ts evaluates what the sequence
  * does not hold). Batch lines sharing a long system prompt or few-shot prefix then pay
- * for it once per sequence instead of once per line.
+ * for it once per sequence instead of once per line. When every sequence is busy, a
+ * freed one goes to the waiting batch line it holds the longest start of (the pool's
+ * grouping, sequence-pool.ts), so lines interleaving more prefixes than there are
+ * sequences still find theirs held.
  *
  * Correctness: what a sequence holds beyond the common prefix (the previous request's
  * question and answer) is erased before this request evaluates anything, so no request
@@ -91,7 +94,12 @@ export async function lendSequence<T>(pool: SlotPool<LlamaContextSequence>, req:
  */
 export const MIN_REUSE = 16;
 
-/** Longest shared start first (from MIN_REUSE tokens); otherwise, and at equal length, the sequence that loses fewest tokens. */
+/**
+ * Longest shared start first (from MIN_REUSE tokens); otherwise, and at equal length, the
+ * sequence that loses fewest tokens. Positive exactly when the sequence holds at least
+ * MIN_REUSE tokens of the prompt: the pool lets a waiting line go before earlier ones
+ * only for a positive fit.
+ */
 function score(seq: LlamaContextSequence, prompt: Token[]): number {
   const held = seq.contextTokens;
   const common = sharedPrefix(held, prompt);
