@@ -8,8 +8,8 @@ export interface BodyLimit {
   variable: string;
 }
 
-// OpenAI's /v1/completions (FIM) takes prompts too (Anthropic's routes set their own caps).
-const ONLINE_ROUTES = new Set<string>([...ENDPOINTS, '/v1/completions']);
+// OpenAI's /v1/completions (FIM) and /v1/responses take prompts too (Anthropic's routes set their own caps).
+const ONLINE_ROUTES = new Set<string>([...ENDPOINTS, '/v1/completions', '/v1/responses']);
 
 /**
  * The body cap of a route: online inference a few MB (a prompt, not a dataset), the job

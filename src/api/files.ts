@@ -17,6 +17,8 @@ import { isTerminal } from '../queue/states.js';
 import { z } from 'zod';
 import { idParams, intOf, pagingShape, query, queryField, stringOf } from './query.js';
 import type { ZodTypeProvider } from './zod-provider.js';
+import { isOpenAiClient } from '../dialects/openai/client.js';
+import { openAiClientErrorPayload } from '../dialects/openai/errors.js';
 
 const PURPOSES = ['batch', 'fine-tune', 'ocr'];
 /**
@@ -87,9 +89,12 @@ const signedUrlQuery = z.object({ expiry: query.int(24, 1, 168) });
 
 const signedDownloadQuery = z.object({ workspace: query.string(), expires: query.string(), signature: query.string() });
 
+/** Errors in the client's shape: OpenAI's for OpenAI's SDKs, Mistral's otherwise (dialects/openai/client.ts). */
+const onSend = openAiClientErrorPayload;
+
 export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  app.post('/v1/files', async (req) => {
+  app.post('/v1/files', { onSend }, async (req) => {
     if (!req.isMultipart()) {
       throw apiError('unsupported_media_type', 'Upload files as multipart/form-data with a "file" part (and optionally "purpose": batch, fine-tune or ocr).');
     }
@@ -121,7 +126,7 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
         }
       }
       if (!staged) throw apiError('missing_file', 'The form has no "file" part: attach the file to upload.', { param: 'file' });
-      const row = checkUpload(ctx, req.principal.workspace, filename, fields, staged);
+      const row = checkUpload(ctx, req.principal.workspace, filename, fields, staged, isOpenAiClient(req));
       await staged.writer.commit();
       committed = true;
       await insertFile(ctx.db.kysely, row, row.purpose === 'batch' ? staged.summary.chunks : [], quota);
@@ -137,7 +142,7 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
     }
   });
 
-  app.get('/v1/files', { schema: { querystring: listFilesQuery } }, async (req) => {
+  app.get('/v1/files', { schema: { querystring: listFilesQuery }, onSend }, async (req) => {
     const q = req.query;
     if (q.after !== undefined || q.limit !== undefined || q.order !== undefined) return listFilesByCursor(ctx, req.principal.workspace, q);
     const { rows, total } = await listFiles(
@@ -150,12 +155,12 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
     return { data, object: 'list', total, has_more: (q.page + 1) * q.page_size < total, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   });
 
-  app.get('/v1/files/:file_id', { schema: { params: fileParams } }, async (req) => {
+  app.get('/v1/files/:file_id', { schema: { params: fileParams }, onSend }, async (req) => {
     const row = await findFile(ctx, req.principal.workspace, req.params.file_id);
     return { ...fileObject(row), deleted: false };
   });
 
-  app.delete('/v1/files/:file_id', { schema: { params: fileParams } }, async (req) => {
+  app.delete('/v1/files/:file_id', { schema: { params: fileParams }, onSend }, async (req) => {
     const id = req.params.file_id;
     const row = await findFile(ctx, req.principal.workspace, id);
     await markFileDeleted(ctx.db.kysely, req.principal.workspace, id, ctx.clock.now());
@@ -164,12 +169,12 @@ export function registerFileRoutes(fastify: FastifyInstance, ctx: AppContext) {
     return { id, object: 'file', deleted: true };
   });
 
-  app.get('/v1/files/:file_id/content', { schema: { params: fileParams } }, async (req, reply) => {
+  app.get('/v1/files/:file_id/content', { schema: { params: fileParams }, onSend }, async (req, reply) => {
     const row = await findFile(ctx, req.principal.workspace, req.params.file_id);
     return sendFile(ctx, row, reply);
   });
 
-  app.get('/v1/files/:file_id/url', { schema: { params: fileParams, querystring: signedUrlQuery } }, async (req) => {
+  app.get('/v1/files/:file_id/url', { schema: { params: fileParams, querystring: signedUrlQuery }, onSend }, async (req) => {
     const expiryHours = req.query.expiry;
     const row = await findFile(ctx, req.principal.workspace, req.params.file_id);
     const expires = unixSeconds(ctx.clock.now()) + expiryHours * 3600;
@@ -233,7 +238,23 @@ async function sendFile(ctx: AppContext, row: FileRow, reply: FastifyReply) {
   return reply.send(ctx.blobs.read(row.blob_key));
 }
 
-function checkUpload(ctx: AppContext, workspace: string, filename: string, fields: Record<string, string>, staged: StagedUpload): FileRow {
+/**
+ * A batch file whose invalid lines are kept (an OpenAI client's upload): OpenAI stores such a
+ * file and fails the batch made from it at validation, with line-numbered errors
+ * (dialects/openai/validate-input.ts). Its invalid lines are in its chunks, so a Mistral job
+ * made from it fails each of them as a line. An overlong line (the chunks cannot hold it) or
+ * a file with no lines is refused all the same.
+ */
+const keepsInvalidLines = (summary: StagedUpload['summary'], openAiClient: boolean) => openAiClient && summary.overlongLines === 0 && summary.requests > 0;
+
+function checkUpload(
+  ctx: AppContext,
+  workspace: string,
+  filename: string,
+  fields: Record<string, string>,
+  staged: StagedUpload,
+  openAiClient: boolean,
+): FileRow {
   const purpose = fields.purpose ?? DEFAULT_PURPOSE;
   if (!PURPOSES.includes(purpose)) throw apiError('invalid_purpose', `purpose must be one of ${PURPOSES.join(', ')}; got '${purpose}'.`, { param: 'purpose' });
   const visibility = fields.visibility ?? 'workspace';
@@ -250,7 +271,7 @@ function checkUpload(ctx: AppContext, workspace: string, filename: string, field
   }
   const { summary } = staged;
   // Only a batch input must have the batch-line shape; other purposes are stored as sent.
-  if (purpose === 'batch' && summary.errorCount > 0) throw invalidBatchFile(summary.errors, summary.errorCount);
+  if (purpose === 'batch' && summary.errorCount > 0 && !keepsInvalidLines(summary, openAiClient)) throw invalidBatchFile(summary.errors, summary.errorCount);
   const ext = path.extname(filename).toLowerCase();
   return {
     id: randomUUID(),

@@ -1,16 +1,16 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { apiError, ApiError } from '../errors.js';
-import { asOnePiece, completionId, ENDPOINTS, EngineError, type Endpoint, type Engine, type EngineRequest, type StreamPiece } from '../engines/engine.js';
-import { OnlineGate } from '../engines/online-gate.js';
-import type { AppContext, OnlineGateway } from './context.js';
+import { apiError } from '../errors.js';
+import { completionId, ENDPOINTS, EngineError, type Engine, type EngineRequest, type StreamPiece } from '../engines/engine.js';
+import { onlineGate, type AppContext, type OnlineGateway } from './context.js';
 import { z } from 'zod';
 import { apiIssue, type ZodTypeProvider } from './zod-provider.js';
-import { completionsOnlineBody, sharedOnlineBody } from '../dialects/openai/online.js';
-import { openAiErrorPayload } from '../dialects/openai/errors.js';
-import { textCompletion } from '../dialects/openai/responses.js';
+import { OPENAI_ONLINE_ROUTES, sharedOnlineBody } from '../dialects/openai/online.js';
+import { openAiClientErrorPayload, openAiErrorPayload } from '../dialects/openai/errors.js';
+import type { InferenceBody, OnlineRoute } from './online-route.js';
+import { engineToApiError, SseStream } from './sse.js';
 
-/** An online request: a JSON object naming its model; every other field is the engine's to judge. */
-type InferenceBody = Record<string, unknown> & { model: string };
+// Where it was first defined: the Anthropic dialect and the catalogue's tests import it from here.
+export { engineToApiError };
 
 const isObject = (b: unknown): b is Record<string, unknown> => typeof b === 'object' && b !== null && !Array.isArray(b);
 const namesModel = (b: Record<string, unknown>): b is InferenceBody => typeof b.model === 'string' && b.model !== '';
@@ -37,27 +37,33 @@ const inferenceBody = z.unknown().transform((body, ctx): InferenceBody => {
   return body;
 });
 
-/** Every engine endpoint on its own path, and OpenAI's /v1/completions (with `suffix`) served as FIM. */
-const ONLINE_ROUTES: { path: string; endpoint: Endpoint; openAiOnly?: boolean }[] = [
-  ...ENDPOINTS.map((endpoint) => ({ path: endpoint, endpoint })),
-  { path: '/v1/completions', endpoint: '/v1/fim/completions', openAiOnly: true },
-];
+/** The shared paths, one per engine endpoint: Mistral's bodies and answers, OpenAI's fields translated (dialects/openai/online.ts). */
+const SHARED_ROUTES: OnlineRoute[] = ENDPOINTS.map((endpoint) => ({
+  path: endpoint,
+  endpoint,
+  request: (body) => sharedOnlineBody(body, endpoint),
+  answer: (body) => body,
+  stream: endpoint === '/v1/chat/completions' || endpoint === '/v1/fim/completions' ? streamCompletion : undefined,
+}));
 
 /**
- * Every endpoint, served synchronously too, so batchd is also a drop-in online server.
- * Online calls pass one gate per model (engines/online-gate.ts): beyond the engine's
- * parallel requests and `onlineQueueLimit` waiting ones, a 429 with Retry-After.
+ * Every endpoint, served synchronously too, so batchd is also a drop-in online server:
+ * the shared paths and OpenAI's own (/v1/completions, /v1/responses). Online calls pass
+ * one gate per model (engines/online-gate.ts): beyond the engine's parallel requests and
+ * `onlineQueueLimit` waiting ones, a 429 with Retry-After.
  */
 export function registerInferenceRoutes(fastify: FastifyInstance, ctx: AppContext) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const gate = new OnlineGate(ctx.config.limits.onlineQueueLimit);
+  // The one gate every dialect's online calls pass (api/context.ts): one queue per model, not one per dialect.
+  const gate = onlineGate(ctx);
   // Before the body's schema: a node without engines refuses every online call alike.
   const servesInference = async () => void onlineOf(ctx);
-  for (const { path, endpoint, openAiOnly } of ONLINE_ROUTES) {
-    // OpenAI's own path answers (and fails) in OpenAI's shapes; the shared paths keep Mistral's.
-    const openAi = openAiOnly ? { onSend: openAiErrorPayload } : {};
-    app.post(path, { preValidation: servesInference, schema: { body: inferenceBody }, ...openAi }, async (req, reply) => {
-      const b = openAiOnly ? completionsOnlineBody(req.body) : sharedOnlineBody(req.body, endpoint);
+  for (const route of [...SHARED_ROUTES, ...OPENAI_ONLINE_ROUTES]) {
+    const { path, endpoint } = route;
+    // OpenAI's own paths answer (and fail) in OpenAI's shapes; the shared paths in the client's (dialects/openai/client.ts).
+    const onSend = route.openAi ? openAiErrorPayload : openAiClientErrorPayload;
+    app.post(path, { preValidation: servesInference, schema: { body: inferenceBody }, onSend }, async (req, reply) => {
+      const b = route.request(req.body);
       const model = ctx.registry.get(b.model);
       if (!model) throw apiError('model_not_found', `Invalid model: ${b.model}`, { param: 'model', status: 400 });
       if (!model.endpoints.includes(endpoint)) {
@@ -67,13 +73,12 @@ export function registerInferenceRoutes(fastify: FastifyInstance, ctx: AppContex
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) abort.abort();
       });
-      const stream = b.stream === true && (endpoint === '/v1/chat/completions' || endpoint === '/v1/fim/completions');
-      const request = { endpoint: endpoint as Endpoint, body: { ...b, stream: false }, model, priority: 'online' as const };
+      const request = { endpoint, body: { ...b, stream: false }, model, priority: 'online' as const };
       try {
         const engine = gate.wrap(await onlineOf(ctx).engines.get(model), model.id);
-        if (stream) return await streamCompletion(reply, engine, request, abort.signal);
+        if (req.body.stream === true && route.stream) return await route.stream(reply, engine, request, abort.signal, req.body);
         const { body } = await engine.execute(request, abort.signal);
-        return openAiOnly ? textCompletion(body) : body;
+        return route.answer(body, req.body);
       } catch (err) {
         setRetryAfter(reply, err);
         throw engineToApiError(err);
@@ -95,25 +100,6 @@ function setRetryAfter(reply: FastifyReply, err: unknown) {
 }
 
 /**
- * An engine's failure as the online answer: a refusal keeps the engine's status and its
- * body's message, param and detail; a retryable failure is a 429 (rate limits) or a 503.
- * The catalogue gives the type (invalid_request_error, rate_limited, internal_error).
- */
-export function engineToApiError(err: unknown): unknown {
-  if (!(err instanceof EngineError)) return err;
-  if (!err.retryable) {
-    const body = (err.body && typeof err.body === 'object' ? err.body : {}) as Record<string, unknown>;
-    const message = typeof body.message === 'string' ? body.message : err.message;
-    return apiError(err.code, message, {
-      status: err.statusCode,
-      param: (body.param as string) ?? null,
-      detail: Array.isArray(body.detail) ? body.detail : undefined,
-    });
-  }
-  return apiError(err.code, err.message, { status: err.statusCode === 429 ? 429 : 503 });
-}
-
-/**
  * Server-sent events in Mistral's chunk shape: a role chunk, one chunk per piece as the
  * engine generates it (reasoning as a thinking chunk, text as a string; engines without
  * streaming give it as one piece at the end), the tool calls whole in one chunk, a last
@@ -126,32 +112,19 @@ async function streamCompletion(reply: FastifyReply, engine: Engine, request: En
   const modelName = String(request.body.model);
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
-  let open = false;
+  const sse = new SseStream(reply, () => sse.write(chunk({ role: 'assistant', content: '' }, null)));
   const send = (piece: StreamPiece) => {
-    if (!open) {
-      open = true;
-      reply.hijack();
-      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      reply.raw.write(chunk({ role: 'assistant', content: '' }, null));
-    }
+    sse.open();
     if (typeof piece !== 'string') {
-      if (piece.thinking) reply.raw.write(chunk({ content: [{ type: 'thinking', thinking: [{ type: 'text', text: piece.thinking }] }] }, null));
-    } else if (piece) reply.raw.write(chunk({ content: piece }, null));
+      if (piece.thinking) sse.write(chunk({ content: [{ type: 'thinking', thinking: [{ type: 'text', text: piece.thinking }] }] }, null));
+    } else if (piece) sse.write(chunk({ content: piece }, null));
   };
-  let result;
-  try {
-    result = engine.stream ? await engine.stream(request, signal, send) : await asOnePiece(engine.execute(request, signal), send);
-  } catch (err) {
-    if (!open) throw err;
-    // The status line is gone already: end the stream with an error event instead.
-    const e = engineToApiError(err);
-    reply.raw.end(`data: ${JSON.stringify((e instanceof ApiError ? e : apiError('internal_error', 'generation failed')).toBody())}\n\n`);
-    return reply;
-  }
-  send('');
+  // A failure once the stream is open ends it with an error event in Mistral's error shape.
+  const result = await sse.run(engine, request, signal, send, (failure) => `data: ${JSON.stringify(failure.toBody())}\n\n`);
+  if (!result) return reply;
   const choice = (result.body.choices as { finish_reason?: string; message?: { tool_calls?: unknown[] | null } }[])[0];
   const calls = choice?.message?.tool_calls;
-  if (Array.isArray(calls) && calls.length > 0) reply.raw.write(chunk({ content: '', tool_calls: calls }, null));
-  reply.raw.end(`${chunk({ content: '' }, choice?.finish_reason ?? 'stop', { usage: result.usage })}data: [DONE]\n\n`);
+  if (Array.isArray(calls) && calls.length > 0) sse.write(chunk({ content: '', tool_calls: calls }, null));
+  sse.end(`${chunk({ content: '' }, choice?.finish_reason ?? 'stop', { usage: result.usage })}data: [DONE]\n\n`);
   return reply;
 }

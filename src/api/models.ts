@@ -1,3 +1,4 @@
+import { openAiClientErrorPayload } from '../dialects/openai/errors.js';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
 import { servedCapabilities, type ModelEntry } from '../models/registry.js';
@@ -63,8 +64,10 @@ function modelCard(m: ModelEntry, created: number) {
 export function registerModelRoutes(fastify: FastifyInstance, ctx: AppContext) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const created = Math.floor(Date.now() / 1000);
-  app.get('/v1/models', async () => ({ object: 'list', data: ctx.registry.models.map((m) => modelCard(m, created)) }));
-  app.get('/v1/models/:model_id', { schema: { params: idParams('model_id') } }, async (req) => {
+  // Shared with OpenAI's SDK (models.list/retrieve): its clients get their own error shape.
+  const onSend = openAiClientErrorPayload;
+  app.get('/v1/models', { onSend }, async () => ({ object: 'list', data: ctx.registry.models.map((m) => modelCard(m, created)) }));
+  app.get('/v1/models/:model_id', { onSend, schema: { params: idParams('model_id') } }, async (req) => {
     const id = req.params.model_id;
     const m = ctx.registry.get(id);
     if (!m) throw apiError('model_not_found', `No model with id '${id}' exists in this workspace.`);

@@ -29,6 +29,8 @@ export interface ValidationSummary {
   errors: LineError[];
   /** How many lines were invalid in all (errors keeps only the first few). */
   errorCount: number;
+  /** How many of those were longer than the line limit (the only invalid lines chunks cannot hold). */
+  overlongLines: number;
   chunks: ChunkRange[];
 }
 
@@ -39,6 +41,10 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * Validates a batch input file as it streams: every non-blank line must be a JSON
  * object with a `body` object and an optional string `custom_id`, unique within the
  * file. Blank lines are skipped; a UTF-8 BOM and CRLF line ends are accepted.
+ *
+ * An invalid line (but an overlong one) is a request of the chunks all the same: a file
+ * kept with invalid lines (an OpenAI client's, api/files.ts) runs each as a failed line,
+ * and one refused at upload never uses its chunks.
  */
 export class BatchFileValidator {
   private readonly splitter: LineSplitter;
@@ -48,6 +54,7 @@ export class BatchFileValidator {
   private lines = 0;
   private bytes = 0;
   private errorCount = 0;
+  private overlongLines = 0;
   private readonly errors: LineError[] = [];
   private readonly chunks: ChunkRange[] = [];
   private open: ChunkRange | null = null;
@@ -58,6 +65,7 @@ export class BatchFileValidator {
       overlong: () => {
         this.physicalLine++;
         this.lines++;
+        this.overlongLines++;
         this.fail('line_too_long', `is longer than the ${formatBytes(opts.maxLineBytes)} line limit`);
       },
     });
@@ -75,7 +83,8 @@ export class BatchFileValidator {
       this.errorCount++;
       this.errors.push({ line: 0, code: 'empty_file', message: 'the file contains no requests: expected one JSON object per line' });
     }
-    return { bytes: this.bytes, requests: this.requests, lines: this.lines, errors: this.errors, errorCount: this.errorCount, chunks: this.chunks };
+    const { bytes, requests, lines, errors, errorCount, overlongLines, chunks } = this;
+    return { bytes, requests, lines, errors, errorCount, overlongLines, chunks };
   }
 
   private onLine(raw: Buffer, start: number, end: number) {
@@ -88,12 +97,10 @@ export class BatchFileValidator {
     if (isBlank(bytes)) return;
     this.lines++;
     const parsed = parseBatchLine(bytes);
-    if (isProblem(parsed)) return this.fail(parsed.code, parsed.message);
-    if (parsed.custom_id !== null) {
+    if (isProblem(parsed)) this.fail(parsed.code, parsed.message);
+    else if (parsed.custom_id !== null) {
       const first = this.ids.add(parsed.custom_id, this.physicalLine);
-      if (first !== null) {
-        return this.fail('duplicate_custom_id', `repeats custom_id ${JSON.stringify(truncate(parsed.custom_id))} already used on line ${first}`);
-      }
+      if (first !== null) this.fail('duplicate_custom_id', `repeats custom_id ${JSON.stringify(truncate(parsed.custom_id))} already used on line ${first}`);
     }
     this.addToChunk(start, end);
   }

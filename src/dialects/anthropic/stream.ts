@@ -1,7 +1,6 @@
 import type { FastifyReply } from 'fastify';
-import { ApiError, apiError } from '../../errors.js';
-import { engineToApiError } from '../../api/inference.js';
-import { asOnePiece, type Engine, type EngineRequest, type StreamPiece } from '../../engines/engine.js';
+import { SseStream } from '../../api/sse.js';
+import type { Engine, EngineRequest, StreamPiece } from '../../engines/engine.js';
 import { anthropicError } from './errors.js';
 import { answerOf, messageId, toolUseBlock, usageOf } from './message.js';
 
@@ -37,21 +36,16 @@ function prefillCutter(prefill: string) {
 export async function streamMessage(reply: FastifyReply, engine: Engine, request: EngineRequest, signal: AbortSignal, prefill: string) {
   const id = messageId();
   const model = String(request.body.model);
-  const event = (type: string, data: Record<string, unknown>) => reply.raw.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-  const cut = prefillCutter(prefill);
-  let open = false;
-  let block = -1;
-  let textOpen = false;
-  const start = () => {
-    if (open) return;
-    open = true;
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const sse = new SseStream(reply, () => {
     const message = { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, stop_details: null, container: null };
     event('message_start', {
       message: { ...message, usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } },
     });
-  };
+  });
+  const event = (type: string, data: Record<string, unknown>) => sse.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  const cut = prefillCutter(prefill);
+  let block = -1;
+  let textOpen = false;
   const text = (piece: string) => {
     if (!textOpen) {
       textOpen = true;
@@ -60,24 +54,21 @@ export async function streamMessage(reply: FastifyReply, engine: Engine, request
     if (piece) event('content_block_delta', { index: block, delta: { type: 'text_delta', text: piece } });
   };
   const send = (piece: StreamPiece) => {
-    start();
+    sse.open();
     // Reasoning has no block here: thinking is refused in the request (request.ts), so only a model's own would reach this.
     if (typeof piece !== 'string') return;
     const t = cut(piece);
     if (t) text(t);
   };
-  let result;
-  try {
-    result = engine.stream ? await engine.stream(request, signal, send) : await asOnePiece(engine.execute(request, signal), send);
-  } catch (err) {
-    if (!open) throw err;
-    // The status line is gone already: end the stream with Anthropic's error event instead.
-    const e = engineToApiError(err);
-    const failure = e instanceof ApiError ? e : apiError('internal_error', 'generation failed');
-    reply.raw.end(`event: error\ndata: ${JSON.stringify(anthropicError(failure.status, failure.message))}\n\n`);
-    return reply;
-  }
-  start();
+  // A failure once the stream is open ends it with Anthropic's error event.
+  const result = await sse.run(
+    engine,
+    request,
+    signal,
+    send,
+    (failure) => `event: error\ndata: ${JSON.stringify(anthropicError(failure.status, failure.message))}\n\n`,
+  );
+  if (!result) return reply;
   const { calls, stopReason } = answerOf(result.body);
   // A message always has content: an empty text block when the answer had neither text nor calls.
   if (calls.length === 0 && !textOpen) text('');
@@ -94,6 +85,6 @@ export async function streamMessage(reply: FastifyReply, engine: Engine, request
     usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens },
   });
   event('message_stop', {});
-  reply.raw.end();
+  sse.end();
   return reply;
 }

@@ -36,6 +36,22 @@ export function openAiStatus(job: JobRow): OpenAiBatchStatus {
   }
 }
 
+/**
+ * A Responses batch runs as a chat job (its lines are translated to chat requests), so the
+ * job's endpoint column says /v1/chat/completions; this metadata key, set when the batch is
+ * created and hidden from OpenAI's view, remembers the endpoint it was created for.
+ */
+export const ENDPOINT_KEY = 'batchd.openai_endpoint';
+
+/** The batch's OpenAI endpoint and its own metadata (without ENDPOINT_KEY; null when it gave none). */
+function endpointAndMetadata(job: JobRow) {
+  const stored = job.metadata === null ? null : (JSON.parse(job.metadata) as Record<string, string>);
+  const endpoint = stored?.[ENDPOINT_KEY] ?? openAiEndpointOf(job.endpoint);
+  if (!stored || !(ENDPOINT_KEY in stored)) return { endpoint, metadata: stored };
+  const rest = Object.entries(stored).filter(([k]) => k !== ENDPOINT_KEY);
+  return { endpoint, metadata: rest.length ? Object.fromEntries(rest) : null };
+}
+
 const seconds = (ms: number | null) => (ms === null ? null : unixSeconds(Number(ms)));
 
 /** OpenAI's Batch object over a job (with live counters); `errors` are a refused batch's validation errors. */
@@ -47,10 +63,11 @@ export function batchObject(job: JobRow, errors: BatchError[]) {
   const input = Number(job.prompt_tokens);
   const output = Number(job.completion_tokens);
   const inputFiles = JSON.parse(job.input_files) as string[];
+  const { endpoint, metadata } = endpointAndMetadata(job);
   return {
     id: batchIdOf(job.id),
     object: 'batch',
-    endpoint: openAiEndpointOf(job.endpoint),
+    endpoint,
     model: job.model || null,
     errors: errors.length ? { object: 'list', data: errors.map((e) => ({ code: e.code, message: e.message, param: e.param, line: e.line })) } : null,
     input_file_id: inputFiles[0] ?? null,
@@ -75,6 +92,6 @@ export function batchObject(job: JobRow, errors: BatchError[]) {
       output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: Number(job.total_tokens),
     },
-    metadata: job.metadata === null ? null : (JSON.parse(job.metadata) as Record<string, string>),
+    metadata,
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isOpenAiClient } from './client.js';
 
 /**
  * OpenAI's error body, `{error: {message, type, param, code}}`, rendered from the same
@@ -48,4 +49,14 @@ export async function openAiErrorPayload(_req: FastifyRequest, reply: FastifyRep
   }
   if (!body || typeof body !== 'object' || (body as { object?: unknown }).object !== 'error') return payload;
   return JSON.stringify(toOpenAiError(body as Record<string, unknown>));
+}
+
+/**
+ * The same re-rendering on the paths both APIs share (/v1/files…, /v1/chat/completions,
+ * /v1/embeddings…), for OpenAI's clients only: no one body satisfies both SDKs (OpenAI's
+ * reads `error.message/type/param/code` under an `error` key, Mistral's wire shape is flat
+ * and has no such key), so the client decides (client.ts).
+ */
+export async function openAiClientErrorPayload(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  return isOpenAiClient(req) ? openAiErrorPayload(req, reply, payload) : payload;
 }

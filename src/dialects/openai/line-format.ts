@@ -5,6 +5,8 @@ import { hexId } from './ids.js';
 import { openAiErrorType } from './errors.js';
 import { toEngineBody } from './request.js';
 import { toOpenAiBody } from './responses.js';
+import { isResponsesBody, responsesRequest } from './responses-request.js';
+import { responseObject } from './response-object.js';
 
 type Body = Record<string, any>;
 
@@ -37,11 +39,12 @@ function endpointOfBody(body: Body): Endpoint {
  * failed HTTP requests); one that never reached a server (expired, cancelled, unreachable)
  * has `response: null` and the error's catalogue code.
  */
-function renderLine(o: LineOutcome, endpoint: Endpoint | null): string {
+function renderLine(o: LineOutcome, endpoint: Endpoint | null, responses: boolean): string {
   let response = null;
   if (o.response) {
     const raw = o.response.body as Body;
-    const body = o.ok ? toOpenAiBody(raw, endpoint ?? endpointOfBody(raw ?? {})) : errorResponseBody(raw, o);
+    const answer = (b: Body) => (responses && b && typeof b === 'object' ? responseObject(b) : toOpenAiBody(b, endpoint ?? endpointOfBody(b ?? {})));
+    const body = o.ok ? answer(raw) : errorResponseBody(raw, o);
     response = { status_code: o.response.status_code, request_id: hexId('req_'), body };
   }
   return JSON.stringify({
@@ -52,11 +55,26 @@ function renderLine(o: LineOutcome, endpoint: Endpoint | null): string {
   });
 }
 
-const formatFor = (endpoint: Endpoint | null): LineFormat => ({
-  request: (body, ep) => toEngineBody(body, ep),
-  render: (_jobId, outcome) => renderLine(outcome, endpoint),
-  forEndpoint: (ep) => formatFor(ep),
-});
+/**
+ * A Responses batch runs as a chat job (see batch-object.ts's ENDPOINT_KEY): its lines'
+ * bodies are Responses requests, told from chat ones by their shape (`input`, no
+ * `messages`). The worker renders each outcome with the format whose `request` translated
+ * its line, so a job's format remembers that it translated Responses requests and renders
+ * their answers as Response objects. Every line of a batch has its endpoint's form (the
+ * batch is refused otherwise, validate-input.ts), so one flag per format serves the job.
+ */
+function formatFor(endpoint: Endpoint | null): LineFormat {
+  let responses = false;
+  return {
+    request: (body, ep) => {
+      if (ep !== '/v1/chat/completions' || !isResponsesBody(body)) return toEngineBody(body, ep);
+      if (endpoint !== null) responses = true;
+      return responsesRequest(body);
+    },
+    render: (_jobId, outcome) => renderLine(outcome, endpoint, responses),
+    forEndpoint: (ep) => formatFor(ep),
+  };
+}
 
 /** OpenAI's batch lines: request bodies translated for the engines, results in OpenAI's line and response shapes. */
 export const openaiLineFormat: LineFormat = formatFor(null);

@@ -1,4 +1,9 @@
 import { apiError } from '../../errors.js';
+import type { InferenceBody, OnlineRoute } from '../../api/online-route.js';
+import { responseObject } from './response-object.js';
+import { responsesRequest } from './responses-request.js';
+import { textCompletion } from './responses.js';
+import { streamResponse, streamTextCompletion } from './online-stream.js';
 import type { Endpoint } from '../../engines/endpoints.js';
 import { chatRequest, completionsRequest, embeddingsRequest, moderationsRequest, UnsupportedField } from './request.js';
 
@@ -32,9 +37,26 @@ export function sharedOnlineBody<B extends Body>(body: B, endpoint: Endpoint): B
   }
 }
 
-/** OpenAI's /v1/completions body as Mistral's FIM request (`suffix` is FIM's suffix). */
-export function completionsOnlineBody<B extends Body>(body: B): B {
-  if (body.stream === true)
-    throw apiError('invalid_request', 'stream is not supported on /v1/completions; send stream: false.', { status: 400, param: 'stream' });
-  return refused(() => completionsRequest(body) as B);
-}
+/**
+ * OpenAI's own online paths: /v1/completions (Mistral's FIM, `suffix` its suffix) and
+ * /v1/responses (a chat request, responses-request.ts), each with its answer and its
+ * stream in OpenAI's shapes.
+ */
+export const OPENAI_ONLINE_ROUTES: OnlineRoute[] = [
+  {
+    path: '/v1/completions',
+    endpoint: '/v1/fim/completions',
+    openAi: true,
+    request: (body) => refused(() => completionsRequest(body) as InferenceBody),
+    answer: (answer) => textCompletion(answer),
+    stream: streamTextCompletion,
+  },
+  {
+    path: '/v1/responses',
+    endpoint: '/v1/chat/completions',
+    openAi: true,
+    request: (body) => refused(() => responsesRequest(body) as InferenceBody),
+    answer: (answer, body) => responseObject(answer, body),
+    stream: streamResponse,
+  },
+];

@@ -125,18 +125,22 @@ export function moderationsRequest(body: Body): Body {
   return out;
 }
 
-/** The engine endpoint that serves an OpenAI endpoint (OpenAI's /v1/completions with `suffix` is Mistral's FIM). */
+/**
+ * The engine endpoint that serves an OpenAI endpoint (OpenAI's /v1/completions with `suffix`
+ * is Mistral's FIM; a Responses request is a chat request, see responses-request.ts).
+ */
 export const ENGINE_ENDPOINTS = {
   '/v1/chat/completions': '/v1/chat/completions',
   '/v1/embeddings': '/v1/embeddings',
   '/v1/completions': '/v1/fim/completions',
   '/v1/moderations': '/v1/moderations',
+  '/v1/responses': '/v1/chat/completions',
 } as const satisfies Record<string, Endpoint>;
 
 export type OpenAiEndpoint = keyof typeof ENGINE_ENDPOINTS;
 export const OPENAI_ENDPOINTS = Object.keys(ENGINE_ENDPOINTS) as OpenAiEndpoint[];
 
-/** The OpenAI endpoint a job's engine endpoint shows as (the inverse of ENGINE_ENDPOINTS). */
+/** The OpenAI endpoint a job's engine endpoint shows as (the inverse of ENGINE_ENDPOINTS; a Responses batch says so itself, see batch-object.ts). */
 export function openAiEndpointOf(endpoint: string): string {
   return OPENAI_ENDPOINTS.find((e) => ENGINE_ENDPOINTS[e] === endpoint) ?? endpoint;
 }

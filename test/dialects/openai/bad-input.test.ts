@@ -19,9 +19,14 @@ interface Case {
   param?: string | null;
   /** What the message must name. */
   says: RegExp;
-  /** The shared /v1/files routes answer in the native (Mistral) shape whichever SDK calls them. */
+  /** A path both APIs share: it answers in the client's shape, Mistral's unless the request says it is OpenAI's SDK (`openAiSdk`). */
   shared?: true;
 }
+
+/** What every official OpenAI SDK sends (dialects/openai/client.ts): the shared paths then answer in OpenAI's shape. */
+const OPENAI_SDK = { 'user-agent': 'OpenAI/JS 7.55.0' };
+const asOpenAiSdk = (s: TestServer) => ({ ...s.auth(), ...OPENAI_SDK });
+const responses = (s: TestServer, body: Record<string, unknown>) => json(s, 'POST', '/v1/responses', { model: 'mistral-small-latest', ...body });
 
 const json = (s: TestServer, method: string, url: string, body?: unknown, headers: Record<string, string> = s.auth()) =>
   fetch(`${s.url}${url}`, {
@@ -189,14 +194,14 @@ const CASES: Case[] = [
     param: 'n',
     says: /n other than 1/,
   },
-  {
-    name: 'completions without model',
-    send: (s) => json(s, 'POST', '/v1/completions', { prompt: 'a' }),
+  ...(['/v1/completions', '/v1/responses'] as const).map((path): Case => ({
+    name: `${path} without model`,
+    send: (s) => json(s, 'POST', path, path === '/v1/completions' ? { prompt: 'a' } : { input: 'x' }),
     status: 422,
     code: 'missing_model',
     param: 'model',
     says: /model is required/,
-  },
+  })),
   {
     name: 'completions on an unknown model',
     send: (s) => json(s, 'POST', '/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'a' }),
@@ -205,9 +210,128 @@ const CASES: Case[] = [
     param: 'model',
     says: /gpt-3.5-turbo-instruct/,
   },
+  {
+    name: 'metadata naming batchd’s reserved key',
+    send: (s, f) => create(s, batch(f, { metadata: { 'batchd.openai_endpoint': '/v1/chat/completions' } })),
+    status: 400,
+    code: 'invalid_metadata',
+    param: 'metadata',
+    says: /reserved/,
+  },
+  {
+    name: 'OpenAI SDK: file list after an unknown file',
+    send: (s) => json(s, 'GET', '/v1/files?after=file-nope&limit=2', undefined, asOpenAiSdk(s)),
+    status: 400,
+    code: 'invalid_query',
+    param: 'after',
+    says: /file-nope/,
+  },
+  {
+    name: 'OpenAI SDK: an unknown file',
+    send: (s) => json(s, 'GET', '/v1/files/file-nope', undefined, asOpenAiSdk(s)),
+    status: 404,
+    code: 'file_not_found',
+    says: /file-nope/,
+  },
+  {
+    name: 'OpenAI SDK: an upload that is not multipart',
+    send: (s) => json(s, 'POST', '/v1/files', { purpose: 'batch' }, asOpenAiSdk(s)),
+    status: 415,
+    code: 'unsupported_media_type',
+    says: /multipart\/form-data/,
+  },
+  {
+    name: 'OpenAI SDK: chat on an unknown model',
+    send: (s) => json(s, 'POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, asOpenAiSdk(s)),
+    status: 400,
+    code: 'model_not_found',
+    param: 'model',
+    says: /gpt-4o/,
+  },
+  {
+    name: 'OpenAI SDK: embeddings without model',
+    send: (s) => json(s, 'POST', '/v1/embeddings', { input: 'x' }, asOpenAiSdk(s)),
+    status: 422,
+    code: 'missing_model',
+    param: 'model',
+    says: /model is required/,
+  },
+  {
+    name: 'another client: chat on an unknown model, in Mistral’s shape',
+    send: (s) => json(s, 'POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+    status: 400,
+    code: 'model_not_found',
+    param: 'model',
+    says: /gpt-4o/,
+    shared: true,
+  },
+  {
+    name: 'responses with previous_response_id',
+    send: (s) => responses(s, { input: 'x', previous_response_id: 'resp_1' }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'previous_response_id',
+    says: /whole conversation/,
+  },
+  {
+    name: 'responses with store: true',
+    send: (s) => responses(s, { input: 'x', store: true }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'store',
+    says: /does not store responses/,
+  },
+  {
+    name: 'responses in the background',
+    send: (s) => responses(s, { input: 'x', background: true }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'background',
+    says: /background/,
+  },
+  {
+    name: 'responses with a built-in tool',
+    send: (s) =>
+      responses(s, {
+        input: 'x',
+        tools: [
+          { type: 'function', name: 'f' },
+          { type: 'file_search', vector_store_ids: ['vs'] },
+        ],
+      }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'tools.1.type',
+    says: /built-in tools \("file_search"\)/,
+  },
+  {
+    name: 'responses with a reasoning input item',
+    send: (s) => responses(s, { input: [{ type: 'reasoning', summary: [] }] }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'input.0.type',
+    says: /"reasoning"/,
+  },
+  {
+    name: 'responses with an unknown field',
+    send: (s) => responses(s, { input: 'x', temprature: 1 }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'temprature',
+    says: /not a Responses API parameter/,
+  },
+  { name: 'responses without input', send: (s) => responses(s, { instructions: 'x' }), status: 400, code: 'invalid_request', param: 'input', says: /required/ },
+  {
+    name: 'responses with text.format of another type',
+    send: (s) => responses(s, { input: 'x', text: { format: { type: 'grammar' } } }),
+    status: 400,
+    code: 'invalid_request',
+    param: 'text.format.type',
+    says: /json_schema/,
+  },
 ];
 
-describe('bad input to OpenAI’s routes: a clear 4xx in OpenAI’s error shape (the shared file routes: in the native one)', () => {
+describe('bad input to OpenAI’s routes: a clear 4xx in OpenAI’s error shape (the shared routes: in the client’s)', () => {
   let server: TestServer;
   let fixture: Fixture;
   before(async () => {

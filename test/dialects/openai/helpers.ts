@@ -1,9 +1,21 @@
 import OpenAI, { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
-import { jsonl, waitFor, type TestServer } from '../../helpers/server.js';
+import { after, before } from 'node:test';
+import { jsonl, startTestServer, waitFor, type TestServer, type TestServerOptions } from '../../helpers/server.js';
 
 /** The official OpenAI SDK pointed at a test server: only `baseURL` differs from OpenAI's own setup. */
 export const openAiClient = (server: TestServer, ws: 'a' | 'b' = 'a') => new OpenAI({ apiKey: server.keys[ws], baseURL: `${server.url}/v1` });
+
+/** A test server started before the suite's tests and stopped after them, with the SDK on it (read both once the tests run). */
+export function openAiSuite(opts: TestServerOptions = {}) {
+  const suite = {} as { server: TestServer; client: OpenAI };
+  before(async () => {
+    suite.server = await startTestServer(opts);
+    suite.client = openAiClient(suite.server);
+  });
+  after(() => suite.server.stop());
+  return suite;
+}
 
 /** One line of an OpenAI batch input file. */
 export const openAiLine = (customId: string, url: string, body: Record<string, unknown>) => ({ custom_id: customId, method: 'POST', url, body });

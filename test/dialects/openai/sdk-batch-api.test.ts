@@ -117,6 +117,44 @@ for (const store of STORES)
       assert.equal(native.body.status, 'FAILED');
     });
 
+    test('invalid lines uploaded through the SDK are kept, and fail the batch at validation with their line numbers (as OpenAI does)', async () => {
+      const lines = [
+        JSON.stringify(openAiLine('a', '/v1/chat/completions', { model: 'mistral-small-latest', messages: [] })),
+        '{"custom_id": "b", "method": "POST",',
+        JSON.stringify(openAiLine('a', '/v1/chat/completions', { model: 'mistral-small-latest', messages: [] })),
+        '[1, 2]',
+      ];
+      const file = await uploadBatchFile(client, lines);
+      assert.equal(file.status, 'processed');
+      const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      assert.equal(batch.status, 'failed');
+      assert.deepEqual(
+        batch.errors?.data?.map((e) => [e.line, e.code, e.param]),
+        [
+          [2, 'invalid_json_line', null],
+          [3, 'duplicate_custom_id', 'custom_id'],
+          [4, 'invalid_json_line', null],
+        ],
+      );
+      assert.match(batch.errors!.data![1]!.message!, /line 1/);
+      // The same bytes from Mistral's SDK (or any other client) are refused at upload, in Mistral's shape, as before.
+      const form = new FormData();
+      form.append('file', new Blob([lines.join('\n') + '\n']), 'bad.jsonl');
+      form.append('purpose', 'batch');
+      const res = await fetch(`${server.url}/v1/files`, {
+        method: 'POST',
+        headers: { ...server.auth(), 'user-agent': 'speakeasy-sdk/typescript 2.7.0 2.884.13 1.0.0 @mistralai/mistralai' },
+        body: form,
+      });
+      const refusal = (await res.json()) as Record<string, unknown>;
+      assert.equal(res.status, 400);
+      assert.equal(refusal.object, 'error');
+      assert.equal(refusal.code, 'invalid_batch_file');
+      assert.match(String(refusal.message), /line 2/);
+      // A file with no requests at all is refused from the OpenAI SDK too, in OpenAI's shape.
+      await assert.rejects(uploadBatchFile(client, ['', '']), isApiError(400, 'empty_file', 'file'));
+    });
+
     test('a model the server does not serve fails the batch at validation', async () => {
       const file = await uploadBatchFile(client, [
         openAiLine('a', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
@@ -137,7 +175,7 @@ for (const store of STORES)
         isApiError(400, 'invalid_completion_window', 'completion_window'),
       );
       await assert.rejects(
-        client.batches.create({ input_file_id: file.id, endpoint: '/v1/responses', completion_window: '24h' }),
+        client.batches.create({ input_file_id: file.id, endpoint: '/v1/images/generations' as '/v1/responses', completion_window: '24h' }),
         isApiError(400, 'batch_endpoint_not_supported', 'endpoint'),
       );
       await assert.rejects(

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { chatLines, startTestServer, uploadJsonl, waitForJob, type TestServer } from '../../helpers/server.js';
+import { chatLines, jsonl, startTestServer, uploadJsonl, waitForJob, type TestServer } from '../../helpers/server.js';
 import { openAiChatLines, openAiClient, openAiLine, resultLines, uploadBatchFile, waitForBatch } from './helpers.js';
 
 /** OpenAI's Batch API through the official `openai` SDK, on the embedded default engine (real llama.cpp inference). */
@@ -142,5 +142,24 @@ describe('OpenAI Batch API through the official SDK, on the embedded engine', ()
     // Another workspace sees nothing of it.
     await assert.rejects(openAiClient(server, 'b').batches.retrieve(batch.id), OpenAI.NotFoundError);
     await waitForJob(server, mistralJob.body.id);
+  });
+
+  test('a file kept with invalid lines (the OpenAI SDK’s upload) run as a Mistral job: each invalid line fails on its own, none is lost', async () => {
+    const file = await uploadBatchFile(client, [
+      JSON.stringify(openAiLine('k0', '/v1/chat/completions', { model: 'mistral-small-latest', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] })),
+      '{"custom_id": "broken"',
+      JSON.stringify(openAiLine('k2', '/v1/chat/completions', { model: 'mistral-small-latest', max_tokens: 4, messages: [{ role: 'user', content: 'yo' }] })),
+    ]);
+    assert.equal(file.bytes > 0, true);
+    const job = await server.request('POST', '/v1/batch/jobs', { input_files: [file.id], model: 'mistral-small-latest', endpoint: '/v1/chat/completions' });
+    assert.equal(job.status, 200, JSON.stringify(job.body));
+    assert.equal(job.body.total_requests, 3);
+    const done = await waitForJob(server, job.body.id);
+    assert.equal(done.succeeded_requests, 2);
+    assert.equal(done.failed_requests, 1);
+    const errors = jsonl(await (await fetch(`${server.url}/v1/files/${done.error_file}/content`, { headers: server.auth() })).text());
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.custom_id, null);
+    assert.match(errors[0]!.error.message, /Invalid request line/);
   });
 });

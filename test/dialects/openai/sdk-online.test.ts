@@ -34,6 +34,20 @@ describe('OpenAI online calls through the official SDK, on the embedded engine',
     assert.equal(b.choices[0]!.message.content, a.choices[0]!.message.content, 'same seed, same answer');
   });
 
+  test('models.list and models.retrieve read the model cards; an unknown model is a 404 in OpenAI’s error shape', async () => {
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.ok(ids.includes('mistral-small-latest'), ids.join(', '));
+    const card = await client.models.retrieve('mistral-small-latest');
+    assert.deepEqual([card.id, card.object], ['mistral-small-latest', 'model']);
+    await assert.rejects(client.models.retrieve('no-such-model'), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.NotFoundError, String(e));
+      assert.match(e.message, /no-such-model/);
+      assert.equal(e.code, 'model_not_found');
+      return true;
+    });
+  });
+
   test('chat.completions.create refuses logprobs with a 400 naming it', async () => {
     await assert.rejects(
       client.chat.completions.create({ model: 'mistral-small-latest', logprobs: true, messages: [{ role: 'user', content: 'x' }] }),
@@ -51,17 +65,13 @@ describe('OpenAI online calls through the official SDK, on the embedded engine',
     assert.ok(short.usage.prompt_tokens > 0);
   });
 
-  test('completions.create with suffix runs FIM and answers text_completion; streaming is refused clearly', async () => {
+  test('completions.create with suffix runs FIM and answers text_completion (streamed: sdk-responses.test.ts)', async () => {
     const res = await client.completions.create({ model: 'codestral-latest', prompt: 'def add(a, b):\n    return', suffix: '\n', max_tokens: 4 });
     assert.equal(res.object, 'text_completion');
     assert.match(res.id, /^cmpl-/);
     assert.equal(typeof res.choices[0]!.text, 'string');
     assert.equal(res.choices[0]!.logprobs, null);
     assert.ok(res.usage!.completion_tokens <= 4);
-    await assert.rejects(
-      client.completions.create({ model: 'codestral-latest', prompt: 'x', stream: true }),
-      (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === 'stream',
-    );
     await assert.rejects(
       client.completions.create({ model: 'mistral-small-latest', prompt: 'x' }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === 'endpoint_not_supported' && /\/v1\/completions/.test(e.message),

@@ -11,7 +11,7 @@ describe('OpenAI dialect on upstream engines, through the official SDK', () => {
   let server: TestServer;
   let client: OpenAI;
   const callsTo = (path: string) => up.calls.filter((c) => c.path === path);
-  const run = async (endpoint: '/v1/chat/completions' | '/v1/embeddings' | '/v1/completions' | '/v1/moderations', lines: unknown[]) => {
+  const run = async (endpoint: '/v1/chat/completions' | '/v1/embeddings' | '/v1/completions' | '/v1/moderations' | '/v1/responses', lines: unknown[]) => {
     const file = await uploadBatchFile(client, lines);
     const batch = await client.batches.create({ input_file_id: file.id, endpoint, completion_window: '24h' });
     const done = await waitForBatch(client, batch.id);
@@ -165,5 +165,78 @@ describe('OpenAI dialect on upstream engines, through the official SDK', () => {
     assert.equal(text.object, 'text_completion');
     assert.equal(text.choices[0]!.text, 'fill(a|b)');
     assert.equal(callsTo('/v1/completions')[0]!.body.max_tokens, 3);
+  });
+
+  test('online responses.create: instructions, input items, max_output_tokens, text.format, function tools reach the upstream as a chat request', async () => {
+    up.calls.length = 0;
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
+    const r = await client.responses.create({
+      model: 'up-openai',
+      instructions: 'be brief',
+      input: [
+        { role: 'user', content: 'what is the weather' },
+        { type: 'function_call', call_id: 'call_1', name: 'weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call_output', call_id: 'call_1', output: 'sunny' },
+        { role: 'user', content: [{ type: 'input_text', text: 'responses online' }] },
+      ],
+      max_output_tokens: 9,
+      temperature: 0.5,
+      text: { format: { type: 'json_schema', name: 's', schema, strict: true } },
+      tools: [{ type: 'function', name: 'weather', description: 'the weather', parameters: { type: 'object', properties: {} }, strict: false }],
+      tool_choice: 'required',
+    });
+    const call = callsTo('/v1/chat/completions')[0]!;
+    assert.deepEqual(call.body.messages, [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'what is the weather' },
+      { role: 'assistant', content: '', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      { role: 'user', content: 'responses online' },
+    ]);
+    assert.equal(call.body.max_tokens, 9);
+    assert.equal(call.body.temperature, 0.5);
+    assert.equal(call.body.tool_choice, 'required');
+    assert.deepEqual(call.body.response_format, { type: 'json_schema', json_schema: { name: 's', schema, strict: true } });
+    assert.deepEqual(call.body.tools, [
+      { type: 'function', function: { name: 'weather', description: 'the weather', parameters: { type: 'object', properties: {} }, strict: false } },
+    ]);
+    assert.equal(r.object, 'response');
+    assert.equal(r.status, 'completed');
+    assert.match(r.output_text, /responses online/);
+    assert.deepEqual(r.text, { format: { type: 'json_schema', name: 's', schema, strict: true } });
+    assert.equal(r.tool_choice, 'required');
+  });
+
+  test('online responses and completions streams on the upstream: a delta per streamed word, the same text as unstreamed', async () => {
+    const whole = await client.responses.create({ model: 'up-openai', input: 'three little words' });
+    const deltas: string[] = [];
+    let completed: OpenAI.Responses.Response | null = null;
+    for await (const e of await client.responses.create({ model: 'up-openai', input: 'three little words', stream: true })) {
+      if (e.type === 'response.output_text.delta') deltas.push(e.delta);
+      if (e.type === 'response.completed') completed = e.response;
+    }
+    assert.ok(deltas.length > 1, `one delta per word: ${JSON.stringify(deltas)}`);
+    assert.equal(deltas.join(''), whole.output_text);
+    assert.equal(completed!.usage!.total_tokens, whole.usage!.total_tokens);
+    const pieces: string[] = [];
+    for await (const c of await client.completions.create({ model: 'up-openai', prompt: 'a', suffix: 'b', max_tokens: 3, stream: true })) {
+      assert.equal(c.object, 'text_completion');
+      pieces.push(c.choices[0]!.text);
+    }
+    assert.equal(pieces.join(''), 'fill(a|b)');
+  });
+
+  test('a /v1/responses batch on the upstream: chat requests upstream, Response objects in the output file', async () => {
+    up.calls.length = 0;
+    const { done, output } = await run('/v1/responses', [
+      openAiLine('q0', '/v1/responses', { model: 'up-openai', input: 'batched response', max_output_tokens: 5 }),
+    ]);
+    assert.equal(done.endpoint, '/v1/responses');
+    assert.equal(callsTo('/v1/chat/completions')[0]!.body.max_tokens, 5);
+    const body = output[0]!.response.body;
+    assert.equal(body.object, 'response');
+    assert.equal(body.status, 'completed');
+    assert.match(body.output[0].content[0].text, /batched response/);
+    assert.ok(body.usage.total_tokens > 0);
   });
 });
