@@ -12,10 +12,14 @@
  * take half a minute more and change nothing). Rounds alternate reserve on / off (on
  * first in odd rounds); medians over rounds and the spread (min–max) are reported.
  * Target: the batch adds under 2 ms at p50 and 10 ms at p99 with the reservation on.
+ * batchd runs with lib/loop-delay.js preloaded, which measures how late its event loop
+ * runs during the window: the part of the added latency that is batch work (or other
+ * processes) holding the loop, rather than the upstream.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { writeChatFile } from './lib/jobs.js';
 import { startBatchd, startFakeUpstreamProcess } from './lib/processes.js';
@@ -65,22 +69,45 @@ async function onlineCalls(pool: Pool, until: { ms?: number; count?: number }): 
   return out;
 }
 
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 interface Round {
   reserve: boolean;
   idle: { p50: number; p99: number; n: number };
   loaded: { p50: number; p99: number; n: number };
   batchDone: number;
+  /** How late batchd's event loop ran during the window (lib/loop-delay.js). */
+  loop: LoopDelay;
+}
+
+const LOOP_DELAY = fileURLToPath(new URL('./lib/loop-delay.js', import.meta.url));
+
+/** Ends the loop-delay measurement lib/loop-delay.js runs in `pid` and reads it. */
+async function loopDelay(pid: number, file: string): Promise<LoopDelay> {
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as LoopDelay;
 }
 
 async function round(i: number, reserve: boolean): Promise<Round> {
   const data = path.join(dir, `data-${i}`);
-  const server = await startBatchd(['serve', '--port', '0', '--data-dir', data, '--config', path.join(dir, 'models.json')], {
-    BATCHD_FROM_SOURCE: '1',
-    BATCHD_API_KEYS: `bench:${KEY}`,
-    BATCHD_TICK_MS: '50',
-    BATCHD_POLL_MS: '50',
-    BATCHD_ONLINE_RESERVE: reserve ? String(RESERVE) : '0',
-  });
+  const loopFile = path.join(dir, `loop-delay-${i}.json`);
+  const server = await startBatchd(
+    ['serve', '--port', '0', '--data-dir', data, '--config', path.join(dir, 'models.json')],
+    {
+      BATCHD_FROM_SOURCE: '1',
+      BATCHD_API_KEYS: `bench:${KEY}`,
+      BATCHD_TICK_MS: '50',
+      BATCHD_POLL_MS: '50',
+      BATCHD_ONLINE_RESERVE: reserve ? String(RESERVE) : '0',
+      BATCHD_LOOP_DELAY_FILE: loopFile,
+    },
+    ['--import', LOOP_DELAY],
+  );
   const pool = new Pool(server.url, { connections: 1 });
   try {
     await onlineCalls(pool, { count: 20 }); // warm-up: the engine, the connections
@@ -99,11 +126,13 @@ async function round(i: number, reserve: boolean): Promise<Round> {
       if (j.completed_requests >= 500) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    process.kill(server.proc.pid!, 'SIGUSR2'); // starts the loop-delay measurement
     const loaded = await onlineCalls(pool, { ms: WINDOW_S * 1000 });
+    const loop = await loopDelay(server.proc.pid!, loopFile);
     const after = (await (await fetch(`${server.url}/v1/batch/jobs/${job.id}`, { headers })).json()) as { completed_requests: number; status: string };
     if (after.status !== 'RUNNING') throw new Error(`the batch was ${after.status} before the window ended: make it longer`);
     const stat = (xs: number[]) => ({ p50: median(xs), p99: quantile(xs, 0.99), n: xs.length });
-    return { reserve, idle: stat(idle), loaded: stat(loaded), batchDone: after.completed_requests };
+    return { reserve, idle: stat(idle), loaded: stat(loaded), batchDone: after.completed_requests, loop };
   } finally {
     await pool.close();
     await server.stop();
@@ -119,7 +148,7 @@ try {
       const r = await round(rounds.length, reserve);
       rounds.push(r);
       console.error(
-        `round ${i + 1} reserve ${reserve ? 'on ' : 'off'}: idle p50 ${fmt(r.idle.p50, 2)} p99 ${fmt(r.idle.p99, 2)} | with batch p50 ${fmt(r.loaded.p50, 2)} p99 ${fmt(r.loaded.p99, 2)} ms (${r.loaded.n} calls; ${r.batchDone} batch lines done)`,
+        `round ${i + 1} reserve ${reserve ? 'on ' : 'off'}: idle p50 ${fmt(r.idle.p50, 2)} p99 ${fmt(r.idle.p99, 2)} | with batch p50 ${fmt(r.loaded.p50, 2)} p99 ${fmt(r.loaded.p99, 2)} ms (${r.loaded.n} calls; ${r.batchDone} batch lines done; loop delay p50 ${fmt(r.loop.p50, 2)} p99 ${fmt(r.loop.p99, 2)} max ${fmt(r.loop.max, 1)} ms)`,
       );
     }
   }
@@ -154,12 +183,12 @@ writeReport('online-latency', 'Online latency added by a running batch (upstream
   '',
   `Machine load (1-minute load average) at the start and end of the run: ${fmt(loadAtStart, 1)} and ${fmt(os.loadavg()[0]!, 1)} on ${os.cpus().length} cores: the idle latency above the upstream's ${SERVICE_MS} ms, and the spread, are mostly CPU contention from other work on the machine.`,
   '',
-  'Per round:',
+  `Per round; "loop delay" is how late batchd's event loop ran a 1 ms timer during the window (lib/loop-delay.js, perf_hooks.monitorEventLoopDelay): what an online call's every I/O step waits behind batch work and behind other processes for the CPU. With the reservation, ${fmt(median(rounds.filter((r) => r.reserve).map((r) => r.loop.p99)), 2)} ms at p99 (median over rounds).`,
   '',
-  '| round | reserve | idle p50 / p99 | with batch p50 / p99 | online calls | batch lines done in the window |',
-  '|---|---|---|---|---|---|',
+  '| round | reserve | idle p50 / p99 | with batch p50 / p99 | online calls | batch lines done (job total at window end) | loop delay p50 / p99 / max |',
+  '|---|---|---|---|---|---|---|',
   ...rounds.map(
     (r, i) =>
-      `| ${i + 1} | ${r.reserve ? 'on' : 'off'} | ${fmt(r.idle.p50, 2)} / ${fmt(r.idle.p99, 2)} | ${fmt(r.loaded.p50, 2)} / ${fmt(r.loaded.p99, 2)} | ${r.loaded.n} | ${fmt(r.batchDone)} |`,
+      `| ${i + 1} | ${r.reserve ? 'on' : 'off'} | ${fmt(r.idle.p50, 2)} / ${fmt(r.idle.p99, 2)} | ${fmt(r.loaded.p50, 2)} / ${fmt(r.loaded.p99, 2)} | ${r.loaded.n} | ${fmt(r.batchDone)} | ${fmt(r.loop.p50, 2)} / ${fmt(r.loop.p99, 2)} / ${fmt(r.loop.max, 1)} |`,
   ),
 ]);

@@ -55,7 +55,8 @@ export async function executeLine(line: ChunkLine, job: LineJob, deps: LineDeps,
     return fail(400, null, err.message, 'invalid_request');
   }
   for (let attempt = 1; ; attempt++) {
-    await deps.slots.acquire(signal);
+    if (signal.aborted) throw signal.reason;
+    if (!deps.slots.tryAcquire()) await deps.slots.acquire(signal);
     let error: unknown;
     try {
       deps.onAttempt?.();

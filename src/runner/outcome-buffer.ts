@@ -8,6 +8,12 @@ import type { LineOutcome } from '../results/render.js';
  * SQLite spend its time in fsync: 12k records/s against 20k with batches, measured.)
  * If a write is refused (lease lost), `onFenced` runs and later outcomes are dropped:
  * the chunk's new owner will redo those lines.
+ *
+ * A batch is written once the I/O callbacks already due have run (setImmediate), never in
+ * the middle of them: upstream answers come in bursts, and each answer's callback sends
+ * the chunk's next line, so written there the records (rendering, SQLite's synchronous
+ * transaction) would delay the rest of the burst's next calls, and online calls, by a
+ * millisecond or more each time.
  */
 export class OutcomeBuffer {
   private pending: LineOutcome[] = [];
@@ -49,7 +55,7 @@ export class OutcomeBuffer {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    this.writing = this.writing.then(async () => {
+    this.writing = this.writing.then(afterPendingIo).then(async () => {
       if (this.fenced) return;
       try {
         if (!(await this.write(batch))) {
@@ -64,3 +70,5 @@ export class OutcomeBuffer {
     });
   }
 }
+
+const afterPendingIo = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -7,12 +7,16 @@ export class Slots {
 
   constructor(readonly size: number) {}
 
+  /** Takes a slot if one is free now (no waiter is ahead then): true if taken. Spares the hot path a promise and a microtask hop. */
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
+
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.used < this.size) {
-      this.used++;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const grant = () => {
         unlink();

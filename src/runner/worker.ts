@@ -8,7 +8,7 @@ import type { Endpoint } from '../engines/engine.js';
 import type { ClaimedChunk, Lease, Queue } from '../queue/index.js';
 import { JobStatus } from '../queue/states.js';
 import { readChunk } from '../ingest/chunk-reader.js';
-import { executeLine, type LineJob } from './execute-line.js';
+import { executeLine, type LineDeps, type LineJob } from './execute-line.js';
 import { OutcomeBuffer } from './outcome-buffer.js';
 import { Slots } from './slots.js';
 import { failedWithoutResponse } from '../results/render.js';
@@ -191,55 +191,58 @@ export class Worker {
       const lineJob: LineJob | null = model ? { endpoint: job.endpoint as Endpoint, model, deadline: Number(job.deadline_at), format } : null;
       const engine = model ? await this.deps.engines.get(model).catch((err: Error) => err) : new Error(`model '${job.model}' is no longer configured`);
       const window = new Slots(model?.max_in_flight ?? 1);
-      const inflight = new Set<Promise<void>>();
+      // The same for every line of the chunk: made once, not per line.
+      const lineDeps: LineDeps | null =
+        lineJob && !(engine instanceof Error)
+          ? {
+              engine,
+              slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight),
+              retry: this.opts.retry,
+              clock,
+              onAttempt: this.opts.onAttempt,
+              onRetry: (reason) => this.deps.metrics?.retried(lineJob.model.id, reason),
+            }
+          : null;
+      const inflight = new Map<number, Promise<void>>();
       const lastLine = Number(chunk.first_line) + chunk.line_count - 1;
       for await (const line of readChunk(this.deps.blobs, chunk)) {
         if (signal.aborted || entry.paused) break;
-        if (entry.dispatching && lastLine - line.lineNo < window.size) {
-          // The rest of this chunk fits in the window: claim the next one now so that the
-          // slots these last lines free are filled at once, not after a claim round trip.
+        if (entry.dispatching && lastLine - line.lineNo < 2 * window.size) {
+          // The rest of this chunk is about two windows' worth: claim the next one now, so that
+          // it is set up (claim, its job, its blob opened) while these lines still run and the
+          // slots they free are filled at once, even when a busy event loop makes that setup slow.
           entry.dispatching = false;
           this.wake();
         }
         if (done.has(line.lineNo)) continue;
-        if (engine instanceof Error || !lineJob) {
+        if (!lineDeps || !lineJob) {
           buffer.add(unavailable(line.lineNo, line.request?.custom_id ?? null, engine instanceof Error ? engine.message : 'no model'));
           continue;
         }
-        await window.acquire(signal).catch(() => undefined);
+        if (!window.tryAcquire()) await window.acquire(signal).catch(() => undefined);
         if (signal.aborted) break;
         if (entry.paused) {
           window.release();
           break;
         }
-        const p = executeLine(
-          line,
-          lineJob,
-          {
-            engine,
-            slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight),
-            retry: this.opts.retry,
-            clock,
-            onAttempt: this.opts.onAttempt,
-            onRetry: (reason) => this.deps.metrics?.retried(lineJob.model.id, reason),
-          },
-          signal,
-        )
-          .then(
-            (outcome) => buffer.add(outcome),
-            () => undefined,
-          )
-          .finally(() => {
+        // Set below before the body can reach `finally`: executeLine always awaits first.
+        const p = (async () => {
+          try {
+            buffer.add(await executeLine(line, lineJob, lineDeps, signal));
+          } catch {
+            // Aborted (lost, cancelled, paused, stopping): the line gets no record here.
+          } finally {
             window.release();
-            inflight.delete(p);
-          });
-        inflight.add(p);
+            inflight.delete(line.lineNo);
+          }
+        })();
+        inflight.set(line.lineNo, p);
       }
       if (entry.dispatching) {
         entry.dispatching = false;
         this.wake();
       }
-      await Promise.all(inflight);
+      await Promise.all(inflight.values());
       await buffer.flush();
       if (signal.aborted || entry.paused) {
         await queue.release(lease);
