@@ -112,6 +112,7 @@ export async function createRetryJob(ctx: AppContext, keyId: string, source: Job
     webhookUrl: source.webhook_url,
     // Its lines are the source's lines: read and answered in the source's dialect.
     dialect: source.dialect,
+    apiEndpoint: source.api_endpoint,
   };
   return insertNewJob(ctx, spec, input, idempotencyKey, now);
 }

@@ -34,6 +34,8 @@ export interface NewJob {
   priority?: number;
   /** Where its terminal state is POSTed; none when not given. */
   webhookUrl?: string | null;
+  /** Its dialect's endpoint when the engines run it under another (an OpenAI Responses batch runs as chat). */
+  apiEndpoint?: string | null;
 }
 
 /** The row of a new QUEUED job: every counter at zero, the deadline `timeoutHours` from now. */
@@ -70,6 +72,7 @@ export function newJobRow(spec: Omit<NewJob, 'inputs'>, now: number): JobRow {
     priority: spec.priority ?? Priority.normal,
     paused_at: null,
     webhook_url: spec.webhookUrl ?? null,
+    api_endpoint: spec.apiEndpoint ?? null,
   };
 }
 

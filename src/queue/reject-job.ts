@@ -18,6 +18,8 @@ export interface RejectedJob {
   inputFiles: string[];
   idempotencyKey: string | null;
   dialect: ApiDialect;
+  /** Its dialect's endpoint when the engines would run it under another (queue/create-job.ts). */
+  apiEndpoint?: string | null;
   errors: Omit<JobValidationErrorTable, 'job_id' | 'seq'>[];
 }
 

@@ -87,6 +87,8 @@ export interface BatchJobTable {
   paused_at: number | null;
   /** Where its terminal state is POSTed (migration 011); null: no webhook. */
   webhook_url: string | null;
+  /** The endpoint it was created for in its dialect's API when the engines run it under another (migration 014). */
+  api_endpoint: string | null;
 }
 
 export interface JobMetadataTable {

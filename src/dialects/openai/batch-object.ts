@@ -36,20 +36,10 @@ export function openAiStatus(job: JobRow): OpenAiBatchStatus {
   }
 }
 
-/**
- * A Responses batch runs as a chat job (its lines are translated to chat requests), so the
- * job's endpoint column says /v1/chat/completions; this metadata key, set when the batch is
- * created and hidden from OpenAI's view, remembers the endpoint it was created for.
- */
-export const ENDPOINT_KEY = 'batchd.openai_endpoint';
-
-/** The batch's OpenAI endpoint and its own metadata (without ENDPOINT_KEY; null when it gave none). */
+/** The batch's OpenAI endpoint (a Responses batch runs as chat and says so in `api_endpoint`) and its metadata. */
 function endpointAndMetadata(job: JobRow) {
-  const stored = job.metadata === null ? null : (JSON.parse(job.metadata) as Record<string, string>);
-  const endpoint = stored?.[ENDPOINT_KEY] ?? openAiEndpointOf(job.endpoint);
-  if (!stored || !(ENDPOINT_KEY in stored)) return { endpoint, metadata: stored };
-  const rest = Object.entries(stored).filter(([k]) => k !== ENDPOINT_KEY);
-  return { endpoint, metadata: rest.length ? Object.fromEntries(rest) : null };
+  const endpoint = job.api_endpoint ?? openAiEndpointOf(job.endpoint);
+  return { endpoint, metadata: job.metadata === null ? null : (JSON.parse(job.metadata) as Record<string, string>) };
 }
 
 const seconds = (ms: number | null) => (ms === null ? null : unixSeconds(Number(ms)));

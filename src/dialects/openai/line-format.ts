@@ -56,7 +56,7 @@ function renderLine(o: LineOutcome, endpoint: Endpoint | null, responses: boolea
 }
 
 /**
- * A Responses batch runs as a chat job (see batch-object.ts's ENDPOINT_KEY): its lines'
+ * A Responses batch runs as a chat job (its `api_endpoint` says /v1/responses): its lines'
  * bodies are Responses requests, told from chat ones by their shape (`input`, no
  * `messages`). The worker renders each outcome with the format whose `request` translated
  * its line, so a job's format remembers that it translated Responses requests and renders

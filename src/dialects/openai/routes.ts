@@ -11,7 +11,7 @@ import type { JobRow } from '../../queue/index.js';
 import { getOpenAiJob, listOpenAiJobs } from '../../queue/openai-batches.js';
 import { createRejectedJob, validationErrors } from '../../queue/reject-job.js';
 import { getFile } from '../../store/files.js';
-import { batchObject, ENDPOINT_KEY, wasRejected } from './batch-object.js';
+import { batchObject, wasRejected } from './batch-object.js';
 import { openAiErrorPayload } from './errors.js';
 import { jobIdOf } from './ids.js';
 import { ENGINE_ENDPOINTS, OPENAI_ENDPOINTS, openAiEndpointOf, type OpenAiEndpoint } from './request.js';
@@ -33,7 +33,6 @@ const metadataField = z.unknown().transform((raw, ctx): JobMetadata | null => {
   for (const [k, v] of entries) {
     if (k.length > METADATA.keyChars) return bad(`metadata key '${k.slice(0, 80)}' is longer than ${METADATA.keyChars} characters.`);
     if (typeof v !== 'string') return bad(`metadata['${k}'] must be a string.`);
-    if (k === ENDPOINT_KEY) return bad(`metadata key '${k}' is reserved by batchd.`);
     if (v.length > METADATA.valueChars) return bad(`metadata['${k}'] is longer than ${METADATA.valueChars} characters.`);
   }
   return metadataObject(entries as [string, string][]);
@@ -144,9 +143,18 @@ async function createBatch(ctx: AppContext, workspace: string, keyId: string, bo
     const why = entry ? `does not serve ${openAiEndpoint}` : `is not served here (see GET /v1/models)`;
     errors.push({ line: null, code: 'model_not_supported', message: `The model '${checked.model}' ${why}.`, param: 'body.model' });
   }
-  const metadata =
-    openAiEndpointOf(endpoint) === openAiEndpoint ? body.metadata : metadataObject([...Object.entries(body.metadata ?? {}), [ENDPOINT_KEY, openAiEndpoint]]);
-  const spec = { workspace, createdBy: keyId, endpoint, model: checked.model, metadata, timeoutHours: TIMEOUT_HOURS, inputFiles: [file.id] };
+  // A Responses batch runs as chat: the job keeps the endpoint it was created for beside the engines' one.
+  const apiEndpoint = openAiEndpointOf(endpoint) === openAiEndpoint ? null : openAiEndpoint;
+  const spec = {
+    workspace,
+    createdBy: keyId,
+    endpoint,
+    apiEndpoint,
+    model: checked.model,
+    metadata: body.metadata,
+    timeoutHours: TIMEOUT_HOURS,
+    inputFiles: [file.id],
+  };
   if (errors.length) return createRejectedJob(ctx.db.kysely, { ...spec, idempotencyKey, dialect: 'openai', errors }, now);
   const input = await fileInputs(ctx, workspace, [file.id]);
   return insertNewJob(ctx, { ...spec, agentId: null, dialect: 'openai' }, input, idempotencyKey, now);

@@ -12,6 +12,7 @@ import * as m010 from './010-job-dialect.js';
 import * as m011 from './011-job-scheduling.js';
 import * as m012 from './012-webhook-outbox.js';
 import * as m013 from './013-job-validation-errors.js';
+import * as m014 from './014-job-api-endpoint.js';
 
 /** Numbered migrations, applied in order by Kysely's Migrator on either store. */
 const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '011-job-scheduling': m011,
   '012-webhook-outbox': m012,
   '013-job-validation-errors': m013,
+  '014-job-api-endpoint': m014,
 };
 
 export const migrationProvider: MigrationProvider = {

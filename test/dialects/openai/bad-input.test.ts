@@ -211,14 +211,6 @@ const CASES: Case[] = [
     says: /gpt-3.5-turbo-instruct/,
   },
   {
-    name: 'metadata naming batchd’s reserved key',
-    send: (s, f) => create(s, batch(f, { metadata: { 'batchd.openai_endpoint': '/v1/chat/completions' } })),
-    status: 400,
-    code: 'invalid_metadata',
-    param: 'metadata',
-    says: /reserved/,
-  },
-  {
     name: 'OpenAI SDK: file list after an unknown file',
     send: (s) => json(s, 'GET', '/v1/files?after=file-nope&limit=2', undefined, asOpenAiSdk(s)),
     status: 400,

@@ -1,3 +1,4 @@
+import { jobIdOf } from '../../../src/dialects/openai/ids.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -164,6 +165,11 @@ describe('OpenAI Responses API and completion streams through the official SDK, 
     const listed = (await suite.client.batches.list()).data.find((b) => b.id === created.id)!;
     assert.equal(listed.endpoint, '/v1/responses');
     assert.deepEqual(listed.metadata, { run: 'r' });
+    // The native view: the engines' endpoint, and the batch's metadata as given (nothing of batchd's own in it).
+    const native = await suite.server.request('GET', `/v1/batch/jobs/${jobIdOf(created.id)}`);
+    assert.equal(native.status, 200);
+    assert.equal(native.body.endpoint, '/v1/chat/completions');
+    assert.deepEqual(native.body.metadata, { run: 'r' });
   });
 
   test('a /v1/responses batch whose lines say another url, or are chat requests, fails at validation, line-numbered', async () => {
