@@ -207,10 +207,11 @@ export class Worker {
       const lastLine = Number(chunk.first_line) + chunk.line_count - 1;
       for await (const line of readChunk(this.deps.blobs, chunk)) {
         if (signal.aborted || entry.paused) break;
-        if (entry.dispatching && lastLine - line.lineNo < 2 * window.size) {
-          // The rest of this chunk is about two windows' worth: claim the next one now, so that
-          // it is set up (claim, its job, its blob opened) while these lines still run and the
-          // slots they free are filled at once, even when a busy event loop makes that setup slow.
+        if (entry.dispatching && lastLine - line.lineNo < window.size) {
+          // The rest of this chunk fits in the window: claim the next one now so that the
+          // slots these last lines free are filled at once, not after a claim round trip.
+          // (Two windows ahead was tried: a paused job's next chunk and a lower priority's
+          // lines went out past the guards test/scheduling/priority-pause.test.ts holds.)
           entry.dispatching = false;
           this.wake();
         }
