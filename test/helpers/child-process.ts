@@ -36,6 +36,20 @@ export function stopProcess(proc: ChildProcess): Promise<void> {
   });
 }
 
+/** The URL a starting `batchd serve` prints on its listening line; rejects if it exits first. */
+export function listeningUrl(proc: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /batchd listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.stderr!.on('data', (d) => (out += d));
+    proc.once('exit', (code) => reject(new Error(`batchd exited with ${code} before listening: ${out}`)));
+  });
+}
+
 /** Starts `batchd <args>` as a child process and resolves once it prints its listening line. */
 export function startChildServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
   const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

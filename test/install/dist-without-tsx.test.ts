@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopProcess } from '../helpers/child-process.js';
+import { listeningUrl, stopProcess } from '../helpers/child-process.js';
 
 /**
  * The compiled server runs where tsx is not installed (`npm ci --omit=dev`, a container
@@ -44,16 +44,7 @@ before(async () => {
     env: { ...process.env, BATCHD_API_KEYS: `ws:${KEY}`, BATCHD_VALIDATION_THREADS: '1', BATCHD_LLAMA_SEQUENCES: '2', BATCHD_LLAMA_CONTEXT: '8192' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc!.stdout!.on('data', (d) => {
-      out += d;
-      const m = /batchd listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc!.stderr!.on('data', (d) => (out += d));
-    proc!.once('exit', (code) => reject(new Error(`batchd exited with ${code} before listening: ${out}`)));
-  });
+  url = await listeningUrl(proc);
 });
 
 after(async () => {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listeningUrl } from '../helpers/child-process.js';
 
 /**
  * The package as a user gets it: `npm pack`, then `npm install ./batchd-*.tgz` in another
@@ -63,16 +64,7 @@ test('installed from its tarball in another folder, `npx batchd serve` serves th
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc!.stdout!.on('data', (d) => {
-      out += d;
-      const m = /batchd listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc!.stderr!.on('data', (d) => (out += d));
-    proc!.once('exit', (code) => reject(new Error(`npx batchd serve exited with ${code}: ${out}`)));
-  });
+  const url = await listeningUrl(proc);
   const key = fs.readFileSync(path.join(app, 'data', 'default-api-key'), 'utf8').trim();
   const auth = { authorization: `Bearer ${key}` };
 
