@@ -140,8 +140,9 @@ export async function createLlamaEngine(entry: ModelEntry, opts: LlamaOptions = 
   return {
     // Four times the sequences: a queued request takes a freed sequence at once, without waiting on
     // the caller, and the pool chooses among the waiting lines the one sharing the longest prefix
-    // with the freed sequence (bench/prefix-reuse.ts, 4 prompts on 2 sequences: 1.5× with 4 lines
-    // waiting, 4.5× with 16). Online requests still go first (sequence-pool.ts).
+    // with the freed sequence (bench/prefix-reuse.ts, 4 prompts on 2 sequences: grouped vs first
+    // come first served 1.5× with 2 lines a sequence, 2.4× with 4). Online requests still go first
+    // (sequence-pool.ts).
     maxInFlight: rt.sequences * 4,
     online: { pool: `llama:${key}`, parallel: rt.sequences },
     execute,
