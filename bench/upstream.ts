@@ -11,6 +11,7 @@
  * thread's CPU time went (self time by function and by file) to results/upstream-profile.md;
  * the profile itself is kept in the temporary directory for a closer look.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,8 +30,24 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-bench-up-'));
 const up = await startFakeUpstreamProcess(SERVICE_MS, CONCURRENCY);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** One batchd round: a fresh server and data dir, one job of every line; requests/s from creation to SUCCESS. */
-async function batchd(input: string, round: number, nodeArgs: string[] = []): Promise<{ rate: number; rss: number }> {
+const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/**
+ * CPU time (user and system, all threads) a process has used so far, in ms (Linux): the
+ * cost per line that, on a quiet machine, sets how far batchd falls behind the baseline.
+ */
+function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command's closing parenthesis start at field 3; utime and stime are fields 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS_PER_S;
+}
+
+/**
+ * One batchd round: a fresh server and data dir, one job of every line; requests/s from
+ * creation to SUCCESS, and batchd's CPU time per line over the same span (upload included).
+ */
+async function batchd(input: string, round: number, nodeArgs: string[] = []): Promise<{ rate: number; rss: number; cpuPerLine: number }> {
   const data = path.join(dir, `data-${round}`);
   // From the sources, so the numbers are those of this tree, whatever dist/ holds.
   const server = await startBatchd(
@@ -46,9 +63,10 @@ async function batchd(input: string, round: number, nodeArgs: string[] = []): Pr
     nodeArgs,
   );
   try {
+    const cpuBefore = cpuMs(server.proc.pid!);
     const { ms, job } = await runJob(server.url, 'bench', input, 'up');
     if (job.status !== 'SUCCESS' || job.succeeded_requests !== REQUESTS) throw new Error(`job ended ${JSON.stringify(job)}`);
-    return { rate: REQUESTS / (ms / 1000), rss: peakRssMb(server.proc.pid!) };
+    return { rate: REQUESTS / (ms / 1000), rss: peakRssMb(server.proc.pid!), cpuPerLine: (cpuMs(server.proc.pid!) - cpuBefore) / REQUESTS };
   } finally {
     await server.stop();
     fs.rmSync(data, { recursive: true, force: true });
@@ -89,7 +107,7 @@ try {
   } else {
     await baseline(); // warm-up: page cache, the fake's JIT and sockets
     const loadBefore = os.loadavg()[0]!;
-    const rates = { base: [] as number[], ours: [] as number[] };
+    const rates = { base: [] as number[], ours: [] as number[], cpu: [] as number[] };
     let rss = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const sides = [
@@ -97,11 +115,14 @@ try {
         async () => {
           const b = await batchd(input, r);
           rates.ours.push(b.rate);
+          rates.cpu.push(b.cpuPerLine);
           rss = Math.max(rss, b.rss);
         },
       ];
       for (const run of r % 2 === 0 ? sides : sides.reverse()) await run();
-      console.log(`round ${r + 1}: baseline ${fmt(rates.base[r]!)}/s, batchd ${fmt(rates.ours[r]!)}/s, ratio ${fmt(rates.ours[r]! / rates.base[r]!, 3)}`);
+      console.log(
+        `round ${r + 1}: baseline ${fmt(rates.base[r]!)}/s, batchd ${fmt(rates.ours[r]!)}/s, ratio ${fmt(rates.ours[r]! / rates.base[r]!, 3)}, batchd CPU ${fmt(rates.cpu[r]!, 3)} ms/line, load ${fmt(os.loadavg()[0]!, 1)}`,
+      );
     }
     const ratios = rates.ours.map((o, i) => o / rates.base[i]!);
     const spread = (xs: number[], d = 0) => `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
@@ -110,11 +131,11 @@ try {
     writeReport('upstream', 'Upstream path: batch throughput vs a direct load generator', [
       `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources) and data dir per round, with BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls while online calls come in; this run has none); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
       '',
-      '| round | baseline requests/s | batchd requests/s | ratio |',
-      '|---|---|---|---|',
-      ...ratios.map((q, i) => `| ${i + 1} | ${fmt(rates.base[i]!)} | ${fmt(rates.ours[i]!)} | ${fmt(q, 3)} |`),
-      `| **median** | **${fmt(median(rates.base))}** | **${fmt(median(rates.ours))}** | **${fmt(median(ratios), 3)}** |`,
-      `| spread (min–max) | ${spread(rates.base)} | ${spread(rates.ours)} | ${spread(ratios, 3)} |`,
+      '| round | baseline requests/s | batchd requests/s | ratio | batchd CPU ms/line |',
+      '|---|---|---|---|---|',
+      ...ratios.map((q, i) => `| ${i + 1} | ${fmt(rates.base[i]!)} | ${fmt(rates.ours[i]!)} | ${fmt(q, 3)} | ${fmt(rates.cpu[i]!, 3)} |`),
+      `| **median** | **${fmt(median(rates.base))}** | **${fmt(median(rates.ours))}** | **${fmt(median(ratios), 3)}** | **${fmt(median(rates.cpu), 3)}** |`,
+      `| spread (min–max) | ${spread(rates.base)} | ${spread(rates.ours)} | ${spread(ratios, 3)} | ${spread(rates.cpu, 3)} |`,
       '',
       `**Ratio of medians: ${fmt(median(rates.ours) / median(rates.base), 3)}** (per-round ratios ${spread(ratios, 3)}; target ≥ 0.97). batchd server peak RSS: ${rss} MB; bench process ${peakRssMb()} MB. Load average (1 min) ${fmt(loadBefore, 1)} at the start, ${fmt(os.loadavg()[0]!, 1)} at the end, on ${os.availableParallelism()} cores.`,
       ...(previous ? ['', previous] : []),

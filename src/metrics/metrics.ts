@@ -73,15 +73,21 @@ export class Metrics {
     processMetrics();
   }
 
-  /** Lines whose terminal records were just committed. */
+  /**
+   * Lines whose terminal records were just committed. Counted per outcome, not per line:
+   * each inc hashes its labels, and a group is mostly one outcome.
+   */
   linesRecorded(model: string, endpoint: string, outcomes: readonly LineOutcome[]): void {
     let prompt = 0;
     let completion = 0;
+    const byCode = new Map<string | null, number>();
     for (const o of outcomes) {
-      this.countRequest('batch', model, endpoint, o.ok ? null : (o.error?.code ?? 'internal_error'));
+      const code = o.ok ? null : (o.error?.code ?? 'internal_error');
+      byCode.set(code, (byCode.get(code) ?? 0) + 1);
       prompt += o.promptTokens;
       completion += o.completionTokens;
     }
+    for (const [code, n] of byCode) this.countRequest('batch', model, endpoint, code, n);
     this.countTokens(model, prompt, completion);
   }
 
@@ -107,9 +113,9 @@ export class Metrics {
     return Registry.merge([processMetrics(), this.registry]).metrics();
   }
 
-  private countRequest(mode: RequestMode, model: string, endpoint: string, code: string | null) {
-    if (code === null) this.requests.inc({ mode, model, endpoint, outcome: 'success' });
-    else this.requests.inc({ mode, model, endpoint, outcome: 'failure', code });
+  private countRequest(mode: RequestMode, model: string, endpoint: string, code: string | null, n = 1) {
+    if (code === null) this.requests.inc({ mode, model, endpoint, outcome: 'success' }, n);
+    else this.requests.inc({ mode, model, endpoint, outcome: 'failure', code }, n);
   }
 
   private countTokens(model: string, prompt: number, completion: number) {

@@ -6,7 +6,7 @@ export type ResultRow = Omit<JobResultTable, 'job_id' | 'created_at'> & {
 };
 
 /**
- * Rows per INSERT: statements have a parameter limit (SQLite 32,766, PostgreSQL 65,535)
- * and a row takes 7–8, so a large group is written in several statements.
+ * Rows per INSERT on PostgreSQL: a statement has at most 65,535 parameters and a row takes
+ * 7, so a large group is written in several statements (SQLite inserts a row per statement).
  */
 export const ROWS_PER_STATEMENT = 500;

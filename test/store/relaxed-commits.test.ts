@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { Kysely, sql, SqliteDialect } from 'kysely';
 import BetterSqlite3 from 'better-sqlite3';
-import { openSqlite, relaxedCommits } from '../../src/store/sqlite/sqlite-database.js';
+import { openSqlite, relaxedTransaction } from '../../src/store/sqlite/sqlite-database.js';
+import { StoreError } from '../../src/store/store-error.js';
 import type { Database } from '../../src/store/schema.js';
 
 /** PRAGMA synchronous: 2 = FULL, 1 = NORMAL. */
 const level = async (db: Kysely<Database>) => (await sql<{ synchronous: number }>`pragma synchronous`.execute(db)).rows[0]!.synchronous;
+const levelOf = (sqlite: BetterSqlite3.Database) => sqlite.pragma('synchronous', { simple: true }) as number;
 
 describe('SQLite commit durability', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-relaxed-'));
@@ -20,44 +22,40 @@ describe('SQLite commit durability', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('transactions commit at FULL, except inside relaxedCommits (NORMAL), and FULL is back after', async () => {
+  test('transactions commit at FULL, except relaxedTransaction (NORMAL), and FULL is back after', async () => {
     await sql`create table t (a integer primary key, b text)`.execute(db);
     assert.equal(await level(db), 2);
     assert.equal(await db.transaction().execute((tx) => level(tx)), 2);
-    const inside = await relaxedCommits(() =>
-      db.transaction().execute(async (tx) => {
-        await sql`insert into t (b) values ('relaxed')`.execute(tx);
-        return level(tx);
-      }),
-    );
-    assert.equal(inside, 1);
+    const inside = await relaxedTransaction(db, (sqlite) => {
+      sqlite.prepare(`insert into t (b) values ('relaxed')`).run();
+      return [levelOf(sqlite), sqlite.inTransaction];
+    });
+    assert.deepEqual(inside, [1, true]);
     assert.equal(await level(db), 2, 'the connection is back at FULL');
-    // Outside a transaction nothing is relaxed, even within relaxedCommits.
-    assert.equal(await relaxedCommits(() => level(db)), 2);
   });
 
   test('a relaxed transaction that fails rolls back and leaves the level at FULL', async () => {
     await assert.rejects(
-      relaxedCommits(() =>
-        db.transaction().execute(async (tx) => {
-          await sql`insert into t (b) values ('gone')`.execute(tx);
-          throw new Error('boom');
-        }),
-      ),
+      relaxedTransaction(db, (sqlite) => {
+        sqlite.prepare(`insert into t (b) values ('gone')`).run();
+        throw new Error('boom');
+      }),
       /boom/,
     );
     assert.equal(await level(db), 2);
     assert.equal((await sql<{ n: number }>`select count(*) as n from t where b = 'gone'`.execute(db)).rows[0]!.n, 0);
   });
 
-  test('a relaxed transaction that cannot begin (another writer holds the lock) leaves the level at FULL', async () => {
+  test('a relaxed transaction that cannot begin (another writer holds the lock) fails as busy and leaves the level at FULL', async () => {
     const other = new BetterSqlite3(file);
     other.pragma('busy_timeout = 0');
     other.exec('begin immediate');
     try {
       // busy_timeout is 5 s on batchd's connection; a short one here keeps the test fast.
       await sql`pragma busy_timeout = 50`.execute(db);
-      await assert.rejects(relaxedCommits(() => db.transaction().execute((tx) => level(tx))));
+      const ran = mock.fn();
+      await assert.rejects(relaxedTransaction(db, ran), (err) => err instanceof StoreError && err.kind === 'busy');
+      assert.equal(ran.mock.callCount(), 0);
       assert.equal(await level(db), 2);
     } finally {
       other.exec('rollback');
@@ -66,12 +64,44 @@ describe('SQLite commit durability', () => {
     }
   });
 
+  test('a relaxed transaction waits for a Kysely transaction under way: never runs inside it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const open = db.transaction().execute(async (tx) => {
+      await sql`insert into t (b) values ('rolled back')`.execute(tx);
+      await gate;
+      throw new Error('undo');
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const relaxed = relaxedTransaction(db, (sqlite) => sqlite.prepare(`insert into t (b) values ('kept')`).run());
+    release();
+    await assert.rejects(open, /undo/);
+    await relaxed;
+    assert.deepEqual(
+      (await sql<{ b: string }>`select b from t where b in ('rolled back', 'kept')`.execute(db)).rows.map((r) => r.b),
+      ['kept'],
+    );
+    await sql`delete from t where b = 'kept'`.execute(db);
+  });
+
+  test('only a store openSqlite opened can take relaxed transactions', async () => {
+    const other = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) });
+    try {
+      await assert.rejects(
+        relaxedTransaction(other, () => 1),
+        /openSqlite/,
+      );
+    } finally {
+      await other.destroy();
+    }
+  });
+
   test('result records are never read before they are durable: the WAL is fsynced first, once', async () => {
     await sql`create table job_results (line_no integer primary key)`.execute(db);
     const fsyncs = mock.method(fs, 'fdatasyncSync');
     try {
       const readResults = () => sql`select * from "job_results"`.execute(db);
-      await relaxedCommits(() => db.transaction().execute((tx) => sql`insert into "job_results" (line_no) values (1)`.execute(tx)));
+      await relaxedTransaction(db, (sqlite) => sqlite.prepare(`insert into "job_results" (line_no) values (1)`).run());
       await sql`select * from t`.execute(db);
       assert.equal(fsyncs.mock.callCount(), 0, 'other reads do not wait for an fsync');
       await readResults();
@@ -79,7 +109,7 @@ describe('SQLite commit durability', () => {
       await readResults();
       assert.equal(fsyncs.mock.callCount(), 1, 'nothing new to make durable');
       // A FULL commit after a relaxed one fsyncs the WAL itself: no extra fsync is needed.
-      await relaxedCommits(() => db.transaction().execute((tx) => sql`insert into "job_results" (line_no) values (2)`.execute(tx)));
+      await relaxedTransaction(db, (sqlite) => sqlite.prepare(`insert into "job_results" (line_no) values (2)`).run());
       await db.transaction().execute((tx) => sql`insert into t (b) values ('full')`.execute(tx));
       await readResults();
       assert.equal(fsyncs.mock.callCount(), 1);

@@ -1,10 +1,9 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import { ensurePrivateFile } from '../../data-dir.js';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection } from 'kysely';
 import type { Database } from '../schema.js';
-import { withStoreErrors } from '../store-error.js';
+import { toStoreError, withStoreErrors } from '../store-error.js';
 
 /** Opens the embedded store: one file, WAL, so readers never block the writer. */
 export function openSqlite(file: string): Kysely<Database> {
@@ -12,24 +11,27 @@ export function openSqlite(file: string): Kysely<Database> {
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit survives power loss, not only a process crash. Only transactions run
-  // inside relaxedCommits() commit at NORMAL (see there).
+  // by relaxedTransaction() commit at NORMAL (see there).
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const durability = new Durability(file);
   // SQLITE_BUSY/LOCKED/FULL leave the driver as StoreError (store-error.ts).
-  return new Kysely<Database>({
+  const db = new Kysely<Database>({
     dialect: withStoreErrors(new ImmediateSqliteDialect(durability, { database: withStatementCache(sqlite, durability) })),
   });
+  handles.set(db, new RelaxedWriter(sqlite, durability));
+  return db;
 }
 
-const relaxed = new AsyncLocalStorage<true>();
+/** The connection under each store openSqlite made, for relaxedTransaction. */
+const handles = new WeakMap<Kysely<Database>, RelaxedWriter>();
 
 /**
- * Runs `fn`; SQLite transactions it begins commit at `synchronous = NORMAL` instead of
- * FULL: in WAL mode the commit is written to the WAL but not fsynced, so the event loop
- * is not held for an fsync (~6 ms here) per commit. Used for the runner's result records
- * only, where it is safe:
+ * Runs `fn` synchronously, on the store's one connection, as one IMMEDIATE transaction
+ * that commits at `synchronous = NORMAL` instead of FULL: in WAL mode the commit is
+ * written to the WAL but not fsynced, so the event loop is not held for an fsync (~6 ms
+ * here) per commit. Used for the runner's result records only, where it is safe:
  * - a process crash (kill -9, OOM) loses nothing: the WAL's pages are in the OS's cache;
  * - a power loss or OS crash can lose only the last such commits, each whole, since the
  *   WAL is replayed up to its last intact commit: the store is back at an earlier
@@ -40,16 +42,45 @@ const relaxed = new AsyncLocalStorage<true>();
  *   every earlier commit durable too; and before result records are read (a running
  *   job's output file, error groups) the WAL is fsynced first, so a client never reads a
  *   record that could still be lost.
- * PostgreSQL is not affected.
+ * The level is chosen here, where the transaction begins, rather than carried by async
+ * context (AsyncLocalStorage turns on promise hooks for the whole process: ~6% of the
+ * upstream path's CPU time). Kysely's connection is held meanwhile, so no Kysely
+ * transaction is open on it and none begins until this one ended. `fn` gets the
+ * better-sqlite3 handle to run its statements on (they may be prepared once per handle).
+ * PostgreSQL has no such path (record-postgres.ts).
  */
-export function relaxedCommits<T>(fn: () => Promise<T>): Promise<T> {
-  return relaxed.run(true, fn);
+export function relaxedTransaction<T>(db: Kysely<Database>, fn: (sqlite: BetterSqlite3.Database) => T): Promise<T> {
+  const writer = handles.get(db);
+  if (!writer) return Promise.reject(new Error('relaxedTransaction needs a store opened by openSqlite'));
+  return db.connection().execute(async () => writer.run(fn));
+}
+
+/** One connection's relaxed transactions: NORMAL before the transaction begins, FULL again once it ended. */
+class RelaxedWriter {
+  constructor(
+    private readonly sqlite: BetterSqlite3.Database,
+    private readonly durability: Durability,
+  ) {}
+
+  run<T>(fn: (sqlite: BetterSqlite3.Database) => T): T {
+    // The level can only change outside a transaction. Compiled anew each time: this pragma
+    // acts when compiled, so a statement prepared ahead and kept did nothing on its first run.
+    this.sqlite.exec('pragma synchronous = normal');
+    try {
+      const result = this.sqlite.transaction(fn).immediate(this.sqlite);
+      this.durability.unsynced = true;
+      return result;
+    } catch (err) {
+      // Rolled back, or never begun (busy): nothing was committed.
+      throw toStoreError(err);
+    } finally {
+      this.sqlite.exec('pragma synchronous = full');
+    }
+  }
 }
 
 /** Which commits of one connection are not yet fsynced, and making them so. */
 class Durability {
-  /** The transaction under way commits at NORMAL. */
-  relaxedTx = false;
   /** A NORMAL commit happened since the WAL was last fsynced. */
   unsynced = false;
   private wal: number | null = null;
@@ -73,15 +104,14 @@ class Durability {
   }
 }
 
-/** A read of result records: the WAL is fsynced before it runs (see relaxedCommits). */
+/** A read of result records: the WAL is fsynced before it runs (see relaxedTransaction). */
 const READS_RESULTS = /^\s*select\b[\s\S]*"job_results"/i;
 
 /**
  * Transactions begin IMMEDIATE: a deferred one that reads first and writes later cannot
  * wait for another writer's lock (SQLite answers SQLITE_BUSY at once to avoid deadlock),
- * while an immediate one takes the write lock up front and honours busy_timeout. The
- * durability level can only change outside a transaction: a relaxed one sets NORMAL
- * before it begins and FULL again once it ended (the one connection is held meanwhile).
+ * while an immediate one takes the write lock up front and honours busy_timeout. Kysely's
+ * transactions commit at FULL, which fsyncs the WAL: relaxed commits before are durable then.
  */
 class ImmediateSqliteDialect extends SqliteDialect {
   constructor(
@@ -95,40 +125,12 @@ class ImmediateSqliteDialect extends SqliteDialect {
     const driver = super.createDriver() as SqliteDriver;
     const d = this.durability;
     const run = (connection: DatabaseConnection, text: string) => connection.executeQuery(CompiledQuery.raw(text));
-    const restore = async (connection: DatabaseConnection) => {
-      if (!d.relaxedTx) return;
-      d.relaxedTx = false;
-      await run(connection, 'pragma synchronous = full');
-    };
     driver.beginTransaction = async (connection: DatabaseConnection) => {
-      if (relaxed.getStore()) {
-        await run(connection, 'pragma synchronous = normal');
-        d.relaxedTx = true;
-      }
-      try {
-        await run(connection, 'begin immediate');
-      } catch (err) {
-        // Not begun (busy): Kysely will not end it, so the level goes back here.
-        await restore(connection);
-        throw err;
-      }
+      await run(connection, 'begin immediate');
     };
     driver.commitTransaction = async (connection: DatabaseConnection) => {
-      try {
-        await run(connection, 'commit');
-        // A FULL commit fsyncs the WAL: every commit before it is durable too.
-        if (d.relaxedTx) d.unsynced = true;
-        else d.unsynced = false;
-      } finally {
-        await restore(connection);
-      }
-    };
-    driver.rollbackTransaction = async (connection: DatabaseConnection) => {
-      try {
-        await run(connection, 'rollback');
-      } finally {
-        await restore(connection);
-      }
+      await run(connection, 'commit');
+      d.unsynced = false;
     };
     const destroy = driver.destroy.bind(driver);
     driver.destroy = async () => {
