@@ -14,8 +14,11 @@ async function run(up: FakeUpstream, reserve: string, onlineFirst = true) {
     if (onlineFirst)
       assert.equal((await server.request('POST', '/v1/chat/completions', { model: 'up-openai', messages: [{ role: 'user', content: 'hi' }] })).status, 200);
     const job = (await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(200, 'o') })).body;
-    await waitFor('the batch to fill its share', async () => (up.stats.inFlight >= batchShare(8, Number(reserve)) ? true : undefined));
-    const batchPeak = up.stats.inFlight;
+    // Held reserve: the batch fills its share; no reserve, or none held: every connection.
+    const expected = onlineFirst ? batchShare(8, Number(reserve)) : 8;
+    await waitFor(`the batch to hold ${expected} calls at once`, async () => (up.stats.inFlight >= expected ? true : undefined));
+    // The most it ever held before the online call below.
+    const batchPeak = up.stats.maxInFlight;
     // An online call while the batch runs goes straight to a free connection.
     const online = await server.request('POST', '/v1/chat/completions', { model: 'up-openai', messages: [{ role: 'user', content: 'now' }] });
     assert.equal(online.status, 200);
