@@ -1,4 +1,5 @@
 import { after, before, describe, test } from 'node:test';
+import { llamaEntry } from '../helpers/generated-models.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,21 +11,11 @@ import { closeAllLlama, createLlamaEngine } from '../../src/engines/llama/llama-
 import { createFormatter } from '../../src/engines/llama/prompts.js';
 import { loadModelFile } from '../../src/engines/llama/runtime.js';
 import type { Endpoint, Engine, EngineError, EngineResult } from '../../src/engines/engine.js';
-import type { ModelEntry } from '../../src/models/registry.js';
 import { MODERATION_CATEGORIES } from '../../src/engines/moderation.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-llama-'));
 const file = path.join(dir, 'tiny.gguf');
-const entry = (p: string, id = 'tiny'): ModelEntry => ({
-  id,
-  engine: 'llama',
-  path: p,
-  endpoints: [],
-  max_in_flight: 16,
-  input_price_per_mtok: 0,
-  output_price_per_mtok: 0,
-  context_length: 2048,
-});
+const entry = (p: string, id = 'tiny') => llamaEntry(p, id);
 const cheese = [{ role: 'user', content: 'What is the best French cheese?' }];
 const never = new AbortController().signal;
 type Choice = { index: number; message: { role: string; content: string; tool_calls: null }; finish_reason: string };

@@ -1,4 +1,5 @@
 import { after, before, describe, test } from 'node:test';
+import { llamaEntry } from '../helpers/generated-models.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,6 @@ import { acquireModel, releaseModel } from '../../src/engines/llama/loaded-model
 import { reuseStats } from '../../src/engines/llama/prefix-reuse.js';
 import type { SlotPool } from '../../src/engines/llama/sequence-pool.js';
 import type { Engine, EngineResult } from '../../src/engines/engine.js';
-import type { ModelEntry } from '../../src/models/registry.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchd-prefix-'));
 const base = path.join(dir, 'tiny.gguf');
@@ -18,16 +18,7 @@ const base = path.join(dir, 'tiny.gguf');
 const withReuse = path.join(dir, 'reuse.gguf');
 const withoutReuse = path.join(dir, 'fresh.gguf');
 const never = new AbortController().signal;
-const entry = (p: string): ModelEntry => ({
-  id: 'tiny',
-  engine: 'llama',
-  path: p,
-  endpoints: [],
-  max_in_flight: 16,
-  input_price_per_mtok: 0,
-  output_price_per_mtok: 0,
-  context_length: 2048,
-});
+const entry = (p: string) => llamaEntry(p, 'tiny');
 
 // A long shared system prompt (about 550 tokens on the generated model) and short distinct questions.
 const words = 'the river and the mountain near the old city where every story about the sea begins with a letter from a friend'.split(' ');

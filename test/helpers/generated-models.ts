@@ -10,8 +10,8 @@ import type { ModelEntry } from '../../src/models/registry.js';
 export const never = new AbortController().signal;
 
 /** A registry entry serving the GGUF at `file` on the embedded engine. */
-export const llamaEntry = (file: string): ModelEntry => ({
-  id: 'm',
+export const llamaEntry = (file: string, id = 'm'): ModelEntry => ({
+  id,
   engine: 'llama',
   path: file,
   endpoints: [],
