@@ -21,6 +21,13 @@ import { summariseProfile } from './lib/profile.js';
 import { fmt, peakRssMb, quick, RESULTS_DIR, writeReport } from './lib/report.js';
 
 const REQUESTS = quick ? 10_000 : 100_000;
+/**
+ * Calls each side makes untimed first, in the same process as its timed ones: batchd is a
+ * server that runs for days, so its first seconds in a fresh process (the JIT compiling
+ * its paths, measured at 60-75% of the steady rate) are not what a batch meets; the load
+ * generator is warmed the same way, so neither side is timed cold.
+ */
+const WARMUP = quick ? 1_000 : 5_000;
 const ROUNDS = 3;
 const CONCURRENCY = 64;
 const SERVICE_MS = 20;
@@ -47,7 +54,7 @@ function cpuMs(pid: number): number {
  * One batchd round: a fresh server and data dir, one job of every line; requests/s from
  * creation to SUCCESS, and batchd's CPU time per line over the same span (upload included).
  */
-async function batchd(input: string, round: number, nodeArgs: string[] = []): Promise<{ rate: number; rss: number; cpuPerLine: number }> {
+async function batchd(input: string, warmup: string, round: number, nodeArgs: string[] = []): Promise<{ rate: number; rss: number; cpuPerLine: number }> {
   const data = path.join(dir, `data-${round}`);
   // From the sources, so the numbers are those of this tree, whatever dist/ holds.
   const server = await startBatchd(
@@ -63,6 +70,8 @@ async function batchd(input: string, round: number, nodeArgs: string[] = []): Pr
     nodeArgs,
   );
   try {
+    const warm = await runJob(server.url, 'bench', warmup, 'up');
+    if (warm.job.status !== 'SUCCESS') throw new Error(`warm-up job ended ${JSON.stringify(warm.job)}`);
     const cpuBefore = cpuMs(server.proc.pid!);
     const { ms, job } = await runJob(server.url, 'bench', input, 'up');
     if (job.status !== 'SUCCESS' || job.succeeded_requests !== REQUESTS) throw new Error(`job ended ${JSON.stringify(job)}`);
@@ -73,7 +82,7 @@ async function batchd(input: string, round: number, nodeArgs: string[] = []): Pr
   }
 }
 
-const baseline = async () => REQUESTS / ((await runLoadGenerator(up.url, REQUESTS, CONCURRENCY)) / 1000);
+const baseline = async () => REQUESTS / ((await runLoadGenerator(up.url, REQUESTS, CONCURRENCY, WARMUP)) / 1000);
 
 /** The previous run's summary line, carried into the new report so that two runs can be compared. */
 function previousSummary(): string | null {
@@ -88,10 +97,12 @@ function previousSummary(): string | null {
 try {
   const input = path.join(dir, 'input.jsonl');
   writeChatFile(input, REQUESTS);
+  const warmup = path.join(dir, 'warmup.jsonl');
+  writeChatFile(warmup, WARMUP);
   fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: [{ id: 'up', engine: 'openai', url: up.url, max_in_flight: CONCURRENCY }] }));
   if (profile) {
     const profDir = path.join(os.tmpdir(), `batchd-upstream-profile-${Date.now()}`);
-    const { rate } = await batchd(input, 0, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+    const { rate } = await batchd(input, warmup, 0, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
     // One profile per thread; the main thread's is the largest.
     const [main] = fs
       .readdirSync(profDir)
@@ -113,7 +124,7 @@ try {
       const sides = [
         async () => rates.base.push(await baseline()),
         async () => {
-          const b = await batchd(input, r);
+          const b = await batchd(input, warmup, r);
           rates.ours.push(b.rate);
           rates.cpu.push(b.cpuPerLine);
           rss = Math.max(rss, b.rss);
@@ -129,7 +140,7 @@ try {
     const previous = previousSummary();
     const ideal = (CONCURRENCY * 1000) / SERVICE_MS;
     writeReport('upstream', 'Upstream path: batch throughput vs a direct load generator', [
-      `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources) and data dir per round, with BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls while online calls come in; this run has none); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
+      `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources; upstream calls on its I/O thread) and data dir per round, with BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls while online calls come in; this run has none); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). Each side first makes ${fmt(WARMUP)} calls untimed in the same process (batchd: a ${fmt(WARMUP)}-line job), so neither is timed while its JIT warms up. ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
       '',
       '| round | baseline requests/s | batchd requests/s | ratio | batchd CPU ms/line |',
       '|---|---|---|---|---|',

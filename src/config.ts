@@ -25,6 +25,8 @@ export interface Config {
   maxPendingRequests: number;
   /** How long one upstream call may take before it counts as a (retryable) timeout. */
   upstreamTimeoutMs: number;
+  /** Upstream HTTP calls on their own thread (engines/http/io-thread.ts) rather than the main one. */
+  upstreamIoThread: boolean;
   /** Worker threads validating uploads off the event loop (0 = on the main thread). */
   validationThreads: number;
   /** Lines per work chunk: the unit a worker claims. */
@@ -203,6 +205,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     maxInlineRequests: 10_000,
     maxPendingRequests: int(input.maxPendingRequests ?? env.BATCHD_MAX_PENDING_REQUESTS, 1_000_000, 'max-pending-requests'),
     upstreamTimeoutMs: int(env.BATCHD_UPSTREAM_TIMEOUT_MS, 600_000, 'BATCHD_UPSTREAM_TIMEOUT_MS') || 600_000,
+    upstreamIoThread: onOff(env.BATCHD_UPSTREAM_IO_THREAD, true, 'BATCHD_UPSTREAM_IO_THREAD'),
     validationThreads: int(env.BATCHD_VALIDATION_THREADS, 1, 'BATCHD_VALIDATION_THREADS'),
     chunkLines: int(env.BATCHD_CHUNK_LINES, 500, 'BATCHD_CHUNK_LINES') || 500,
     worker: input.worker ?? true,

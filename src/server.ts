@@ -14,6 +14,7 @@ import { buildApp } from './api/app.js';
 import { bootstrapKeys } from './bootstrap-keys.js';
 import { prepareDataDir } from './data-dir.js';
 import { EnginePool, type EngineFactory } from './engines/engine-pool.js';
+import { ioThread } from './engines/http/io-thread.js';
 import type { AppContext } from './api/context.js';
 import { Runner, type NudgeReason } from './runner/runner.js';
 import { DatabaseBlobStore } from './blobs/database-blob-store.js';
@@ -129,6 +130,8 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   if (llama) factories.llama = async (model) => (await ensureGenerated(model.path), llama(model));
   const metrics = new Metrics();
   const engines = new EnginePool(instrumentFactories(factories, metrics), { onlineReserve: config.onlineReserve });
+  // Loaded with the process rather than at the first upstream call, which would wait for it.
+  if (config.upstreamIoThread && registry.models.some((m) => m.engine === 'openai' || m.engine === 'mistral')) ioThread().start();
   const queue = createQueue(db, { blobs, leaseMs: config.runner.leaseMs });
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;

@@ -44,9 +44,9 @@ export async function startFakeUpstreamProcess(latencyMs: number, maxConcurrent:
   };
 }
 
-/** The direct load generator in its own process: milliseconds for `requests` calls at `concurrency`. */
-export async function runLoadGenerator(url: string, requests: number, concurrency: number): Promise<number> {
-  const proc = spawnScript('load-generator.ts', [url, String(requests), String(concurrency)]);
+/** The direct load generator in its own process: milliseconds for `requests` calls at `concurrency`, after `warmup` untimed ones. */
+export async function runLoadGenerator(url: string, requests: number, concurrency: number, warmup = 0): Promise<number> {
+  const proc = spawnScript('load-generator.ts', [url, String(requests), String(concurrency), String(warmup)]);
   const m = await waitForLine(proc, /\{"ms":([\d.]+)\}/);
   await new Promise((done) => (proc.exitCode !== null ? done(null) : proc.once('exit', done)));
   return Number(m[1]);

@@ -25,7 +25,9 @@ export function reserveForOnline(engine: Engine, reserve: number, holdMs = ONLIN
   let onlineAt = -Infinity;
   let running = 0;
   const waiting: (() => void)[] = [];
-  const limit = () => (now() - onlineAt < holdMs ? share : engine.maxInFlight);
+  // Alone, a batch may also fill the calls the engine holds waiting (Engine.queueAhead).
+  const alone = engine.maxInFlight + (engine.queueAhead ?? 0);
+  const limit = () => (now() - onlineAt < holdMs ? share : alone);
   const admit = () => {
     while (waiting.length && running < limit()) {
       running++;

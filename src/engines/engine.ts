@@ -82,6 +82,12 @@ export interface Engine {
   /** How many requests the engine wants in flight at once. */
   readonly maxInFlight: number;
   /**
+   * Batch calls the runner may hand over beyond maxInFlight, to wait inside the engine:
+   * an upstream engine's wait on its I/O thread, which sends one the moment a connection
+   * frees instead of when the main thread gets round to it. Absent: none.
+   */
+  readonly queueAhead?: number;
+  /**
    * What online admission (online-gate.ts) counts against: the requests the engine runs at
    * once and the resource they share (registry entries serving one model file share its
    * sequences). Absent: maxInFlight, per registry entry.
@@ -114,6 +120,7 @@ export function aroundCalls(
   const stream = engine.stream;
   return {
     maxInFlight: engine.maxInFlight,
+    queueAhead: engine.queueAhead,
     online: engine.online,
     execute: (req, signal) => around(req, signal, () => engine.execute(req, signal)),
     stream: stream && ((req, signal, onDelta) => around(req, signal, () => stream.call(engine, req, signal, onDelta))),

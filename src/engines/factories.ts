@@ -8,7 +8,7 @@ import { createOpenAiEngine } from './openai/openai-engine.js';
 
 /** The engines a batchd process can run, by registry `engine` kind. */
 export function defaultEngineFactories(config: Config): Partial<Record<ModelEntry['engine'], EngineFactory>> {
-  const opts = { requestTimeoutMs: config.upstreamTimeoutMs };
+  const opts = { requestTimeoutMs: config.upstreamTimeoutMs, ioThread: config.upstreamIoThread };
   // Every engine, online and batch alike, refuses requests of more inputs than the cap.
   const capped =
     (factory: EngineFactory): EngineFactory =>

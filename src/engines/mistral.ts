@@ -19,9 +19,10 @@ export function createMistralEngine(model: ModelEntry, opts: UpstreamEngineOptio
     return { status_code: 200, body: { ...json, model: clientModel, usage: json.usage ?? usage }, usage };
   };
   const execute = async (req: EngineRequest, signal: AbortSignal) =>
-    answer(await client.postJson(req.endpoint.slice('/v1'.length), { ...req.body, model: upstreamModel }, signal), clientModelOf(req));
+    answer(await client.postJson(req.endpoint.slice('/v1'.length), { ...req.body, model: upstreamModel }, signal, req.priority), clientModelOf(req));
   return {
     maxInFlight: model.max_in_flight,
+    queueAhead: client.queueAhead,
     execute,
     async stream(req, signal, onDelta) {
       if (!streamable(req)) return asOnePiece(execute(req, signal), onDelta);

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnThread } from '../spawn-thread.js';
 import { createHash } from 'node:crypto';
 import { BatchFileValidator, type ValidationSummary } from './batch-file-validator.js';
 
@@ -83,16 +84,7 @@ export class ValidationPool {
  */
 const LIMITS = { maxYoungGenerationSizeMb: 4 };
 
-/** The compiled worker, or from sources the TypeScript one loaded through tsx like the main thread. */
-function spawnWorker(): Worker {
-  if (import.meta.url.endsWith('.js')) return new Worker(new URL('./validation-worker.js', import.meta.url), { resourceLimits: LIMITS });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./validation-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
-    eval: true,
-    resourceLimits: LIMITS,
-  });
-}
+const spawnWorker = () => spawnThread(import.meta.url, 'validation-worker', { resourceLimits: LIMITS });
 
 class WorkerCheck implements UploadCheck {
   private backlog = 0;

@@ -190,13 +190,15 @@ export class Worker {
       const done = await queue.recordedLines(chunk.job_id, Number(chunk.first_line), chunk.line_count);
       const lineJob: LineJob | null = model ? { endpoint: job.endpoint as Endpoint, model, deadline: Number(job.deadline_at), format } : null;
       const engine = model ? await this.deps.engines.get(model).catch((err: Error) => err) : new Error(`model '${job.model}' is no longer configured`);
-      const window = new Slots(model?.max_in_flight ?? 1);
+      // The calls the engine takes at once, and those it may hold waiting beyond them.
+      const inFlight = (model?.max_in_flight ?? 1) + (engine instanceof Error ? 0 : (engine.queueAhead ?? 0));
+      const window = new Slots(inFlight);
       // The same for every line of the chunk: made once, not per line.
       const lineDeps: LineDeps | null =
         lineJob && !(engine instanceof Error)
           ? {
               engine,
-              slots: this.slotsFor(lineJob.model.id, lineJob.model.max_in_flight),
+              slots: this.slotsFor(lineJob.model.id, inFlight),
               retry: this.opts.retry,
               clock,
               onAttempt: this.opts.onAttempt,

@@ -1,8 +1,10 @@
-import { Pool, type Dispatcher } from 'undici';
+import { randomUUID } from 'node:crypto';
+import type { Dispatcher } from 'undici';
 import { onAbort } from '../../abort-links.js';
 import type { ModelEntry } from '../../models/registry.js';
-import { EngineError } from '../engine.js';
 import { abortError, malformedResponse, networkError, statusError, timeoutError } from './errors.js';
+import { ioThread, type CallTransport } from './io-thread.js';
+import { CallQueue, newPool, type CallHandle, type CallSpec, type CallEvents, type PoolSpec, type WireError } from './upstream-call.js';
 
 export { parseRetryAfter } from './errors.js';
 
@@ -10,8 +12,10 @@ export { parseRetryAfter } from './errors.js';
 export interface UpstreamEngineOptions {
   /** Whole-request limit (connect, headers and body): a hung or dripping upstream becomes a retryable timeout. */
   requestTimeoutMs?: number;
-  /** Use this undici dispatcher instead of a pool of our own (the caller owns it and closes it). */
+  /** Use this undici dispatcher, in this thread, instead of a pool of our own (the caller owns it and closes it). */
   dispatcher?: Dispatcher;
+  /** Run the calls on the upstream I/O thread (io-thread.ts; the default) or in this thread. */
+  ioThread?: boolean;
 }
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10 * 60_000;
@@ -20,112 +24,74 @@ export interface UpstreamClientOptions {
   /** Base URL ending in /v1 (the registry's `url`). */
   baseUrl: string;
   apiKey?: string;
-  /** Connections kept alive to the upstream: the registry's max_in_flight. */
+  /** Requests sent at once, each on its own keep-alive connection: the registry's max_in_flight. */
   connections: number;
   requestTimeoutMs: number;
   dispatcher?: Dispatcher;
+  ioThread?: boolean;
+}
+
+/** Online calls go before batch calls waiting for a connection. */
+export type CallPriority = 'online' | 'batch';
+
+/** How a call's answer is read: the head, the body's text (piece by piece for a stream), and the result at the end. */
+interface Reader<T> {
+  stream: boolean;
+  head(status: number, contentType: string, retryAfter: string | undefined): void;
+  data(text: string): T | undefined;
+  end(text: string): T;
 }
 
 /**
  * JSON over HTTP to one upstream through one keep-alive pool (never one per request,
  * so a batch of 100k lines reuses `connections` sockets), with a per-request deadline,
  * prompt cancellation, and every failure turned into an EngineError (see errors.ts).
+ * The calls run on the upstream I/O thread (io-thread.ts) unless told otherwise; either
+ * way at most `connections` at once, the rest waiting with online calls first.
  */
 export class UpstreamClient {
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
-  private readonly origin: string;
+  private readonly transport: CallTransport;
+  private readonly pool: PoolSpec;
   private readonly basePath: string;
   /** Request headers, built once: a batch sends the same ones thousands of times a second. */
   private readonly jsonHeaders: Record<string, string>;
   private readonly streamHeaders: Record<string, string>;
+  /**
+   * Batch calls worth holding waiting on the I/O thread beyond the connections (Engine.queueAhead):
+   * enough to refill every connection freed while the main thread is busy for a few
+   * milliseconds (measured: with none, a 64-connection upstream got 52 of them busy on
+   * average; with 32 waiting, 63.5). None when the calls run in this thread.
+   */
+  readonly queueAhead: number;
 
   constructor(private readonly opts: UpstreamClientOptions) {
     const url = new URL(opts.baseUrl);
-    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     const common = { 'content-type': 'application/json', ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) };
     this.jsonHeaders = { ...common, accept: 'application/json' };
     this.streamHeaders = { ...common, accept: 'text/event-stream' };
-    this.ownsDispatcher = !opts.dispatcher;
     // undici's own timeouts default to 300 s; ours is the one that counts, so theirs must not fire first.
-    this.dispatcher =
-      opts.dispatcher ??
-      new Pool(this.origin, {
-        connections: opts.connections,
-        keepAliveTimeout: 30_000,
-        headersTimeout: opts.requestTimeoutMs + 1000,
-        bodyTimeout: opts.requestTimeoutMs + 1000,
-      });
+    this.pool = { id: randomUUID(), origin: url.origin, connections: opts.connections, socketTimeoutMs: opts.requestTimeoutMs + 1000 };
+    this.transport = opts.dispatcher
+      ? new LocalTransport(opts.dispatcher, this.pool, false)
+      : opts.ioThread === false
+        ? new LocalTransport(newPool(this.pool), this.pool, true)
+        : ioThread();
+    this.queueAhead = this.transport instanceof LocalTransport ? 0 : Math.max(8, Math.ceil(opts.connections / 2));
   }
 
-  /**
-   * POSTs `body` to `<base URL><path>` (path after /v1, e.g. '/chat/completions'); resolves to the parsed 2xx JSON object.
-   *
-   * Through undici's dispatch API rather than `request()`: a batch makes thousands of these a
-   * second on the event loop online calls share, and `request()` spends a good part of each
-   * call on what a small JSON answer does not need (an AbortController for our deadline, an
-   * async-hooks resource, a Readable for the body, parsing every header). Here the answer's
-   * pieces are collected as they come and the call is ended through the abort function undici
-   * hands to onConnect; failures map to the same EngineErrors as a stream's (see `failure`).
-   */
-  postJson(path: string, body: unknown, signal: AbortSignal): Promise<Record<string, unknown>> {
-    if (signal.aborted) return Promise.reject(abortError(signal));
-    const timeoutMs = this.opts.requestTimeoutMs;
-    return new Promise((resolve, reject) => {
-      let abortCall: ((err: Error) => void) | null = null;
-      let stopped: Error | null = null;
-      let timedOut = false;
-      let status = 0;
-      let retryAfter: string | undefined;
-      const pieces: Buffer[] = [];
-      const stop = (why: Error) => {
-        if (stopped) return;
-        stopped = why;
-        abortCall?.(why);
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        stop(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const unlink = onAbort(signal, () => stop(abortError(signal)));
-      const settle = () => {
-        clearTimeout(timer);
-        unlink();
-      };
-      this.dispatcher.dispatch(
-        { origin: this.origin, path: `${this.basePath}${path}`, method: 'POST', headers: this.jsonHeaders, body: JSON.stringify(body) },
-        {
-          onConnect: (abort: (err: Error) => void) => {
-            abortCall = abort;
-            if (stopped) abort(stopped);
-          },
-          onHeaders: (statusCode: number, rawHeaders: Buffer[]) => {
-            if (statusCode < 200) return true; // 1xx: the answer is still to come
-            status = statusCode;
-            if (statusCode >= 300) retryAfter = rawHeader(rawHeaders, 'retry-after');
-            return true;
-          },
-          onData: (piece: Buffer) => {
-            pieces.push(piece);
-            return true;
-          },
-          onComplete: () => {
-            settle();
-            const text = Buffer.concat(pieces).toString('utf8');
-            try {
-              if (status < 200 || status >= 300) throw statusError(status, text, retryAfter);
-              resolve(parseObject(text));
-            } catch (err) {
-              reject(err as Error);
-            }
-          },
-          onError: (err: Error) => {
-            settle();
-            reject(failure(err, signal, timedOut, timeoutMs));
-          },
-        },
-      );
+  /** POSTs `body` to `<base URL><path>` (path after /v1, e.g. '/chat/completions'); resolves to the parsed 2xx JSON object. */
+  postJson(path: string, body: unknown, signal: AbortSignal, priority: CallPriority = 'online'): Promise<Record<string, unknown>> {
+    let status = 0;
+    let retryAfter: string | undefined;
+    return this.exchange(path, body, signal, priority, {
+      stream: false,
+      head: (s, _type, r) => ((status = s), (retryAfter = r)),
+      data: () => undefined,
+      end: (text) => {
+        if (status < 200 || status >= 300) throw statusError(status, text, retryAfter);
+        return parseObject(text);
+      },
     });
   }
 
@@ -139,64 +105,120 @@ export class UpstreamClient {
     body: unknown,
     signal: AbortSignal,
     onEvent: (event: Record<string, unknown>) => void,
+    priority: CallPriority = 'online',
   ): Promise<Record<string, unknown> | null> {
-    return this.postForStream(path, body, signal, async (res) => {
-      if (!String(res.headers['content-type'] ?? '').includes('text/event-stream')) return parseObject(await res.body.text());
-      const decoder = new TextDecoder();
-      let buffered = '';
-      const lines = function* (text: string) {
-        buffered += text;
+    let status = 0;
+    let retryAfter: string | undefined;
+    let events = false;
+    // A whole body (an error, or plain JSON), or the part of an event stream after its last newline.
+    let text = '';
+    return this.exchange<Record<string, unknown> | null>(path, body, signal, priority, {
+      stream: true,
+      head: (s, type, r) => {
+        status = s;
+        retryAfter = r;
+        events = s >= 200 && s < 300 && type.includes('text/event-stream');
+      },
+      data: (piece) => {
+        text += piece;
+        if (!events) return undefined;
         let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl).replace(/\r$/, '');
-          buffered = buffered.slice(nl + 1);
-          yield line;
-        }
-      };
-      for await (const piece of res.body) {
-        for (const line of lines(decoder.decode(piece as Buffer, { stream: true }))) {
+        while ((nl = text.indexOf('\n')) >= 0) {
+          const line = text.slice(0, nl).replace(/\r$/, '');
+          text = text.slice(nl + 1);
           if (!line.startsWith('data:')) continue; // comments, event names, blank separators
           const data = line.slice(5).trim();
           if (data === '[DONE]') return null;
           onEvent(parseObject(data));
         }
-      }
-      return null;
+        return undefined;
+      },
+      end: () => {
+        if (status < 200 || status >= 300) throw statusError(status, text, retryAfter);
+        return events ? null : parseObject(text);
+      },
     });
   }
 
-  /** One streaming request with our deadline and the caller's abort; every failure becomes an EngineError. */
-  private async postForStream<T>(path: string, body: unknown, signal: AbortSignal, read: (res: Dispatcher.ResponseData) => Promise<T>): Promise<T> {
-    if (signal.aborted) throw abortError(signal);
-    // One controller ends the request on either the caller's abort or our deadline; which one fired decides the error.
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, this.opts.requestTimeoutMs);
-    const unlink = onAbort(signal, () => ac.abort());
-    try {
-      const res = await this.dispatcher.request({
-        origin: this.origin,
+  /**
+   * One call, settled once: by `read` (its result, or what it throws), by a failure (an
+   * EngineError, see `failure`), or by the caller's abort. A reader that settles early
+   * (a stream's [DONE]) lets the rest of the answer drain; one that throws ends the call.
+   */
+  private exchange<T>(path: string, body: unknown, signal: AbortSignal, priority: CallPriority, read: Reader<T>): Promise<T> {
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    const timeoutMs = this.opts.requestTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let unlink: () => unknown = () => undefined;
+      let handle: CallHandle | null = null;
+      const settle = (outcome: () => T) => {
+        if (settled) return;
+        settled = true;
+        unlink();
+        try {
+          resolve(outcome());
+        } catch (err) {
+          reject(err as Error);
+          handle?.abort('answer refused');
+        }
+      };
+      const spec: CallSpec = {
+        pool: this.pool,
         path: `${this.basePath}${path}`,
-        method: 'POST',
-        headers: this.streamHeaders,
+        headers: read.stream ? this.streamHeaders : this.jsonHeaders,
         body: JSON.stringify(body),
-        signal: ac.signal,
-      });
-      if (res.statusCode < 200 || res.statusCode >= 300) throw statusError(res.statusCode, await res.body.text(), res.headers['retry-after']);
-      return await read(res);
-    } catch (err) {
-      throw failure(err, signal, timedOut, this.opts.requestTimeoutMs);
-    } finally {
-      clearTimeout(timer);
-      unlink();
-    }
+        timeoutMs,
+        online: priority === 'online',
+        stream: read.stream,
+      };
+      const events: CallEvents = {
+        head: (status, type, retryAfter) => read.head(status, type, retryAfter),
+        data: (piece) => {
+          if (settled) return;
+          try {
+            const early = read.data(piece);
+            if (early !== undefined) settle(() => early);
+          } catch (err) {
+            settle(() => {
+              throw err;
+            });
+          }
+        },
+        end: (text) => settle(() => read.end(text)),
+        error: (err) =>
+          settle(() => {
+            throw failure(err, signal, timeoutMs);
+          }),
+      };
+      handle = this.transport.call(spec, events);
+      if (!settled) unlink = onAbort(signal, () => handle!.abort(abortError(signal).message));
+    });
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await this.transport.closePool(this.pool.id);
+  }
+}
+
+/** Calls run in this thread, on a caller-given dispatcher or a pool of the client's own. */
+class LocalTransport implements CallTransport {
+  private readonly queue: CallQueue;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    pool: PoolSpec,
+    private readonly owned: boolean,
+  ) {
+    this.queue = new CallQueue(dispatcher, pool.origin, pool.connections);
+  }
+
+  call(spec: CallSpec, events: CallEvents): CallHandle {
+    return this.queue.call(spec, events);
+  }
+
+  async closePool(): Promise<void> {
+    if (this.owned) await this.dispatcher.close();
   }
 }
 
@@ -209,6 +231,7 @@ export function clientFor(model: ModelEntry, opts: UpstreamEngineOptions = {}): 
     connections: model.max_in_flight,
     requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     dispatcher: opts.dispatcher,
+    ioThread: opts.ioThread,
   });
 }
 
@@ -223,16 +246,9 @@ function parseObject(text: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** What a failed call throws: the caller's abort, our deadline, an EngineError as it is, or a network error. */
-function failure(err: unknown, signal: AbortSignal, timedOut: boolean, timeoutMs: number): Error {
+/** What a failed call throws: the caller's abort, our deadline, or a network error. */
+function failure(err: WireError, signal: AbortSignal, timeoutMs: number): Error {
   if (signal.aborted) return abortError(signal);
-  if (timedOut) return timeoutError(timeoutMs);
-  if (err instanceof EngineError) return err;
+  if (err.timedOut) return timeoutError(timeoutMs);
   return networkError(err);
-}
-
-/** A header's value from undici's raw [name, value, …] list (names in any case), the first if repeated. */
-function rawHeader(raw: Buffer[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
-  return undefined;
 }

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnThread } from '../../spawn-thread.js';
 import type { Token } from 'node-llama-cpp';
 import type { ClassifierLabel } from '../classification.js';
 import type { GuardPrompt } from './guard.js';
@@ -169,10 +170,5 @@ export class Tokenizer {
 class ThreadFailure extends Error {}
 
 function spawnTokenizerThread(file: string): Worker {
-  const workerData = { file };
-  if (import.meta.url.endsWith('.js')) return new Worker(new URL('./tokenizer-worker.js', import.meta.url), { workerData });
-  // Under tsx (tests, `node --import tsx`), the thread registers tsx before importing the TypeScript entry.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./tokenizer-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData });
+  return spawnThread(import.meta.url, 'tokenizer-worker', { workerData: { file } });
 }

@@ -19,11 +19,11 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
   const upstreamModel = model.upstream_model ?? model.id;
 
   // One call at a time per request: a moderation line holds one of the runner's slots, so it may use one connection.
-  async function guard(texts: string[], labels: ClassifierLabel[], clientModel: string, signal: AbortSignal): Promise<GuardVerdict[]> {
+  async function guard(texts: string[], labels: ClassifierLabel[], clientModel: string, req: EngineRequest, signal: AbortSignal): Promise<GuardVerdict[]> {
     const verdicts: GuardVerdict[] = [];
     for (const text of texts) {
       const body = guardChatBody(upstreamModel, text, labels);
-      const res = fromOpenAiCompletion(await client.postJson('/chat/completions', body, signal), clientModel);
+      const res = fromOpenAiCompletion(await client.postJson('/chat/completions', body, signal, req.priority), clientModel);
       const content = (res.body.choices as { message: { content: unknown } }[])[0]?.message.content ?? '';
       const scores = parseGuardAnswer(typeof content === 'string' ? content : JSON.stringify(content), labels);
       verdicts.push({ scores, inputTokens: inputTokenShare(res.usage.prompt_tokens, text, body) });
@@ -38,28 +38,29 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
       case '/v1/chat/completions':
         return {
           status_code: 200,
-          ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal), clientModel),
+          ...fromOpenAiCompletion(await client.postJson('/chat/completions', toOpenAiChat(req.body, upstreamModel), signal, req.priority), clientModel),
         };
       case '/v1/fim/completions':
         return {
           status_code: 200,
-          ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal), clientModel),
+          ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal, req.priority), clientModel),
         };
       case '/v1/embeddings':
         return {
           status_code: 200,
-          ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal), clientModel),
+          ...fromOpenAiEmbeddings(await client.postJson('/embeddings', toOpenAiEmbeddings(req.body, upstreamModel), signal, req.priority), clientModel),
         };
       case '/v1/moderations':
       case '/v1/chat/moderations':
       case '/v1/classifications':
       case '/v1/chat/classifications':
-        return classifyRequest(req, clientModel, (texts, labels) => guard(texts, labels, clientModel, signal));
+        return classifyRequest(req, clientModel, (texts, labels) => guard(texts, labels, clientModel, req, signal));
     }
   }
 
   return {
     maxInFlight: model.max_in_flight,
+    queueAhead: client.queueAhead,
     execute,
     async stream(req, signal, onDelta) {
       if (!streamable(req)) return asOnePiece(execute(req, signal), onDelta);

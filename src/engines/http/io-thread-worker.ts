@@ -1,0 +1,61 @@
+import { parentPort } from 'node:worker_threads';
+import type { Pool } from 'undici';
+import { CallQueue, newPool, type CallEvents, type CallHandle, type CallSpec } from './upstream-call.js';
+import type { FromIoThread, ToIoThread } from './io-thread.js';
+
+/**
+ * The upstream I/O thread (see io-thread.ts): runs the calls the main thread hands over,
+ * on one keep-alive pool per upstream client, and reports what they read in one message
+ * per turn of its event loop.
+ */
+const port = parentPort!;
+const pools = new Map<string, { pool: Pool; queue: CallQueue }>();
+const calls = new Map<number, CallHandle>();
+let outbox: FromIoThread[] = [];
+
+// What one turn's I/O read goes back together once that turn is done: a message per
+// answer would cost the main thread more than the answers themselves.
+function post(m: FromIoThread) {
+  if (outbox.length === 0) setImmediate(flush);
+  outbox.push(m);
+}
+
+function flush() {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+}
+
+function start(id: number, spec: CallSpec) {
+  let p = pools.get(spec.pool.id);
+  if (!p) {
+    const pool = newPool(spec.pool);
+    pools.set(spec.pool.id, (p = { pool, queue: new CallQueue(pool, spec.pool.origin, spec.pool.connections) }));
+  }
+  let settled = false;
+  const settle = (m: FromIoThread) => {
+    settled = true;
+    calls.delete(id);
+    post(m);
+  };
+  const events: CallEvents = {
+    head: (status, contentType, retryAfter) => post({ id, t: 'head', status, contentType, retryAfter }),
+    data: (text) => post({ id, t: 'data', text }),
+    end: (text) => settle({ id, t: 'end', text }),
+    error: (err) => settle({ id, t: 'error', err }),
+  };
+  const handle = p.queue.call(spec, events);
+  if (!settled) calls.set(id, handle);
+}
+
+port.on('message', (batch: ToIoThread[]) => {
+  for (const m of batch) {
+    if (m.t === 'call') start(m.id, m.spec);
+    else if (m.t === 'abort') calls.get(m.id)?.abort(m.message);
+    else {
+      const p = pools.get(m.pool);
+      pools.delete(m.pool);
+      void p?.pool.close();
+    }
+  }
+});

@@ -1,0 +1,174 @@
+import { Pool, type Dispatcher } from 'undici';
+
+/**
+ * One HTTP call to an upstream as plain data, so that it can be run in this thread or
+ * handed to the upstream I/O thread (io-thread.ts) alike: the body is already JSON text.
+ */
+export interface CallSpec {
+  /** Which pool runs it: one per upstream origin and connection count (poolKey). */
+  pool: PoolSpec;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  /** From the moment the request leaves the queue for a connection, not while it waits for one. */
+  timeoutMs: number;
+  /** Online calls go before batch calls waiting for a connection of the same pool. */
+  online: boolean;
+  /** Pass the body on piece by piece (server-sent events) instead of whole at the end. */
+  stream: boolean;
+}
+
+export interface PoolSpec {
+  /** The client's own: two registry entries on one server keep their own connections and limits. */
+  id: string;
+  origin: string;
+  /** Requests sent at once: the registry's max_in_flight; more wait here, online ones first. */
+  connections: number;
+  /** undici's own header and body timeouts: above every call's own deadline, so ours fires first. */
+  socketTimeoutMs: number;
+}
+
+/** What a call reports, in order: `head` once (unless it failed first), `data` pieces (stream calls), then `end` or `error`. */
+export interface CallEvents {
+  head(status: number, contentType: string, retryAfter: string | undefined): void;
+  data(text: string): void;
+  /** The whole body for a non-stream call; '' for a stream call (its pieces came as data). */
+  end(text: string): void;
+  error(err: WireError): void;
+}
+
+/** A failure as data: what networkError() reads (code, message), and whether our own deadline fired. */
+export interface WireError {
+  message: string;
+  code?: string;
+  timedOut: boolean;
+}
+
+export function newPool(p: PoolSpec): Pool {
+  return new Pool(p.origin, { connections: p.connections, keepAliveTimeout: 30_000, headersTimeout: p.socketTimeoutMs, bodyTimeout: p.socketTimeoutMs });
+}
+
+/** A running call: `abort` ends it (its `error` event then reports `message`, unless it already ended). */
+export interface CallHandle {
+  abort(message: string): void;
+}
+
+/**
+ * Runs calls on one dispatcher, at most `limit` at once; the rest wait in two queues,
+ * online calls first. (undici's pool would queue them too, but in arrival order only, and
+ * the runner hands over a few batch calls more than the connections so that a freed
+ * connection is refilled at once: an online call must not wait behind those.)
+ */
+export class CallQueue {
+  private running = 0;
+  private readonly waiting: { online: Pending[]; batch: Pending[] } = { online: [], batch: [] };
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly origin: string,
+    private readonly limit: number,
+  ) {}
+
+  /** Queues or starts a call; the handle aborts it wherever it is. */
+  call(spec: CallSpec, events: CallEvents): CallHandle {
+    const pending: Pending = { spec, events, started: null, aborted: null };
+    if (this.running < this.limit) this.start(pending);
+    else (spec.online ? this.waiting.online : this.waiting.batch).push(pending);
+    return {
+      abort: (message) => {
+        if (pending.started) return pending.started.abort(message);
+        if (pending.aborted !== null) return;
+        pending.aborted = message;
+        const queue = spec.online ? this.waiting.online : this.waiting.batch;
+        queue.splice(queue.indexOf(pending), 1);
+        events.error({ message, timedOut: false });
+      },
+    };
+  }
+
+  private start(p: Pending) {
+    this.running++;
+    p.started = send(this.dispatcher, this.origin, p.spec, p.events, () => {
+      this.running--;
+      // The next call goes out now, before the answer just read is handed on.
+      const next = this.waiting.online.shift() ?? this.waiting.batch.shift();
+      if (next) this.start(next);
+    });
+  }
+}
+
+interface Pending {
+  spec: CallSpec;
+  events: CallEvents;
+  started: CallHandle | null;
+  aborted: string | null;
+}
+
+/**
+ * One call through undici's dispatch API rather than `request()`: a batch makes thousands
+ * of these a second, and `request()` spends a good part of each on what a JSON answer does
+ * not need (an AbortController, an async-hooks resource, a Readable for the body, parsing
+ * every header). `done` runs once the connection is free (answer read, or failed), before
+ * the answer is reported.
+ */
+function send(dispatcher: Dispatcher, origin: string, spec: CallSpec, events: CallEvents, done: () => void): CallHandle {
+  let abortCall: ((err: Error) => void) | null = null;
+  let stopped: Error | null = null;
+  let timedOut = false;
+  let finished = false;
+  const pieces: Buffer[] = [];
+  const decoder = spec.stream ? new TextDecoder() : null;
+  const stop = (why: Error) => {
+    if (stopped || finished) return;
+    stopped = why;
+    abortCall?.(why);
+  };
+  const finish = () => {
+    finished = true;
+    clearTimeout(timer);
+    done();
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop(new Error(`no answer within ${spec.timeoutMs} ms`));
+  }, spec.timeoutMs);
+  const handler = {
+    onConnect: (abort: (err: Error) => void) => {
+      abortCall = abort;
+      if (stopped) abort(stopped);
+    },
+    onHeaders: (statusCode: number, rawHeaders: Buffer[]) => {
+      if (statusCode < 200) return true; // 1xx: the answer is still to come
+      events.head(statusCode, rawHeader(rawHeaders, 'content-type') ?? '', statusCode >= 300 ? rawHeader(rawHeaders, 'retry-after') : undefined);
+      return true;
+    },
+    onData: (piece: Buffer) => {
+      if (decoder) events.data(decoder.decode(piece, { stream: true }));
+      else pieces.push(piece);
+      return true;
+    },
+    onComplete: () => {
+      if (finished) return;
+      finish();
+      events.end(decoder ? decoder.decode() : Buffer.concat(pieces).toString('utf8'));
+    },
+    onError: (err: Error) => {
+      if (finished) return;
+      finish();
+      const e = err as { code?: string; cause?: { code?: string } };
+      events.error({ message: stopped?.message ?? err.message, code: stopped ? undefined : (e.code ?? e.cause?.code), timedOut });
+    },
+  };
+  try {
+    dispatcher.dispatch({ origin, path: spec.path, method: 'POST', headers: spec.headers, body: spec.body }, handler);
+  } catch (err) {
+    handler.onError(err as Error);
+  }
+  return { abort: (message) => stop(new Error(message)) };
+}
+
+/** A header's value from undici's raw [name, value, …] list (names in any case), the first if repeated. */
+function rawHeader(raw: Buffer[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
+  return undefined;
+}

@@ -1,0 +1,131 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { UpstreamClient, type CallPriority } from '../../src/engines/http/upstream-client.js';
+import { EngineError } from '../../src/engines/engine.js';
+
+const body = (text: string) => ({ model: 'm', messages: [{ role: 'user', content: text }] });
+const never = new AbortController().signal;
+
+/** The same rules hold whether the calls run on the upstream I/O thread or in this thread. */
+for (const ioThread of [true, false]) {
+  describe(`upstream client calls ${ioThread ? 'on the I/O thread' : 'in the main thread'}`, () => {
+    let up: FakeUpstream;
+    const clients: UpstreamClient[] = [];
+    const client = (connections: number, requestTimeoutMs = 10_000) => {
+      const c = new UpstreamClient({ baseUrl: `${up.url}`, connections, requestTimeoutMs, ioThread });
+      clients.push(c);
+      return c;
+    };
+    before(async () => {
+      up = await startFakeUpstream({ latencyMs: 40 });
+    });
+    after(async () => {
+      await Promise.all(clients.map((c) => c.close()));
+      await up.close();
+    });
+
+    test('at most `connections` calls reach the upstream at once; the rest wait and all are answered', async () => {
+      up.reset();
+      up.setLatency(10);
+      const c = client(3);
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => c.postJson('/chat/completions', body(`n${i}`), never, 'batch')));
+      assert.equal(answers.length, 20);
+      assert.ok(answers.every((a) => a.object === 'chat.completion'));
+      assert.deepEqual([up.stats.total, up.stats.maxInFlight], [20, 3]);
+    });
+
+    test('an online call goes before batch calls already waiting for a connection', async () => {
+      up.reset();
+      up.setLatency(40);
+      const c = client(2);
+      const order: string[] = [];
+      const call = (name: string, priority: CallPriority) =>
+        c.postJson('/chat/completions', body(name), never, priority).then(() => {
+          order.push(name);
+        });
+      // Two batch calls take both connections, four more wait; then an online call comes.
+      const batch = Array.from({ length: 6 }, (_, i) => call(`batch${i}`, 'batch'));
+      await new Promise((r) => setTimeout(r, 10));
+      await Promise.all([...batch, call('online', 'online')]);
+      // It was sent as soon as a connection freed: in the second pair, before batch2..5 waiting ahead of it.
+      assert.ok(order.indexOf('online') <= 3, `answered in the order ${order.join(', ')}`);
+      assert.ok(order.indexOf('online') < order.indexOf('batch3'), `answered in the order ${order.join(', ')}`);
+    });
+
+    test('the deadline counts from when a call is sent, not while it waits for a connection', async () => {
+      up.reset();
+      up.setLatency(150);
+      // One connection, three calls of 150 ms each with a 250 ms deadline: the third waits
+      // 300 ms for the connection, which must not count against it.
+      const c = client(1, 250);
+      const answers = await Promise.all(Array.from({ length: 3 }, (_, i) => c.postJson('/chat/completions', body(`d${i}`), never, 'batch')));
+      assert.equal(answers.length, 3);
+      up.setLatency(400);
+      await assert.rejects(c.postJson('/chat/completions', body('slow'), never, 'batch'), (e: EngineError) => {
+        assert.equal(e.code, 'upstream_timeout');
+        assert.match(e.message, /within 250 ms/);
+        return true;
+      });
+    });
+
+    test('aborting a call that waits for a connection rejects it at once, and it never reaches the upstream', async () => {
+      up.reset();
+      up.setLatency(100);
+      const c = client(1);
+      const first = c.postJson('/chat/completions', body('first'), never, 'batch');
+      const ac = new AbortController();
+      const waiting = c.postJson('/chat/completions', body('waiting'), ac.signal, 'batch');
+      await new Promise((r) => setTimeout(r, 20));
+      ac.abort(new Error('job cancelled'));
+      await assert.rejects(waiting, (e: Error) => e.name === 'AbortError' && /job cancelled/.test(e.message));
+      await first;
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(up.stats.total, 1, 'only the first call was sent');
+    });
+
+    test('aborting a call in flight ends it with an AbortError; the connection serves the next call', async () => {
+      up.reset();
+      up.setLatency(300);
+      const c = client(1);
+      const ac = new AbortController();
+      const call = c.postJson('/chat/completions', body('cut'), ac.signal, 'online');
+      await new Promise((r) => setTimeout(r, 50));
+      ac.abort(new Error('client went away'));
+      await assert.rejects(call, (e: Error) => e.name === 'AbortError');
+      up.setLatency(5);
+      assert.equal((await c.postJson('/chat/completions', body('next'), never, 'online')).object, 'chat.completion');
+    });
+
+    test('an event stream is passed on event by event, and a non-2xx answer keeps its status and body', async () => {
+      up.reset();
+      up.setLatency(5);
+      const c = client(2);
+      const events: Record<string, unknown>[] = [];
+      const plain = await c.postEventStream('/chat/completions', { ...body('one two three'), stream: true }, never, (e) => events.push(e));
+      assert.equal(plain, null);
+      assert.ok(events.length >= 3, `${events.length} events`);
+      up.setBehaviour({ latencyMs: 5, rules: [{ marker: 'refuse', fault: { kind: 'status', status: 400 } }] });
+      await assert.rejects(
+        c.postEventStream('/chat/completions', { ...body('refuse'), stream: true }, never, () => undefined),
+        (e: EngineError) => {
+          assert.equal(e.statusCode, 400);
+          assert.equal(e.retryable, false);
+          return true;
+        },
+      );
+      up.setBehaviour({ latencyMs: 5, rules: [] });
+    });
+
+    test('a connection refused is a retryable network error', async () => {
+      const dead = new UpstreamClient({ baseUrl: 'http://127.0.0.1:9/v1', connections: 1, requestTimeoutMs: 5000, ioThread });
+      clients.push(dead);
+      await assert.rejects(dead.postJson('/chat/completions', body('x'), never, 'batch'), (e: EngineError) => {
+        assert.equal(e.code, 'upstream_unreachable');
+        assert.equal(e.retryable, true);
+        assert.match(e.message, /ECONNREFUSED/);
+        return true;
+      });
+    });
+  });
+}
