@@ -63,8 +63,6 @@ async function batchd(input: string, warmup: string, round: number, nodeArgs: st
     {
       BATCHD_FROM_SOURCE: '1',
       BATCHD_API_KEYS: 'bench:bench',
-      BATCHD_TICK_MS: '50',
-      BATCHD_POLL_MS: '50',
       BATCHD_ONLINE_RESERVE: process.env.BATCHD_ONLINE_RESERVE ?? '0',
     },
     nodeArgs,
@@ -140,7 +138,7 @@ try {
     const previous = previousSummary();
     const ideal = (CONCURRENCY * 1000) / SERVICE_MS;
     writeReport('upstream', 'Upstream path: batch throughput vs a direct load generator', [
-      `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources; upstream calls on its I/O thread) and data dir per round, with BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls while online calls come in; this run has none); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). Each side first makes ${fmt(WARMUP)} calls untimed in the same process (batchd: a ${fmt(WARMUP)}-line job), so neither is timed while its JIT warms up. ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
+      `${fmt(REQUESTS)} chat requests; fake upstream with ${SERVICE_MS} ms service time and at most ${CONCURRENCY} requests served at once (ideal ${fmt(ideal)}/s), in a process of its own for the whole run; batchd's model has max_in_flight ${CONCURRENCY}. Baseline: a plain undici loop at ${CONCURRENCY} concurrent calls, in a process of its own. batchd: a fresh server (SQLite, one process, from the sources; upstream calls on its I/O thread) and data dir per round, at its default settings but BATCHD_ONLINE_RESERVE=${process.env.BATCHD_ONLINE_RESERVE ?? '0'} (the share of max_in_flight kept for online calls while online calls come in; this run has none); its time runs from job creation to SUCCESS (admission, claiming, durable per-line records and the final fold). Each side first makes ${fmt(WARMUP)} calls untimed in the same process (batchd: a ${fmt(WARMUP)}-line job), so neither is timed while its JIT warms up. ${ROUNDS} rounds, the sides alternating (baseline first in rounds 1 and 3, batchd first in round 2).`,
       '',
       '| round | baseline requests/s | batchd requests/s | ratio | batchd CPU ms/line |',
       '|---|---|---|---|---|',

@@ -31,12 +31,15 @@ export class Runner {
   private sweepDue = true;
   /** Ticks in a row that found nothing to do. */
   private idleTicks = 0;
+  /** A nudge came during a tick. */
+  private tickAgain = false;
 
   constructor(
     private readonly deps: RunnerDeps,
     private readonly opts: RunnerOptions,
   ) {
-    this.worker = new Worker(deps, opts);
+    // A job is completed when its last chunk is handed in, not at the next tick.
+    this.worker = new Worker(deps, { ...opts, onChunkEnd: () => this.nudge() });
   }
 
   async start(): Promise<void> {
@@ -50,7 +53,9 @@ export class Runner {
     if (reason === 'storage') this.sweepDue = true;
     this.idleTicks = 0;
     this.worker.wake();
-    if (!this.ticking && !this.stopped) this.schedule(0);
+    // During a tick, another follows at once: this one may have looked before the change.
+    if (this.ticking) this.tickAgain = true;
+    else if (!this.stopped) this.schedule(0);
   }
 
   async stop(): Promise<void> {
@@ -67,7 +72,9 @@ export class Runner {
         this.ticking = null;
         // Idle (nothing done, nothing running here): tick less often, so that many idle
         // processes do not poll the database hard; a nudge brings the pace back at once.
-        if (!this.stopped) this.schedule(this.opts.tickMs * 2 ** Math.min(this.idleTicks, 3));
+        const again = this.tickAgain;
+        this.tickAgain = false;
+        if (!this.stopped) this.schedule(again ? 0 : this.opts.tickMs * 2 ** Math.min(this.idleTicks, 3));
       });
     }, delay);
   }

@@ -22,6 +22,8 @@ export interface WorkerOptions {
   maxChunks: number;
   retry: RetryPolicy;
   onAttempt?: () => void;
+  /** A chunk was handed in (finished or given back): it may have been its job's last. */
+  onChunkEnd?: () => void;
 }
 
 export interface WorkerDeps {
@@ -159,6 +161,7 @@ export class Worker {
       .finally(() => {
         this.active.delete(key);
         this.wake();
+        this.opts.onChunkEnd?.();
       });
   }
 

@@ -192,7 +192,15 @@ export class UpstreamClient {
           }),
       };
       handle = this.transport.call(spec, events);
-      if (!settled) unlink = onAbort(signal, () => handle!.abort(abortError(signal).message));
+      // The caller hears of its abort at once, whatever the call's thread is doing; the call ends there as soon as it can.
+      if (!settled)
+        unlink = onAbort(signal, () => {
+          const err = abortError(signal);
+          handle!.abort(err.message);
+          settle(() => {
+            throw err;
+          });
+        });
     });
   }
 
