@@ -53,6 +53,20 @@ for (const ioThread of [true, false]) {
       assert.ok(order.indexOf('online') < order.indexOf('batch3'), `answered in the order ${order.join(', ')}`);
     });
 
+    test('online and batch calls together never exceed `connections` at the upstream (online ones may run from this thread)', async () => {
+      up.reset();
+      up.setLatency(30);
+      const c = client(4);
+      const batch = Array.from({ length: 12 }, (_, i) => c.postJson('/chat/completions', body(`b${i}`), never, 'batch'));
+      await new Promise((r) => setTimeout(r, 5));
+      // Some online calls while the batch holds every slot, more once it has drained.
+      const online = Array.from({ length: 3 }, (_, i) => c.postJson('/chat/completions', body(`o${i}`), never, 'online'));
+      await Promise.all(batch);
+      const later = Array.from({ length: 6 }, (_, i) => c.postJson('/chat/completions', body(`l${i}`), never, i % 2 ? 'online' : 'batch'));
+      await Promise.all([...online, ...later]);
+      assert.deepEqual([up.stats.total, up.stats.maxInFlight, up.stats.inFlight], [21, 4, 0]);
+    });
+
     test('the deadline counts from when a call is sent, not while it waits for a connection', async () => {
       up.reset();
       up.setLatency(150);

@@ -43,6 +43,21 @@ describe('job lifecycle', () => {
     }
   });
 
+  test('a job completes when its last chunk is handed in, not at the scheduler tick', async () => {
+    // A ten-minute tick: admission comes from the create's nudge, completion from the last chunk's.
+    const server = await startTestServer({ models: upstreamModels(up.url), env: { BATCHD_TICK_MS: '600000', BATCHD_CHUNK_LINES: '4' } });
+    try {
+      for (let round = 0; round < 2; round++) {
+        const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(10, `n${round}`) });
+        const job = await waitForJob(server, created.body.id);
+        assert.equal(job.status, 'SUCCESS');
+        assert.equal(job.succeeded_requests, 10);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('a retry is never scheduled past the job deadline', async () => {
     const server = await startTestServer({ models: upstreamModels(up.url), env: { BATCHD_RETRY_MAX_ATTEMPTS: '8' } });
     try {

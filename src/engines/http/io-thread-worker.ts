@@ -1,12 +1,13 @@
 import { parentPort } from 'node:worker_threads';
 import type { Pool } from 'undici';
-import { CallQueue, newPool, type CallEvents, type CallHandle, type CallSpec } from './upstream-call.js';
+import { CallQueue, newPool, Slots, type CallEvents, type CallHandle, type CallSpec } from './upstream-call.js';
 import type { FromIoThread, ToIoThread } from './io-thread.js';
 
 /**
  * The upstream I/O thread (see io-thread.ts): runs the calls the main thread hands over,
  * on one keep-alive pool per upstream client, and reports what they read in one message
- * per turn of its event loop.
+ * per turn of its event loop. A `kick` says the main thread gave one of a pool's slots
+ * back (an online call of its own ended): calls waiting here may go.
  */
 const port = parentPort!;
 const pools = new Map<string, { pool: Pool; queue: CallQueue }>();
@@ -30,7 +31,8 @@ function start(id: number, spec: CallSpec) {
   let p = pools.get(spec.pool.id);
   if (!p) {
     const pool = newPool(spec.pool);
-    pools.set(spec.pool.id, (p = { pool, queue: new CallQueue(pool, spec.pool.origin, spec.pool.connections) }));
+    const slots = new Slots(spec.pool.connections, spec.pool.slots);
+    pools.set(spec.pool.id, (p = { pool, queue: new CallQueue(pool, spec.pool.origin, slots) }));
   }
   let settled = false;
   const settle = (m: FromIoThread) => {
@@ -52,6 +54,7 @@ port.on('message', (batch: ToIoThread[]) => {
   for (const m of batch) {
     if (m.t === 'call') start(m.id, m.spec);
     else if (m.t === 'abort') calls.get(m.id)?.abort(m.message);
+    else if (m.t === 'kick') pools.get(m.pool)?.queue.pump();
     else {
       const p = pools.get(m.pool);
       pools.delete(m.pool);

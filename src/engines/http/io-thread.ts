@@ -2,7 +2,8 @@ import type { Worker } from 'node:worker_threads';
 import { spawnThread } from '../../spawn-thread.js';
 import type { CallEvents, CallHandle, CallSpec, WireError } from './upstream-call.js';
 
-export type ToIoThread = { t: 'call'; id: number; spec: CallSpec } | { t: 'abort'; id: number; message: string } | { t: 'close'; pool: string };
+export type ToIoThread =
+  { t: 'call'; id: number; spec: CallSpec } | { t: 'abort'; id: number; message: string } | { t: 'kick'; pool: string } | { t: 'close'; pool: string };
 
 export type FromIoThread =
   | { id: number; t: 'head'; status: number; contentType: string; retryAfter: string | undefined }
@@ -15,17 +16,20 @@ export interface CallTransport {
   call(spec: CallSpec, events: CallEvents): CallHandle;
   /** The client is closed: its pool's connections go. */
   closePool(id: string): Promise<void>;
+  /** A slot of the pool was given back by calls run elsewhere: calls waiting here may go. */
+  kick(pool: string): void;
 }
 
 /**
- * The process's upstream I/O thread: every upstream HTTP call (batch lines and online
- * calls, JSON and streamed) is sent and read there, and only the answer's text comes
- * back. The main thread runs everything else a line costs (reading the input, the
- * dialects' translations, rendering, the ledger's records) and the API, and was busy
- * enough that answers waited for it: with a fixed number of connections, every moment
- * an answer waits to be read is a moment its connection carries nothing. The thread's
- * loop does little besides the sockets, so a freed connection is refilled at once from
- * the calls waiting there (the runner hands over a few more than the connections).
+ * The process's upstream I/O thread: batch lines' upstream HTTP calls are sent and read
+ * there, and only the answer's text comes back (online calls too when none of their
+ * model's slots is free; otherwise the client sends them itself, see UpstreamClient).
+ * The main thread runs everything else a line costs (reading the input, the dialects'
+ * translations, rendering, the ledger's records) and the API, and was busy enough that
+ * answers waited for it: with a fixed number of connections, every moment an answer waits
+ * to be read is a moment its connection carries nothing. The thread's loop does little
+ * besides the sockets, so a freed connection is refilled at once from the calls waiting
+ * there (the runner hands over a few more than the connections).
  *
  * Messages go both ways in batches (one per turn of the sender's loop). One thread for
  * the process, started at the first call; it does not keep the process alive while idle.
@@ -58,6 +62,11 @@ class IoThread implements CallTransport {
 
   async closePool(id: string): Promise<void> {
     if (this.worker) this.send({ t: 'close', pool: id });
+  }
+
+  kick(pool: string): void {
+    // Only while the thread holds calls: one of them may be waiting for the slot.
+    if (this.worker && this.pending.size > 0) this.send({ t: 'kick', pool });
   }
 
   private thread(): Worker {

@@ -26,6 +26,8 @@ export interface PoolSpec {
   connections: number;
   /** undici's own header and body timeouts: above every call's own deadline, so ours fires first. */
   socketTimeoutMs: number;
+  /** The count of calls at the upstream, shared with the main thread's online calls (Slots). */
+  slots: SharedArrayBuffer;
 }
 
 /** What a call reports, in order: `head` once (unless it failed first), `data` pieces (stream calls), then `end` or `error`. */
@@ -54,26 +56,63 @@ export interface CallHandle {
 }
 
 /**
- * Runs calls on one dispatcher, at most `limit` at once; the rest wait in two queues,
- * online calls first. (undici's pool would queue them too, but in arrival order only, and
- * the runner hands over a few batch calls more than the connections so that a freed
+ * The calls an upstream may have at once, counted in memory both threads see: the I/O
+ * thread runs batch calls and the main thread online calls on connections of its own
+ * (see io-thread.ts), and between them never more than `limit` are at the upstream.
+ * Without a buffer (calls in one thread only) the count is this thread's own.
+ */
+export class Slots {
+  private readonly count: Int32Array;
+
+  constructor(
+    readonly limit: number,
+    buffer?: SharedArrayBuffer,
+  ) {
+    this.count = new Int32Array(buffer ?? new ArrayBuffer(4));
+  }
+
+  static shared(limit: number): { slots: Slots; buffer: SharedArrayBuffer } {
+    const buffer = new SharedArrayBuffer(4);
+    return { slots: new Slots(limit, buffer), buffer };
+  }
+
+  /** Takes a slot if one is free: check and take as one step, whichever thread asks. */
+  take(): boolean {
+    for (;;) {
+      const n = Atomics.load(this.count, 0);
+      if (n >= this.limit) return false;
+      if (Atomics.compareExchange(this.count, 0, n, n + 1) === n) return true;
+    }
+  }
+
+  give(): void {
+    Atomics.sub(this.count, 0, 1);
+  }
+}
+
+/**
+ * Runs calls on one dispatcher while `slots` has room; the rest wait in two queues, online
+ * calls first. (undici's pool would queue them too, but in arrival order only, and the
+ * runner hands over a few batch calls more than the connections so that a freed
  * connection is refilled at once: an online call must not wait behind those.)
  */
 export class CallQueue {
-  private running = 0;
   private readonly waiting: { online: Pending[]; batch: Pending[] } = { online: [], batch: [] };
 
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly origin: string,
-    private readonly limit: number,
+    private readonly slots: Slots,
+    /** A slot was given back (the other thread may have calls waiting for one). */
+    private readonly onFree: () => void = () => undefined,
   ) {}
 
   /** Queues or starts a call; the handle aborts it wherever it is. */
   call(spec: CallSpec, events: CallEvents): CallHandle {
     const pending: Pending = { spec, events, started: null, aborted: null };
-    if (this.running < this.limit) this.start(pending);
-    else (spec.online ? this.waiting.online : this.waiting.batch).push(pending);
+    // Behind any already waiting (online ones first), even if the other thread just gave a slot back.
+    (spec.online ? this.waiting.online : this.waiting.batch).push(pending);
+    this.pump();
     return {
       abort: (message) => {
         if (pending.started) return pending.started.abort(message);
@@ -86,13 +125,27 @@ export class CallQueue {
     };
   }
 
+  /** Starts a call only if a slot is free now; null if none is (the caller sends it elsewhere). */
+  callNow(spec: CallSpec, events: CallEvents): CallHandle | null {
+    if (!this.slots.take()) return null;
+    const pending: Pending = { spec, events, started: null, aborted: null };
+    this.start(pending);
+    return pending.started;
+  }
+
+  /** Starts waiting calls while slots are free (a slot may have been given back by the other thread). */
+  pump(): void {
+    while (this.waiting.online.length + this.waiting.batch.length > 0 && this.slots.take()) {
+      this.start((this.waiting.online.shift() ?? this.waiting.batch.shift())!);
+    }
+  }
+
   private start(p: Pending) {
-    this.running++;
     p.started = send(this.dispatcher, this.origin, p.spec, p.events, () => {
-      this.running--;
+      this.slots.give();
       // The next call goes out now, before the answer just read is handed on.
-      const next = this.waiting.online.shift() ?? this.waiting.batch.shift();
-      if (next) this.start(next);
+      this.pump();
+      this.onFree();
     });
   }
 }
