@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { UpstreamClient, type CallPriority } from '../../src/engines/http/upstream-client.js';
 import { EngineError } from '../../src/engines/engine.js';
+import { Slots } from '../../src/engines/http/upstream-call.js';
 
 const body = (text: string) => ({ model: 'm', messages: [{ role: 'user', content: text }] });
 const never = new AbortController().signal;
@@ -143,3 +144,23 @@ for (const ioThread of [true, false]) {
     });
   });
 }
+
+describe('slots shared by the main thread and the I/O thread', () => {
+  test('take and give count both threads together; reclaim frees only what the I/O thread held', () => {
+    const { slots: main, buffer } = Slots.shared(4);
+    const thread = new Slots(4, buffer, true);
+    assert.deepEqual([thread.take(), thread.take(), thread.take(), main.take()], [true, true, true, true]);
+    assert.equal(main.take(), false, 'four of four taken between them');
+    assert.equal(thread.take(), false);
+    thread.give();
+    assert.equal(main.take(), true, 'a slot the thread gave back serves the main thread');
+    // The thread dies holding two: they come back, the main thread's two stay taken.
+    main.reclaim();
+    assert.deepEqual([main.take(), main.take(), main.take()], [true, true, false]);
+    main.give();
+    main.give();
+    main.give();
+    main.give();
+    assert.deepEqual([main.take(), main.take(), main.take(), main.take(), main.take()], [true, true, true, true, false]);
+  });
+});

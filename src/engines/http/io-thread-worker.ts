@@ -31,7 +31,7 @@ function start(id: number, spec: CallSpec) {
   let p = pools.get(spec.pool.id);
   if (!p) {
     const pool = newPool(spec.pool);
-    const slots = new Slots(spec.pool.connections, spec.pool.slots);
+    const slots = new Slots(spec.pool.connections, spec.pool.slots, true);
     pools.set(spec.pool.id, (p = { pool, queue: new CallQueue(pool, spec.pool.origin, slots) }));
   }
   let settled = false;

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnThread } from '../../spawn-thread.js';
-import type { CallEvents, CallHandle, CallSpec, WireError } from './upstream-call.js';
+import { Slots, type CallEvents, type CallHandle, type CallSpec, type WireError } from './upstream-call.js';
 
 export type ToIoThread =
   { t: 'call'; id: number; spec: CallSpec } | { t: 'abort'; id: number; message: string } | { t: 'kick'; pool: string } | { t: 'close'; pool: string };
@@ -40,11 +40,14 @@ class IoThread implements CallTransport {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, CallEvents>();
+  /** Every pool's shared slot count the thread was given, to free what it held should it die. */
+  private readonly slots = new Map<string, Slots>();
   private outbox: ToIoThread[] = [];
 
   call(spec: CallSpec, events: CallEvents): CallHandle {
     const id = this.nextId++;
     this.pending.set(id, events);
+    if (!this.slots.has(spec.pool.id)) this.slots.set(spec.pool.id, new Slots(spec.pool.connections, spec.pool.slots));
     if (this.pending.size === 1) this.thread().ref();
     this.send({ t: 'call', id, spec });
     return {
@@ -61,6 +64,7 @@ class IoThread implements CallTransport {
   }
 
   async closePool(id: string): Promise<void> {
+    this.slots.delete(id);
     if (this.worker) this.send({ t: 'close', pool: id });
   }
 
@@ -81,6 +85,7 @@ class IoThread implements CallTransport {
       this.outbox = [];
       const calls = [...this.pending.values()];
       this.pending.clear();
+      for (const s of this.slots.values()) s.reclaim();
       for (const ev of calls) ev.error({ message: `upstream I/O thread stopped (${why})`, code: 'EIOTHREAD', timedOut: false });
     };
     w.on('error', (err) => lost(err.message));

@@ -5,7 +5,7 @@ import { Pool, type Dispatcher } from 'undici';
  * handed to the upstream I/O thread (io-thread.ts) alike: the body is already JSON text.
  */
 export interface CallSpec {
-  /** Which pool runs it: one per upstream origin and connection count (poolKey). */
+  /** Which pool runs it: the client's own. */
   pool: PoolSpec;
   path: string;
   headers: Record<string, string>;
@@ -62,31 +62,47 @@ export interface CallHandle {
  * Without a buffer (calls in one thread only) the count is this thread's own.
  */
 export class Slots {
+  /** [0]: calls at the upstream, both threads together; [1]: those the I/O thread holds. */
   private readonly count: Int32Array;
 
   constructor(
     readonly limit: number,
     buffer?: SharedArrayBuffer,
+    /** The I/O thread's own: it also counts what it holds, for `reclaim` should it die. */
+    private readonly thread = false,
   ) {
-    this.count = new Int32Array(buffer ?? new ArrayBuffer(4));
+    this.count = new Int32Array(buffer ?? new ArrayBuffer(8));
   }
 
   static shared(limit: number): { slots: Slots; buffer: SharedArrayBuffer } {
-    const buffer = new SharedArrayBuffer(4);
+    const buffer = new SharedArrayBuffer(8);
     return { slots: new Slots(limit, buffer), buffer };
   }
 
   /** Takes a slot if one is free: check and take as one step, whichever thread asks. */
   take(): boolean {
+    // Counted as the thread's first, so that a thread dying in between never leaves a slot no one can give back.
+    if (this.thread) Atomics.add(this.count, 1, 1);
     for (;;) {
       const n = Atomics.load(this.count, 0);
-      if (n >= this.limit) return false;
+      if (n >= this.limit) {
+        if (this.thread) Atomics.sub(this.count, 1, 1);
+        return false;
+      }
       if (Atomics.compareExchange(this.count, 0, n, n + 1) === n) return true;
     }
   }
 
   give(): void {
     Atomics.sub(this.count, 0, 1);
+    if (this.thread) Atomics.sub(this.count, 1, 1);
+  }
+
+  /** The I/O thread is gone with its calls: the slots it held are free again. */
+  reclaim(): void {
+    const held = Atomics.exchange(this.count, 1, 0);
+    const left = Atomics.sub(this.count, 0, held) - held;
+    if (left < 0) Atomics.add(this.count, 0, -left);
   }
 }
 
