@@ -48,7 +48,11 @@ describe('job lifecycle', () => {
     const server = await startTestServer({ models: upstreamModels(up.url), env: { BATCHD_TICK_MS: '600000', BATCHD_CHUNK_LINES: '4' } });
     try {
       for (let round = 0; round < 2; round++) {
-        const created = await server.request('POST', '/v1/batch/jobs', { endpoint: '/v1/chat/completions', model: 'up-openai', requests: chatLines(10, `n${round}`) });
+        const created = await server.request('POST', '/v1/batch/jobs', {
+          endpoint: '/v1/chat/completions',
+          model: 'up-openai',
+          requests: chatLines(10, `n${round}`),
+        });
         const job = await waitForJob(server, created.body.id);
         assert.equal(job.status, 'SUCCESS');
         assert.equal(job.succeeded_requests, 10);

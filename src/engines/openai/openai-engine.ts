@@ -43,7 +43,10 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
       case '/v1/fim/completions':
         return {
           status_code: 200,
-          ...fromOpenAiCompletion(await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal, req.priority), clientModel),
+          ...fromOpenAiCompletion(
+            await client.postJson('/completions', toOpenAiFim(req.body, upstreamModel, model.fim_template), signal, req.priority),
+            clientModel,
+          ),
         };
       case '/v1/embeddings':
         return {
