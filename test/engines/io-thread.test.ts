@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { UpstreamClient, type CallPriority } from '../../src/engines/http/upstream-client.js';
 import { EngineError } from '../../src/engines/engine.js';
-import { Slots } from '../../src/engines/http/upstream-call.js';
+import { Slots, type WireError } from '../../src/engines/http/upstream-call.js';
+import { IoThread } from '../../src/engines/http/io-thread.js';
+import { networkError } from '../../src/engines/http/errors.js';
 
 const body = (text: string) => ({ model: 'm', messages: [{ role: 'user', content: text }] });
 const never = new AbortController().signal;
@@ -162,5 +164,54 @@ describe('slots shared by the main thread and the I/O thread', () => {
     main.give();
     main.give();
     assert.deepEqual([main.take(), main.take(), main.take(), main.take(), main.take()], [true, true, true, true, false]);
+  });
+});
+
+describe('the upstream I/O thread dying', () => {
+  test('its calls fail as retryable network errors, the slots it held are free again, and the next call starts a new thread', async () => {
+    const up = await startFakeUpstream({ latencyMs: 300 });
+    const thread = new IoThread();
+    try {
+      const { slots, buffer } = Slots.shared(2);
+      const url = new URL(up.url);
+      const pool = { id: 'dying', origin: url.origin, connections: 2, socketTimeoutMs: 10_000, slots: buffer };
+      type Outcome = { ok: true; text: string } | { ok: false; err: WireError };
+      const call = (name: string) =>
+        new Promise<Outcome>((resolve) =>
+          thread.call(
+            {
+              pool,
+              path: `${url.pathname.replace(/\/$/, '')}/chat/completions`,
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(body(name)),
+              timeoutMs: 5000,
+              online: false,
+              stream: false,
+            },
+            { head: () => undefined, data: () => undefined, end: (text) => resolve({ ok: true, text }), error: (err) => resolve({ ok: false, err }) },
+          ),
+        );
+      const running = [call('a'), call('b')];
+      while (up.stats.inFlight < 2) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(slots.take(), false, 'the thread holds both slots');
+      await thread.terminate();
+      for (const outcome of await Promise.all(running)) {
+        assert.equal(outcome.ok, false);
+        if (!outcome.ok) {
+          assert.equal(outcome.err.code, 'EIOTHREAD');
+          const e = networkError(outcome.err);
+          assert.deepEqual([e.code, e.retryable], ['upstream_unreachable', true]);
+        }
+      }
+      assert.deepEqual([slots.take(), slots.take(), slots.take()], [true, true, false], 'both slots free again');
+      slots.give();
+      slots.give();
+      up.setLatency(5);
+      const next = await call('c');
+      assert.equal(next.ok, true, 'a new thread answers');
+    } finally {
+      await thread.terminate();
+      await up.close();
+    }
   });
 });

@@ -36,7 +36,7 @@ export interface CallTransport {
  * If it dies, the calls it held fail as network errors (retried like any) and the next
  * call starts a new one.
  */
-class IoThread implements CallTransport {
+export class IoThread implements CallTransport {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, CallEvents>();
@@ -66,6 +66,11 @@ class IoThread implements CallTransport {
   async closePool(id: string): Promise<void> {
     this.slots.delete(id);
     if (this.worker) this.send({ t: 'close', pool: id });
+  }
+
+  /** Ends the thread: its calls fail as it dying would make them fail (see `thread`); a later call starts a new one. */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
   }
 
   kick(pool: string): void {
