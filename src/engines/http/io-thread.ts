@@ -16,8 +16,6 @@ export interface CallTransport {
   call(spec: CallSpec, events: CallEvents): CallHandle;
   /** The client is closed: its pool's connections go. */
   closePool(id: string): Promise<void>;
-  /** A slot of the pool was given back by calls run elsewhere: calls waiting here may go. */
-  kick(pool: string): void;
 }
 
 /**
@@ -73,6 +71,7 @@ export class IoThread implements CallTransport {
     await this.worker?.terminate();
   }
 
+  /** A slot of the pool was given back by the main thread's own calls: calls waiting on the thread may go. */
   kick(pool: string): void {
     // Only while the thread holds calls: one of them may be waiting for the slot.
     if (this.worker && this.pending.size > 0) this.send({ t: 'kick', pool });
@@ -130,4 +129,4 @@ export class IoThread implements CallTransport {
 let shared: IoThread | null = null;
 
 /** The process's I/O thread. */
-export const ioThread = (): CallTransport & { start(): void } => (shared ??= new IoThread());
+export const ioThread = (): IoThread => (shared ??= new IoThread());

@@ -59,7 +59,7 @@ export interface CallHandle {
  * The calls an upstream may have at once, counted in memory both threads see: the I/O
  * thread runs batch calls and the main thread online calls on connections of its own
  * (see io-thread.ts), and between them never more than `limit` are at the upstream.
- * Without a buffer (calls in one thread only) the count is this thread's own.
+ * With the thread off, the same count serves the one thread.
  */
 export class Slots {
   /** [0]: calls at the upstream, both threads together; [1]: those the I/O thread holds. */
@@ -67,11 +67,11 @@ export class Slots {
 
   constructor(
     readonly limit: number,
-    buffer?: SharedArrayBuffer,
+    buffer: SharedArrayBuffer,
     /** The I/O thread's own: it also counts what it holds, for `reclaim` should it die. */
     private readonly thread = false,
   ) {
-    this.count = new Int32Array(buffer ?? new ArrayBuffer(8));
+    this.count = new Int32Array(buffer);
   }
 
   static shared(limit: number): { slots: Slots; buffer: SharedArrayBuffer } {
@@ -125,15 +125,15 @@ export class CallQueue {
 
   /** Queues or starts a call; the handle aborts it wherever it is. */
   call(spec: CallSpec, events: CallEvents): CallHandle {
-    const pending: Pending = { spec, events, started: null, aborted: null };
+    const pending: Pending = { spec, events, started: null, aborted: false };
     // Behind any already waiting (online ones first), even if the other thread just gave a slot back.
     (spec.online ? this.waiting.online : this.waiting.batch).push(pending);
     this.pump();
     return {
       abort: (message) => {
         if (pending.started) return pending.started.abort(message);
-        if (pending.aborted !== null) return;
-        pending.aborted = message;
+        if (pending.aborted) return;
+        pending.aborted = true;
         const queue = spec.online ? this.waiting.online : this.waiting.batch;
         queue.splice(queue.indexOf(pending), 1);
         events.error({ message, timedOut: false });
@@ -144,7 +144,7 @@ export class CallQueue {
   /** Starts a call only if a slot is free now; null if none is (the caller sends it elsewhere). */
   callNow(spec: CallSpec, events: CallEvents): CallHandle | null {
     if (!this.slots.take()) return null;
-    const pending: Pending = { spec, events, started: null, aborted: null };
+    const pending: Pending = { spec, events, started: null, aborted: false };
     this.start(pending);
     return pending.started;
   }
@@ -170,7 +170,7 @@ interface Pending {
   spec: CallSpec;
   events: CallEvents;
   started: CallHandle | null;
-  aborted: string | null;
+  aborted: boolean;
 }
 
 /**

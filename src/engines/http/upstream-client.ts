@@ -243,10 +243,6 @@ class LocalTransport implements CallTransport {
     return this.queue.callNow(spec, events);
   }
 
-  kick(): void {
-    this.queue.pump();
-  }
-
   async closePool(): Promise<void> {
     if (this.owned) await this.dispatcher.close();
   }
