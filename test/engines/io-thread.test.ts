@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { UpstreamClient, type CallPriority } from '../../src/engines/http/upstream-client.js';
 import { EngineError } from '../../src/engines/engine.js';
-import { Slots, type WireError } from '../../src/engines/http/upstream-call.js';
+import { UpstreamSlots, type WireError } from '../../src/engines/http/upstream-call.js';
 import { IoThread } from '../../src/engines/http/io-thread.js';
 import { networkError } from '../../src/engines/http/errors.js';
 
@@ -149,8 +149,8 @@ for (const ioThread of [true, false]) {
 
 describe('slots shared by the main thread and the I/O thread', () => {
   test('take and give count both threads together; reclaim frees only what the I/O thread held', () => {
-    const { slots: main, buffer } = Slots.shared(4);
-    const thread = new Slots(4, buffer, true);
+    const { slots: main, buffer } = UpstreamSlots.shared(4);
+    const thread = new UpstreamSlots(4, buffer, true);
     assert.deepEqual([thread.take(), thread.take(), thread.take(), main.take()], [true, true, true, true]);
     assert.equal(main.take(), false, 'four of four taken between them');
     assert.equal(thread.take(), false);
@@ -172,7 +172,7 @@ describe('the upstream I/O thread dying', () => {
     const up = await startFakeUpstream({ latencyMs: 300 });
     const thread = new IoThread();
     try {
-      const { slots, buffer } = Slots.shared(2);
+      const { slots, buffer } = UpstreamSlots.shared(2);
       const url = new URL(up.url);
       const pool = { id: 'dying', origin: url.origin, connections: 2, socketTimeoutMs: 10_000, slots: buffer };
       type Outcome = { ok: true; text: string } | { ok: false; err: WireError };

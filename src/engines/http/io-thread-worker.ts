@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import type { Pool } from 'undici';
-import { CallQueue, newPool, Slots, type CallEvents, type CallHandle, type CallSpec } from './upstream-call.js';
+import { CallQueue, newPool, UpstreamSlots, type CallEvents, type CallHandle, type CallRequest, type PoolSpec } from './upstream-call.js';
 import type { FromIoThread, ToIoThread } from './io-thread.js';
 
 /**
@@ -27,13 +27,16 @@ function flush() {
   port.postMessage(batch);
 }
 
-function start(id: number, spec: CallSpec) {
-  let p = pools.get(spec.pool.id);
-  if (!p) {
-    const pool = newPool(spec.pool);
-    const slots = new Slots(spec.pool.connections, spec.pool.slots, true);
-    pools.set(spec.pool.id, (p = { pool, queue: new CallQueue(pool, spec.pool.origin, slots) }));
-  }
+function addPool(spec: PoolSpec) {
+  if (pools.has(spec.id)) return;
+  const pool = newPool(spec);
+  pools.set(spec.id, { pool, queue: new CallQueue(pool, spec.origin, new UpstreamSlots(spec.connections, spec.slots, true)) });
+}
+
+function start(id: number, poolId: string, spec: CallRequest) {
+  const p = pools.get(poolId);
+  // The main thread describes a pool before its first call here; a call for none is a bug there, reported as the call's failure.
+  if (!p) return post({ id, t: 'error', err: { message: `upstream I/O thread has no pool ${poolId}`, code: 'EIOTHREAD', timedOut: false } });
   let settled = false;
   const settle = (m: FromIoThread) => {
     settled = true;
@@ -52,7 +55,8 @@ function start(id: number, spec: CallSpec) {
 
 port.on('message', (batch: ToIoThread[]) => {
   for (const m of batch) {
-    if (m.t === 'call') start(m.id, m.spec);
+    if (m.t === 'call') start(m.id, m.pool, m.call);
+    else if (m.t === 'pool') addPool(m.pool);
     else if (m.t === 'abort') calls.get(m.id)?.abort(m.message);
     else if (m.t === 'kick') pools.get(m.pool)?.queue.pump();
     else {

@@ -1,9 +1,14 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnThread } from '../../spawn-thread.js';
-import { Slots, type CallEvents, type CallHandle, type CallSpec, type WireError } from './upstream-call.js';
+import { UpstreamSlots, type CallEvents, type CallHandle, type CallRequest, type CallSpec, type PoolSpec, type WireError } from './upstream-call.js';
 
+/** A pool is described once, before its first call (again to a new thread); calls name it by id. */
 export type ToIoThread =
-  { t: 'call'; id: number; spec: CallSpec } | { t: 'abort'; id: number; message: string } | { t: 'kick'; pool: string } | { t: 'close'; pool: string };
+  | { t: 'pool'; pool: PoolSpec }
+  | { t: 'call'; id: number; pool: string; call: CallRequest }
+  | { t: 'abort'; id: number; message: string }
+  | { t: 'kick'; pool: string }
+  | { t: 'close'; pool: string };
 
 export type FromIoThread =
   | { id: number; t: 'head'; status: number; contentType: string; retryAfter: string | undefined }
@@ -39,15 +44,22 @@ export class IoThread implements CallTransport {
   private nextId = 1;
   private readonly pending = new Map<number, CallEvents>();
   /** Every pool's shared slot count the thread was given, to free what it held should it die. */
-  private readonly slots = new Map<string, Slots>();
+  private readonly slots = new Map<string, UpstreamSlots>();
+  /** The pools the running thread was told of. */
+  private readonly told = new Set<string>();
   private outbox: ToIoThread[] = [];
 
   call(spec: CallSpec, events: CallEvents): CallHandle {
     const id = this.nextId++;
     this.pending.set(id, events);
-    if (!this.slots.has(spec.pool.id)) this.slots.set(spec.pool.id, new Slots(spec.pool.connections, spec.pool.slots));
+    const { pool, ...call } = spec;
+    if (!this.slots.has(pool.id)) this.slots.set(pool.id, new UpstreamSlots(pool.connections, pool.slots));
     if (this.pending.size === 1) this.thread().ref();
-    this.send({ t: 'call', id, spec });
+    if (!this.told.has(pool.id)) {
+      this.told.add(pool.id);
+      this.send({ t: 'pool', pool });
+    }
+    this.send({ t: 'call', id, pool: pool.id, call });
     return {
       abort: (message) => {
         if (this.pending.has(id)) this.send({ t: 'abort', id, message });
@@ -63,6 +75,7 @@ export class IoThread implements CallTransport {
 
   async closePool(id: string): Promise<void> {
     this.slots.delete(id);
+    this.told.delete(id);
     if (this.worker) this.send({ t: 'close', pool: id });
   }
 
@@ -87,6 +100,7 @@ export class IoThread implements CallTransport {
       if (this.worker !== w) return;
       this.worker = null;
       this.outbox = [];
+      this.told.clear();
       const calls = [...this.pending.values()];
       this.pending.clear();
       for (const s of this.slots.values()) s.reclaim();

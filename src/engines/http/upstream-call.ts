@@ -4,9 +4,13 @@ import { Pool, type Dispatcher } from 'undici';
  * One HTTP call to an upstream as plain data, so that it can be run in this thread or
  * handed to the upstream I/O thread (io-thread.ts) alike: the body is already JSON text.
  */
-export interface CallSpec {
+export interface CallSpec extends CallRequest {
   /** Which pool runs it: the client's own. */
   pool: PoolSpec;
+}
+
+/** A call without its pool: what a pool's queue runs, and what crosses to the I/O thread (its pool went once, ahead). */
+export interface CallRequest {
   path: string;
   headers: Record<string, string>;
   body: string;
@@ -26,7 +30,7 @@ export interface PoolSpec {
   connections: number;
   /** undici's own header and body timeouts: above every call's own deadline, so ours fires first. */
   socketTimeoutMs: number;
-  /** The count of calls at the upstream, shared with the main thread's online calls (Slots). */
+  /** The count of calls at the upstream, shared with the main thread's online calls (UpstreamSlots). */
   slots: SharedArrayBuffer;
 }
 
@@ -61,7 +65,7 @@ export interface CallHandle {
  * (see io-thread.ts), and between them never more than `limit` are at the upstream.
  * With the thread off, the same count serves the one thread.
  */
-export class Slots {
+export class UpstreamSlots {
   /** [0]: calls at the upstream, both threads together; [1]: those the I/O thread holds. */
   private readonly count: Int32Array;
 
@@ -74,9 +78,9 @@ export class Slots {
     this.count = new Int32Array(buffer);
   }
 
-  static shared(limit: number): { slots: Slots; buffer: SharedArrayBuffer } {
+  static shared(limit: number): { slots: UpstreamSlots; buffer: SharedArrayBuffer } {
     const buffer = new SharedArrayBuffer(8);
-    return { slots: new Slots(limit, buffer), buffer };
+    return { slots: new UpstreamSlots(limit, buffer), buffer };
   }
 
   /** Takes a slot if one is free: check and take as one step, whichever thread asks. */
@@ -118,13 +122,13 @@ export class CallQueue {
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly origin: string,
-    private readonly slots: Slots,
+    private readonly slots: UpstreamSlots,
     /** A slot was given back (the other thread may have calls waiting for one). */
     private readonly onFree: () => void = () => undefined,
   ) {}
 
   /** Queues or starts a call; the handle aborts it wherever it is. */
-  call(spec: CallSpec, events: CallEvents): CallHandle {
+  call(spec: CallRequest, events: CallEvents): CallHandle {
     const pending: Pending = { spec, events, started: null, aborted: false };
     // Behind any already waiting (online ones first), even if the other thread just gave a slot back.
     (spec.online ? this.waiting.online : this.waiting.batch).push(pending);
@@ -142,7 +146,7 @@ export class CallQueue {
   }
 
   /** Starts a call only if a slot is free now; null if none is (the caller sends it elsewhere). */
-  callNow(spec: CallSpec, events: CallEvents): CallHandle | null {
+  callNow(spec: CallRequest, events: CallEvents): CallHandle | null {
     if (!this.slots.take()) return null;
     const pending: Pending = { spec, events, started: null, aborted: false };
     this.start(pending);
@@ -167,7 +171,7 @@ export class CallQueue {
 }
 
 interface Pending {
-  spec: CallSpec;
+  spec: CallRequest;
   events: CallEvents;
   started: CallHandle | null;
   aborted: boolean;
@@ -180,7 +184,7 @@ interface Pending {
  * every header). `done` runs once the connection is free (answer read, or failed), before
  * the answer is reported.
  */
-function send(dispatcher: Dispatcher, origin: string, spec: CallSpec, events: CallEvents, done: () => void): CallHandle {
+function send(dispatcher: Dispatcher, origin: string, spec: CallRequest, events: CallEvents, done: () => void): CallHandle {
   const call = new UpstreamCall(events, done, spec.timeoutMs, spec.stream);
   try {
     dispatcher.dispatch({ origin, path: spec.path, method: 'POST', headers: spec.headers, body: spec.body }, call);

@@ -4,7 +4,7 @@ import { onAbort } from '../../abort-links.js';
 import type { ModelEntry } from '../../models/registry.js';
 import { abortError, malformedResponse, networkError, statusError, timeoutError } from './errors.js';
 import { ioThread, type CallTransport } from './io-thread.js';
-import { CallQueue, newPool, Slots, type CallHandle, type CallSpec, type CallEvents, type PoolSpec, type WireError } from './upstream-call.js';
+import { CallQueue, newPool, UpstreamSlots, type CallHandle, type CallSpec, type CallEvents, type PoolSpec, type WireError } from './upstream-call.js';
 
 export { parseRetryAfter } from './errors.js';
 
@@ -54,7 +54,7 @@ export class UpstreamClient {
   private readonly transport: CallTransport;
   /**
    * With the I/O thread: online calls' own connections in this thread. An online call that
-   * finds a slot free (Slots, shared with the thread) is sent from here, as directly as
+   * finds a slot free (UpstreamSlots, shared with the thread) is sent from here, as directly as
    * before the thread existed: through the thread it would wait for two event loops, and
    * beside a running batch that measured 3–5 ms more at p99. With no slot free it waits on
    * the thread, ahead of the batch calls there.
@@ -80,7 +80,7 @@ export class UpstreamClient {
     this.jsonHeaders = { ...common, accept: 'application/json' };
     this.streamHeaders = { ...common, accept: 'text/event-stream' };
     // undici's own timeouts default to 300 s; ours is the one that counts, so theirs must not fire first.
-    const shared = Slots.shared(opts.connections);
+    const shared = UpstreamSlots.shared(opts.connections);
     this.pool = { id: randomUUID(), origin: url.origin, connections: opts.connections, socketTimeoutMs: opts.requestTimeoutMs + 1000, slots: shared.buffer };
     if (opts.dispatcher) this.transport = new LocalTransport(opts.dispatcher, this.pool, shared.slots, false);
     else if (opts.ioThread === false) this.transport = new LocalTransport(newPool(this.pool), this.pool, shared.slots, true);
@@ -228,7 +228,7 @@ class LocalTransport implements CallTransport {
   constructor(
     private readonly dispatcher: Dispatcher,
     pool: PoolSpec,
-    slots: Slots,
+    slots: UpstreamSlots,
     private readonly owned: boolean,
     onFree?: () => void,
   ) {
