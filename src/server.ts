@@ -6,7 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import { openDatabase, type Db } from './store/database.js';
 import { LocalBlobStore } from './blobs/local-blob-store.js';
 import type { BlobStore } from './blobs/blob-store.js';
-import { buildRegistry, type ModelEntry, type ModelRegistry } from './models/registry.js';
+import { buildRegistry, isUpstreamEngine, type ModelEntry, type ModelRegistry } from './models/registry.js';
 import { getOrCreateSetting, randomSecret } from './store/settings.js';
 import { UrlSigner } from './api/signed-urls.js';
 import { ResultsReader } from './results/results-reader.js';
@@ -131,7 +131,7 @@ async function openCore(config: Config, opts: ServerOptions, withRunner: boolean
   const metrics = new Metrics();
   const engines = new EnginePool(instrumentFactories(factories, metrics), { onlineReserve: config.onlineReserve });
   // Loaded with the process rather than at the first upstream call, which would wait for it.
-  if (config.upstreamIoThread && registry.models.some((m) => m.engine === 'openai' || m.engine === 'mistral')) ioThread().start();
+  if (config.upstreamIoThread && registry.models.some((m) => isUpstreamEngine(m.engine))) ioThread().start();
   const queue = createQueue(db, { blobs, leaseMs: config.runner.leaseMs });
   // Across processes a NOTIFY wakes every runner; in one process a direct call does.
   let runner: Runner | null = null;

@@ -41,11 +41,15 @@ const modelSchema = z
   .strict()
   .superRefine((m, ctx) => {
     if (m.engine === 'llama' && !m.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'engine "llama" needs "path" to a GGUF file' });
-    if ((m.engine === 'openai' || m.engine === 'mistral') && !m.url)
-      ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
+    if (isUpstreamEngine(m.engine) && !m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `engine "${m.engine}" needs "url"` });
     if (m.fim_template && m.engine !== 'openai')
       ctx.addIssue({ code: 'custom', path: ['fim_template'], message: `only engine "openai" uses a FIM template (engine "${m.engine}" does FIM natively)` });
   });
+
+/** Engines that call a server over HTTP (an OpenAI-compatible one, or Mistral's API). */
+export function isUpstreamEngine(engine: ModelEntry['engine']): boolean {
+  return engine === 'openai' || engine === 'mistral';
+}
 
 const fileSchema = z
   .object({

@@ -38,8 +38,8 @@ export class Runner {
     private readonly deps: RunnerDeps,
     private readonly opts: RunnerOptions,
   ) {
-    // A job is completed when its last chunk is handed in, not at the next tick.
-    this.worker = new Worker(deps, { ...opts, onChunkEnd: () => this.nudge() });
+    // A job is completed when its last chunk is handed in, not at the next tick (the worker wakes itself).
+    this.worker = new Worker(deps, { ...opts, onChunkEnd: () => this.tickSoon() });
   }
 
   async start(): Promise<void> {
@@ -53,7 +53,11 @@ export class Runner {
     if (reason === 'storage') this.sweepDue = true;
     this.idleTicks = 0;
     this.worker.wake();
-    // During a tick, another follows at once: this one may have looked before the change.
+    this.tickSoon();
+  }
+
+  /** A tick now, or right after the one running: that one may have looked before the change. */
+  private tickSoon(): void {
     if (this.ticking) this.tickAgain = true;
     else if (!this.stopped) this.schedule(0);
   }

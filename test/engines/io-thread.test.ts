@@ -174,13 +174,12 @@ describe('the upstream I/O thread dying', () => {
     try {
       const { slots, buffer } = UpstreamSlots.shared(2);
       const url = new URL(up.url);
-      const pool = { id: 'dying', origin: url.origin, connections: 2, socketTimeoutMs: 10_000, slots: buffer };
+      const pool = thread.pool({ id: 'dying', origin: url.origin, connections: 2, socketTimeoutMs: 10_000, slots: buffer });
       type Outcome = { ok: true; text: string } | { ok: false; err: WireError };
       const call = (name: string) =>
         new Promise<Outcome>((resolve) =>
-          thread.call(
+          pool.call(
             {
-              pool,
               path: `${url.pathname.replace(/\/$/, '')}/chat/completions`,
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify(body(name)),

@@ -35,7 +35,7 @@ function addPool(spec: PoolSpec) {
 
 function start(id: number, poolId: string, spec: CallRequest) {
   const p = pools.get(poolId);
-  // The main thread describes a pool before its first call here; a call for none is a bug there, reported as the call's failure.
+  // Every pool is described before its first call; none here means its client was closed meanwhile.
   if (!p) return post({ id, t: 'error', err: { message: `upstream I/O thread has no pool ${poolId}`, code: 'EIOTHREAD', timedOut: false } });
   let settled = false;
   const settle = (m: FromIoThread) => {

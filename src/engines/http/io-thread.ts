@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnThread } from '../../spawn-thread.js';
-import { UpstreamSlots, type CallEvents, type CallHandle, type CallRequest, type CallSpec, type PoolSpec, type WireError } from './upstream-call.js';
+import { UpstreamSlots, type CallEvents, type CallHandle, type CallRequest, type PoolSpec, type WireError } from './upstream-call.js';
 
-/** A pool is described once, before its first call (again to a new thread); calls name it by id. */
+/** A thread hears of every pool once, before its first call (a new thread of them all); calls name their pool by id. */
 export type ToIoThread =
   | { t: 'pool'; pool: PoolSpec }
   | { t: 'call'; id: number; pool: string; call: CallRequest }
@@ -16,11 +16,17 @@ export type FromIoThread =
   | { id: number; t: 'end'; text: string }
   | { id: number; t: 'error'; err: WireError };
 
-/** Where an upstream client's calls run: this thread's own queue (a caller-given dispatcher), or the I/O thread. */
+/** Where one upstream client's calls run: its own queue in this thread, or the I/O thread. */
 export interface CallTransport {
-  call(spec: CallSpec, events: CallEvents): CallHandle;
+  call(request: CallRequest, events: CallEvents): CallHandle;
   /** The client is closed: its pool's connections go. */
-  closePool(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A client's pool on the I/O thread. */
+export interface ThreadPool extends CallTransport {
+  /** A slot of the pool was given back by the main thread's own calls: calls waiting on the thread may go. */
+  kick(): void;
 }
 
 /**
@@ -35,31 +41,41 @@ export interface CallTransport {
  * there (the runner hands over a few more than the connections).
  *
  * Messages go both ways in batches (one per turn of the sender's loop). One thread for
- * the process, started at the first call; it does not keep the process alive while idle.
+ * the process, started with the server (or at the first call); it does not keep the process alive while idle.
  * If it dies, the calls it held fail as network errors (retried like any) and the next
  * call starts a new one.
  */
-export class IoThread implements CallTransport {
+export class IoThread {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, CallEvents>();
-  /** Every pool's shared slot count the thread was given, to free what it held should it die. */
-  private readonly slots = new Map<string, UpstreamSlots>();
-  /** The pools the running thread was told of. */
-  private readonly told = new Set<string>();
+  /** Every client's pool, with its shared slot count (to free what the thread held should it die). */
+  private readonly pools = new Map<string, { spec: PoolSpec; slots: UpstreamSlots }>();
   private outbox: ToIoThread[] = [];
 
-  call(spec: CallSpec, events: CallEvents): CallHandle {
+  /** A client's calls on this thread, over the pool `spec` describes. */
+  pool(spec: PoolSpec): ThreadPool {
+    this.pools.set(spec.id, { spec, slots: new UpstreamSlots(spec.connections, spec.slots) });
+    // A thread started later hears of it when it starts.
+    if (this.worker) this.send({ t: 'pool', pool: spec });
+    return {
+      call: (request, events) => this.call(spec.id, request, events),
+      close: async () => {
+        this.pools.delete(spec.id);
+        if (this.worker) this.send({ t: 'close', pool: spec.id });
+      },
+      kick: () => {
+        // Only while the thread holds calls: one of them may be waiting for the slot.
+        if (this.worker && this.pending.size > 0) this.send({ t: 'kick', pool: spec.id });
+      },
+    };
+  }
+
+  private call(pool: string, call: CallRequest, events: CallEvents): CallHandle {
     const id = this.nextId++;
     this.pending.set(id, events);
-    const { pool, ...call } = spec;
-    if (!this.slots.has(pool.id)) this.slots.set(pool.id, new UpstreamSlots(pool.connections, pool.slots));
     if (this.pending.size === 1) this.thread().ref();
-    if (!this.told.has(pool.id)) {
-      this.told.add(pool.id);
-      this.send({ t: 'pool', pool });
-    }
-    this.send({ t: 'call', id, pool: pool.id, call });
+    this.send({ t: 'call', id, pool, call });
     return {
       abort: (message) => {
         if (this.pending.has(id)) this.send({ t: 'abort', id, message });
@@ -73,21 +89,9 @@ export class IoThread implements CallTransport {
     if (this.pending.size === 0) w.unref();
   }
 
-  async closePool(id: string): Promise<void> {
-    this.slots.delete(id);
-    this.told.delete(id);
-    if (this.worker) this.send({ t: 'close', pool: id });
-  }
-
   /** Ends the thread: its calls fail as it dying would make them fail (see `thread`); a later call starts a new one. */
   async terminate(): Promise<void> {
     await this.worker?.terminate();
-  }
-
-  /** A slot of the pool was given back by the main thread's own calls: calls waiting on the thread may go. */
-  kick(pool: string): void {
-    // Only while the thread holds calls: one of them may be waiting for the slot.
-    if (this.worker && this.pending.size > 0) this.send({ t: 'kick', pool });
   }
 
   private thread(): Worker {
@@ -96,14 +100,15 @@ export class IoThread implements CallTransport {
     // and fewer scavenges measured ~3% more throughput at 64 connections.
     const w = spawnThread(import.meta.url, 'io-thread-worker', { resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     w.on('message', (batch: FromIoThread[]) => this.receive(batch));
+    // Ahead of anything else sent to it, so every call finds its pool there.
+    w.postMessage([...this.pools.values()].map((p): ToIoThread => ({ t: 'pool', pool: p.spec })));
     const lost = (why: string) => {
       if (this.worker !== w) return;
       this.worker = null;
       this.outbox = [];
-      this.told.clear();
       const calls = [...this.pending.values()];
       this.pending.clear();
-      for (const s of this.slots.values()) s.reclaim();
+      for (const p of this.pools.values()) p.slots.reclaim();
       for (const ev of calls) ev.error({ message: `upstream I/O thread stopped (${why})`, code: 'EIOTHREAD', timedOut: false });
     };
     w.on('error', (err) => lost(err.message));

@@ -3,13 +3,8 @@ import { Pool, type Dispatcher } from 'undici';
 /**
  * One HTTP call to an upstream as plain data, so that it can be run in this thread or
  * handed to the upstream I/O thread (io-thread.ts) alike: the body is already JSON text.
+ * Which pool runs it is the transport's: each client has its own.
  */
-export interface CallSpec extends CallRequest {
-  /** Which pool runs it: the client's own. */
-  pool: PoolSpec;
-}
-
-/** A call without its pool: what a pool's queue runs, and what crosses to the I/O thread (its pool went once, ahead). */
 export interface CallRequest {
   path: string;
   headers: Record<string, string>;

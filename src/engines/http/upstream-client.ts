@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { onAbort } from '../../abort-links.js';
 import type { ModelEntry } from '../../models/registry.js';
+import type { EngineRequest } from '../engine.js';
 import { abortError, malformedResponse, networkError, statusError, timeoutError } from './errors.js';
 import { ioThread, type CallTransport } from './io-thread.js';
-import { CallQueue, newPool, UpstreamSlots, type CallHandle, type CallSpec, type CallEvents, type PoolSpec, type WireError } from './upstream-call.js';
+import { CallQueue, newPool, UpstreamSlots, type CallHandle, type CallRequest, type CallEvents, type WireError } from './upstream-call.js';
 
 export { parseRetryAfter } from './errors.js';
 
@@ -32,7 +33,7 @@ export interface UpstreamClientOptions {
 }
 
 /** Online calls go before batch calls waiting for a connection. */
-export type CallPriority = 'online' | 'batch';
+export type CallPriority = EngineRequest['priority'];
 
 /** How a call's answer is read: the head, the body's text (piece by piece for a stream), and the result at the end. */
 interface Reader<T> {
@@ -60,7 +61,6 @@ export class UpstreamClient {
    * the thread, ahead of the batch calls there.
    */
   private readonly online: LocalTransport | null = null;
-  private readonly pool: PoolSpec;
   private readonly basePath: string;
   /** Request headers, built once: a batch sends the same ones thousands of times a second. */
   private readonly jsonHeaders: Record<string, string>;
@@ -81,13 +81,13 @@ export class UpstreamClient {
     this.streamHeaders = { ...common, accept: 'text/event-stream' };
     // undici's own timeouts default to 300 s; ours is the one that counts, so theirs must not fire first.
     const shared = UpstreamSlots.shared(opts.connections);
-    this.pool = { id: randomUUID(), origin: url.origin, connections: opts.connections, socketTimeoutMs: opts.requestTimeoutMs + 1000, slots: shared.buffer };
-    if (opts.dispatcher) this.transport = new LocalTransport(opts.dispatcher, this.pool, shared.slots, false);
-    else if (opts.ioThread === false) this.transport = new LocalTransport(newPool(this.pool), this.pool, shared.slots, true);
+    const pool = { id: randomUUID(), origin: url.origin, connections: opts.connections, socketTimeoutMs: opts.requestTimeoutMs + 1000, slots: shared.buffer };
+    if (opts.dispatcher) this.transport = new LocalTransport(opts.dispatcher, pool.origin, shared.slots, false);
+    else if (opts.ioThread === false) this.transport = new LocalTransport(newPool(pool), pool.origin, shared.slots, true);
     else {
-      const thread = ioThread();
+      const thread = ioThread().pool(pool);
       this.transport = thread;
-      this.online = new LocalTransport(newPool(this.pool), this.pool, shared.slots, true, () => thread.kick(this.pool.id));
+      this.online = new LocalTransport(newPool(pool), pool.origin, shared.slots, true, () => thread.kick());
     }
     this.queueAhead = this.online ? Math.max(8, Math.ceil(opts.connections / 2)) : 0;
   }
@@ -175,8 +175,7 @@ export class UpstreamClient {
           handle?.abort('answer refused');
         }
       };
-      const spec: CallSpec = {
-        pool: this.pool,
+      const request: CallRequest = {
         path: `${this.basePath}${path}`,
         headers: read.stream ? this.streamHeaders : this.jsonHeaders,
         body: JSON.stringify(body),
@@ -203,7 +202,7 @@ export class UpstreamClient {
             throw failure(err, signal, timeoutMs);
           }),
       };
-      handle = (spec.online && this.online?.callNow(spec, events)) || this.transport.call(spec, events);
+      handle = (request.online && this.online?.callNow(request, events)) || this.transport.call(request, events);
       // The caller hears of its abort at once, whatever the call's thread is doing; the call ends there as soon as it can.
       if (!settled)
         unlink = onAbort(signal, () => {
@@ -217,7 +216,7 @@ export class UpstreamClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.transport.closePool(this.pool.id), this.online?.closePool()]);
+    await Promise.all([this.transport.close(), this.online?.close()]);
   }
 }
 
@@ -227,23 +226,23 @@ class LocalTransport implements CallTransport {
 
   constructor(
     private readonly dispatcher: Dispatcher,
-    pool: PoolSpec,
+    origin: string,
     slots: UpstreamSlots,
     private readonly owned: boolean,
     onFree?: () => void,
   ) {
-    this.queue = new CallQueue(dispatcher, pool.origin, slots, onFree);
+    this.queue = new CallQueue(dispatcher, origin, slots, onFree);
   }
 
-  call(spec: CallSpec, events: CallEvents): CallHandle {
-    return this.queue.call(spec, events);
+  call(request: CallRequest, events: CallEvents): CallHandle {
+    return this.queue.call(request, events);
   }
 
-  callNow(spec: CallSpec, events: CallEvents): CallHandle | null {
-    return this.queue.callNow(spec, events);
+  callNow(request: CallRequest, events: CallEvents): CallHandle | null {
+    return this.queue.callNow(request, events);
   }
 
-  async closePool(): Promise<void> {
+  async close(): Promise<void> {
     if (this.owned) await this.dispatcher.close();
   }
 }

@@ -19,11 +19,17 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
   const upstreamModel = model.upstream_model ?? model.id;
 
   // One call at a time per request: a moderation line holds one of the runner's slots, so it may use one connection.
-  async function guard(texts: string[], labels: ClassifierLabel[], clientModel: string, req: EngineRequest, signal: AbortSignal): Promise<GuardVerdict[]> {
+  async function guard(
+    texts: string[],
+    labels: ClassifierLabel[],
+    clientModel: string,
+    priority: EngineRequest['priority'],
+    signal: AbortSignal,
+  ): Promise<GuardVerdict[]> {
     const verdicts: GuardVerdict[] = [];
     for (const text of texts) {
       const body = guardChatBody(upstreamModel, text, labels);
-      const res = fromOpenAiCompletion(await client.postJson('/chat/completions', body, signal, req.priority), clientModel);
+      const res = fromOpenAiCompletion(await client.postJson('/chat/completions', body, signal, priority), clientModel);
       const content = (res.body.choices as { message: { content: unknown } }[])[0]?.message.content ?? '';
       const scores = parseGuardAnswer(typeof content === 'string' ? content : JSON.stringify(content), labels);
       verdicts.push({ scores, inputTokens: inputTokenShare(res.usage.prompt_tokens, text, body) });
@@ -57,7 +63,7 @@ export function createOpenAiEngine(model: ModelEntry, opts: UpstreamEngineOption
       case '/v1/chat/moderations':
       case '/v1/classifications':
       case '/v1/chat/classifications':
-        return classifyRequest(req, clientModel, (texts, labels) => guard(texts, labels, clientModel, req, signal));
+        return classifyRequest(req, clientModel, (texts, labels) => guard(texts, labels, clientModel, req.priority, signal));
     }
   }
 
